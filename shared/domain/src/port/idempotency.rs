@@ -1,0 +1,107 @@
+//! Idempotency records: do a unit of work once, however often its trigger is delivered.
+//!
+//! The algorithm is the AWS Powertools one. `begin` is a conditional put of an INPROGRESS
+//! record that succeeds when no record exists, the record has expired, or it is INPROGRESS and
+//! its in-progress expiry has passed. A COMPLETED record returns its stored result. A failure
+//! deletes the record (`release`) so a retry can run. Unlike Powertools, the in-progress expiry
+//! is always bounded (by `max_in_progress` when the caller has no deadline), so a function
+//! killed at its timeout, which never gets to `release`, blocks its key only until then.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::PortError;
+use crate::id::IdempotencyKey;
+
+/// Hash of the work's input, stored with the record: the same key with a different payload is
+/// refused ([`PortError::PayloadMismatch`]) instead of returning another payload's result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PayloadHash(String);
+
+impl PayloadHash {
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        PayloadHash(hex::encode(Sha256::digest(bytes)))
+    }
+
+    pub fn of_json(value: &Value) -> Self {
+        Self::of_bytes(value.to_string().as_bytes())
+    }
+
+    /// Takes a stored hash back.
+    pub fn from_stored(hex: &str) -> Self {
+        PayloadHash(hex.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lifetimes of idempotency records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyConfig {
+    /// How long a record (completed or not) is kept; after that the work may run again.
+    /// Powertools' default is one hour.
+    pub expires_after: Duration,
+    /// The longest a record may stay INPROGRESS without being completed or released. Used as the
+    /// in-progress expiry when the caller gives no deadline, and as its upper bound otherwise.
+    /// Default 15 minutes, the longest a Lambda function can run.
+    pub max_in_progress: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            expires_after: Duration::from_secs(3600),
+            max_in_progress: Duration::from_secs(900),
+        }
+    }
+}
+
+/// What [`IdempotencyStore::begin`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeginOutcome {
+    /// The caller owns the key now: do the work, then `complete` or `release`.
+    Started,
+    /// The work was already done; here is its stored result.
+    Completed(Value),
+    /// Someone else is doing it (or died doing it) and may still finish before `until`.
+    /// Retry later; do not do the work now.
+    InProgress { until: DateTime<Utc> },
+}
+
+/// Idempotency records.
+///
+/// Guarantees:
+/// - At most one caller at a time gets [`BeginOutcome::Started`] for a key (the put is
+///   conditional and atomic).
+/// - A completed key returns the same stored result until it expires.
+/// - A key left INPROGRESS (crash, timeout, kill) becomes startable again once its in-progress
+///   expiry passes, which is never later than `max_in_progress` after `begin`.
+/// - Times are taken from the adapter's [`crate::Clock`].
+pub trait IdempotencyStore: Send + Sync {
+    /// Tries to take the key. `deadline` is when the caller will be killed (a Lambda's deadline);
+    /// the in-progress expiry is the earlier of it and `now + max_in_progress`.
+    fn begin(
+        &self,
+        key: &IdempotencyKey,
+        payload: &PayloadHash,
+        deadline: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<BeginOutcome, PortError>> + Send;
+
+    /// Marks the key COMPLETED with its result; the record now expires `expires_after` from now.
+    fn complete(
+        &self,
+        key: &IdempotencyKey,
+        payload: &PayloadHash,
+        result: &Value,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Deletes the record after a failure so the work can be retried.
+    fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), PortError>> + Send;
+}

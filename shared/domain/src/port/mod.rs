@@ -1,0 +1,19 @@
+//! The ports: what the flows need from storage and queues, stated as traits with their
+//! guarantees. Each has a production adapter (DynamoDB/SQS, `lf-aws`) and an embedded one
+//! (SQLite and an in-process queue, `lf-embedded`); the contract suite in `lf-tests` holds both
+//! to the same rules.
+//!
+//! Methods return `impl Future + Send` so generic flow code can be spawned on a multi-threaded
+//! runtime; implementations may simply write `async fn`.
+
+pub mod audit;
+pub mod idempotency;
+pub mod queue;
+pub mod sync_state;
+pub mod xref;
+
+pub use audit::{AuditAction, AuditEntry, AuditLog};
+pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
+pub use sync_state::{SyncState, Watermark};
+pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};

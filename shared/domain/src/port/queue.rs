@@ -1,0 +1,94 @@
+//! A work queue with SQS semantics.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::error::PortError;
+
+/// The largest message body accepted, in bytes (256 KiB, the SQS limit that moto and every
+/// region accept). Adapters refuse larger bodies with [`PortError::Invalid`] before sending any
+/// message of the batch.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    /// Delay before the message becomes visible (at most 15 minutes, as in SQS).
+    pub delay: Duration,
+}
+
+impl OutgoingMessage {
+    pub fn new(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Proof of one receipt of a message, needed to delete it or change its visibility.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReceiptHandle(pub String);
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub body: String,
+    pub receipt: ReceiptHandle,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// Approximate message counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet deleted or returned.
+    pub in_flight: u64,
+}
+
+/// A queue with SQS semantics.
+///
+/// Guarantees:
+/// - At-least-once: a message `send_batch` accepted is delivered until deleted; consumers must
+///   tolerate duplicates and reordering.
+/// - A received message is invisible for the visibility timeout, then delivered again with a
+///   higher `receive_count`, unless deleted or its visibility changed.
+/// - A queue configured with a dead-letter queue and `max_receives` moves a message there
+///   instead of delivering it a `max_receives + 1`-th time.
+pub trait Queue: Send + Sync {
+    /// Sends messages (any number; adapters split into batches of 10). `Ok` means every message
+    /// is durably queued; on `Err` some may have been queued, and resending is safe. A body
+    /// over [`MAX_MESSAGE_BYTES`] fails the call before anything is sent.
+    fn send_batch(
+        &self,
+        messages: &[OutgoingMessage],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Receives up to `max` (1..=10) messages, hiding them for `visibility`. Waits up to `wait`
+    /// for at least one (long polling; `Duration::ZERO` returns at once).
+    fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<ReceivedMessage>, PortError>> + Send;
+
+    /// Deletes a received message. Deleting twice with the same receipt is harmless.
+    fn delete(&self, receipt: &ReceiptHandle)
+    -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Sets a received message's remaining invisibility to `visibility` from now (zero makes
+    /// it visible at once). Long work calls this to keep its message.
+    fn change_visibility(
+        &self,
+        receipt: &ReceiptHandle,
+        visibility: Duration,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Approximate counts, for status and alarms.
+    fn depth(&self) -> impl Future<Output = Result<QueueDepth, PortError>> + Send;
+}

@@ -1,0 +1,54 @@
+//! Watermarks for the change poller and fingerprints of what we last wrote.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+use crate::record::{Fingerprint, RecordRef};
+
+/// How far a change stream has been read: the modification time of the last change taken and,
+/// for changes sharing that time, the id of the last one (so a page boundary inside one second
+/// loses nothing).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Watermark {
+    pub modified_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_id: String,
+}
+
+/// Sync state.
+///
+/// Guarantees:
+/// - Watermarks only move forward: `advance_watermark` to a value at or behind the stored one
+///   changes nothing and returns `false`, even when two pollers race.
+/// - `record_fingerprint` replaces the previous fingerprint of that record; reads are strongly
+///   consistent with a completed write.
+pub trait SyncState: Send + Sync {
+    /// The watermark of a stream (e.g. `salesforce/Account`, `intacct/EU/CUSTOMER`).
+    fn watermark(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Option<Watermark>, PortError>> + Send;
+
+    /// Moves the watermark forward to `to`. Returns whether it moved.
+    fn advance_watermark(
+        &self,
+        stream: &str,
+        to: &Watermark,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// The fingerprint of the values we last wrote to `record`.
+    fn fingerprint(
+        &self,
+        record: &RecordRef,
+    ) -> impl Future<Output = Result<Option<Fingerprint>, PortError>> + Send;
+
+    /// Records the fingerprint of the values just written to `record`.
+    fn record_fingerprint(
+        &self,
+        record: &RecordRef,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

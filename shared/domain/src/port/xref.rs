@@ -1,0 +1,100 @@
+//! Cross-references: which Salesforce record is which Intacct record.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::PortError;
+use crate::id::{IntacctRef, SalesforceId};
+
+/// What kind of pair a link joins. A record has at most one link of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// Salesforce Account ↔ Intacct CUSTOMER.
+    AccountCustomer,
+    /// Salesforce Contact ↔ Intacct CONTACT.
+    ContactContact,
+    /// Salesforce Opportunity ↔ Intacct AR invoice.
+    OpportunityInvoice,
+    /// Salesforce Opportunity ↔ Intacct Order Entry document (Sales Order / Sales Invoice).
+    OpportunityOrder,
+}
+
+impl LinkKind {
+    pub const ALL: [LinkKind; 4] = [
+        LinkKind::AccountCustomer,
+        LinkKind::ContactContact,
+        LinkKind::OpportunityInvoice,
+        LinkKind::OpportunityOrder,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LinkKind::AccountCustomer => "account-customer",
+            LinkKind::ContactContact => "contact-contact",
+            LinkKind::OpportunityInvoice => "opportunity-invoice",
+            LinkKind::OpportunityOrder => "opportunity-order",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<LinkKind> {
+        LinkKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// A link between one Salesforce record and one Intacct record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XrefLink {
+    pub kind: LinkKind,
+    pub salesforce: SalesforceId,
+    pub intacct: IntacctRef,
+    pub linked_at: DateTime<Utc>,
+}
+
+/// What [`XrefStore::link`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// Both directions were written.
+    Created,
+    /// This exact pair was already linked; nothing changed (the stored `linked_at` is kept).
+    AlreadyLinked,
+}
+
+/// Links between Salesforce ids and Intacct records, readable from both sides.
+///
+/// Guarantees:
+/// - `link` writes both directions atomically: a reader never sees one direction without the
+///   other, even if the caller dies half-way.
+/// - A record is linked to at most one counterpart per [`LinkKind`]. Linking either side of a
+///   pair to a different counterpart fails with [`PortError::Conflict`] and changes nothing.
+/// - `link` is idempotent for the same pair, so a retried flow may call it again.
+/// - Lookups are strongly consistent with a completed `link`/`unlink`.
+pub trait XrefStore: Send + Sync {
+    /// Links the pair, both directions at once.
+    fn link(&self, link: &XrefLink) -> impl Future<Output = Result<LinkOutcome, PortError>> + Send;
+
+    /// The link of this kind for a Salesforce record.
+    fn find_by_salesforce(
+        &self,
+        kind: LinkKind,
+        id: &SalesforceId,
+    ) -> impl Future<Output = Result<Option<XrefLink>, PortError>> + Send;
+
+    /// The link of this kind for an Intacct record.
+    fn find_by_intacct(
+        &self,
+        kind: LinkKind,
+        record: &IntacctRef,
+    ) -> impl Future<Output = Result<Option<XrefLink>, PortError>> + Send;
+
+    /// Removes the pair, both directions at once. Returns `false` (and changes nothing) when this
+    /// exact pair is not linked.
+    fn unlink(
+        &self,
+        kind: LinkKind,
+        salesforce: &SalesforceId,
+        intacct: &IntacctRef,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
