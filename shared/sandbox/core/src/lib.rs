@@ -1,0 +1,15 @@
+//! What both emulators share.
+//!
+//! - [`faults`]: a fault plan drawn from a deterministic seed, plus one-shot faults a test can
+//!   queue, so a failing run can be replayed exactly.
+//! - [`push`]: at-least-once webhook delivery with backoff, optional duplicates and reordering —
+//!   how Salesforce Outbound Messages and Intacct Smart Events reach their receivers.
+//! - [`serve`]: runs an axum router on a loopback port and stops it on request.
+
+pub mod faults;
+pub mod push;
+pub mod serve;
+
+pub use faults::{FaultPlan, FaultSpecError, parse_fault_rates};
+pub use push::{AckCheck, Delivery, PushConfig, PushStats, Pusher};
+pub use serve::{Server, serve};
