@@ -2,7 +2,7 @@
 //! the port traits every adapter implements, and the one error classification.
 //!
 //! This crate does no I/O. Adapters (DynamoDB/SQS in `lf-aws`, SQLite and an in-process queue in
-//! `lf-embedded`) implement the ports in [`port`]; one contract test suite (in `lf-tests`) runs
+//! `lf-embedded`) implement the ports in [`port`]; one contract test suite (in `lf-testkit`) runs
 //! against every adapter family.
 
 pub mod clock;

@@ -1,6 +1,6 @@
 //! The ports: what the flows need from storage and queues, stated as traits with their
 //! guarantees. Each has a production adapter (DynamoDB/SQS, `lf-aws`) and an embedded one
-//! (SQLite and an in-process queue, `lf-embedded`); the contract suite in `lf-tests` holds both
+//! (SQLite and an in-process queue, `lf-embedded`); the contract suite in `lf-testkit` holds both
 //! to the same rules.
 //!
 //! Methods return `impl Future + Send` so generic flow code can be spawned on a multi-threaded

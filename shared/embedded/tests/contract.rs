@@ -1,0 +1,97 @@
+//! The embedded adapters against the shared port contract suite, plus the crash test.
+
+// Test code: a failed step should stop the test where it failed (clippy.toml's test allowance
+// does not reach helper functions of an integration test binary).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+#[path = "contract/crash.rs"]
+mod crash;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lf_domain::ManualClock;
+use lf_domain::port::IdempotencyConfig;
+use lf_embedded::{
+    Database, DeadLetter, SqliteAuditLog, SqliteIdempotencyStore, SqliteQueue, SqliteSyncState,
+    SqliteXrefStore,
+};
+use lf_testkit::{Harness, epoch};
+
+/// Every store or queue pair a case asks for lives in a new database file of the case's own
+/// temporary directory; stores and queues share the harness's manual clock.
+struct EmbeddedHarness {
+    dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    files: AtomicUsize,
+}
+
+impl EmbeddedHarness {
+    fn fresh_database(&self) -> Database {
+        let n = self.files.fetch_add(1, Ordering::Relaxed);
+        let path: PathBuf = self.dir.path().join(format!("case-{n}.db"));
+        Database::open(path, self.clock.clone()).unwrap()
+    }
+}
+
+impl Harness for EmbeddedHarness {
+    type Xref = SqliteXrefStore;
+    type Idempotency = SqliteIdempotencyStore;
+    type State = SqliteSyncState;
+    type Audit = SqliteAuditLog;
+    type Queue = SqliteQueue;
+
+    async fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Arc::new(ManualClock::new(epoch())),
+            files: AtomicUsize::new(0),
+        }
+    }
+
+    async fn xref(&self) -> SqliteXrefStore {
+        self.fresh_database().xref_store()
+    }
+
+    async fn idempotency(&self, config: IdempotencyConfig) -> SqliteIdempotencyStore {
+        self.fresh_database().idempotency_store(config)
+    }
+
+    async fn sync_state(&self) -> SqliteSyncState {
+        self.fresh_database().sync_state()
+    }
+
+    async fn audit(&self) -> SqliteAuditLog {
+        self.fresh_database().audit_log()
+    }
+
+    async fn queue(&self) -> SqliteQueue {
+        self.fresh_database().queue("contract").unwrap()
+    }
+
+    async fn queue_with_dlq(&self, max_receives: u32) -> (SqliteQueue, SqliteQueue) {
+        let db = self.fresh_database();
+        let queue = db
+            .queue_with_dead_letter(
+                "contract",
+                DeadLetter {
+                    queue: "contract-dlq".into(),
+                    max_receives,
+                },
+            )
+            .unwrap();
+        (queue, db.queue("contract-dlq").unwrap())
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    async fn let_queue_time_pass(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
+
+lf_testkit::port_contract_tests!(EmbeddedHarness);
