@@ -1,0 +1,232 @@
+//! One HTTP exchange with the gateway, under the company's concurrency cap, with backoff on
+//! throttling and server errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lf_domain::{Classify, ErrorClass, RetryDecision, RetryPolicy};
+use reqwest::{StatusCode, Url, header};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::envelope::RequestBody;
+use crate::error::IntacctError;
+use crate::metrics::Counters;
+use crate::response::{Response, parse_response};
+
+const USER_AGENT: &str = concat!("ledgerforce-intacct/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    permits: Semaphore,
+    retry: RetryPolicy,
+    max_response_bytes: usize,
+    counters: Arc<Counters>,
+}
+
+impl Transport {
+    pub fn new(
+        timeout: Duration,
+        max_concurrent: usize,
+        retry: RetryPolicy,
+        max_response_bytes: usize,
+        counters: Arc<Counters>,
+    ) -> Result<Self, IntacctError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(30)))
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| IntacctError::config(format!("HTTP client could not be built: {e}")))?;
+        Ok(Self {
+            http,
+            permits: Semaphore::new(max_concurrent),
+            retry,
+            max_response_bytes,
+            counters,
+        })
+    }
+
+    /// Posts `body` until it gets an answer worth returning.
+    ///
+    /// Throttling (429, GW-0010) and failures that happened before the request was sent are
+    /// always retried: nothing ran. Failures after sending (timeouts, 5xx, a cut-off body) are
+    /// retried only when `replay_safe` — a read, or a write the caller protects otherwise —
+    /// and never on 524, where the gateway may still be applying the request.
+    pub async fn post(
+        &self,
+        url: &Url,
+        body: &RequestBody,
+        replay_safe: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Response, IntacctError> {
+        let mut attempt = 1u32;
+        loop {
+            let outcome = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|_| IntacctError::config("the client was shut down"))?;
+                Counters::bump(&self.counters.requests);
+                self.post_once(url, body).await
+            };
+            let err = match outcome {
+                Ok(resp) => match resp.control_error() {
+                    // A control-layer refusal means nothing ran; only throttling and
+                    // transient refusals are worth another try.
+                    Some(e) if e.class().is_retryable() && e.class() != ErrorClass::AuthExpired => {
+                        e
+                    }
+                    _ => return Ok(resp),
+                },
+                Err(e) => e,
+            };
+            if matches!(err.class(), ErrorClass::Throttled { .. }) {
+                Counters::bump(&self.counters.throttled);
+            }
+            if !worth_retrying(&err, replay_safe) {
+                return Err(err);
+            }
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self
+                .retry
+                .decide(err.class(), attempt, remaining, rand::random::<f64>())
+            {
+                RetryDecision::GiveUp => return Err(err),
+                RetryDecision::RetryAfter(wait) => {
+                    tracing::debug!(attempt, ?wait, error = %err, "retrying intacct request");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            attempt += 1;
+            Counters::bump(&self.counters.retries);
+        }
+    }
+
+    async fn post_once(&self, url: &Url, body: &RequestBody) -> Result<Response, IntacctError> {
+        let sent = self
+            .http
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/xml")
+            .body(body.bytes().to_vec())
+            .send()
+            .await
+            .map_err(|e| transport_error("sending the request", e))?;
+        let status = sent.status();
+        let retry_after = sent
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = self.read_body(sent).await?;
+        if status == StatusCode::OK {
+            return parse_response(&bytes);
+        }
+        if status.is_server_error() {
+            Counters::bump(&self.counters.server_errors);
+        }
+        // The gateway sends XML errors with some statuses (401 XMLGW_JPP0002, 429 GW-0010);
+        // other bodies (HTML from a proxy) carry nothing we can use.
+        let errors = parse_response(&bytes)
+            .map(|r| {
+                let mut errors = r.control_errors;
+                errors.extend(r.authentication_errors);
+                errors
+            })
+            .unwrap_or_default();
+        Err(IntacctError::HttpStatus {
+            status: status.as_u16(),
+            retry_after,
+            errors,
+        })
+    }
+
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, IntacctError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| transport_error("reading the response", e))?
+        {
+            if body.len() + chunk.len() > self.max_response_bytes {
+                return Err(IntacctError::protocol(format!(
+                    "response is larger than the {} byte cap",
+                    self.max_response_bytes
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+fn transport_error(context: &str, e: reqwest::Error) -> IntacctError {
+    // A refused connection never reached the gateway; anything later may have.
+    let maybe_applied = !e.is_connect();
+    let context = if e.is_timeout() {
+        format!("{context}: timed out")
+    } else {
+        context.to_owned()
+    };
+    IntacctError::Transport {
+        context,
+        maybe_applied,
+        source: Box::new(e),
+    }
+}
+
+fn worth_retrying(err: &IntacctError, replay_safe: bool) -> bool {
+    match err.class() {
+        ErrorClass::Throttled { .. } => true,
+        ErrorClass::Permanent | ErrorClass::AuthExpired => false,
+        ErrorClass::Transient => match err {
+            // "CDN cut connection but system still processing request": never resend.
+            IntacctError::HttpStatus { status: 524, .. } => false,
+            IntacctError::Control { .. } => true,
+            e if e.maybe_applied() => replay_safe,
+            _ => true,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> IntacctError {
+        IntacctError::HttpStatus {
+            status: code,
+            retry_after: None,
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn retry_rules() {
+        assert!(worth_retrying(&status(429), false));
+        assert!(worth_retrying(&status(502), true));
+        assert!(!worth_retrying(&status(502), false), "a write may have run");
+        assert!(!worth_retrying(&status(524), true), "524 is never resent");
+        assert!(!worth_retrying(&status(400), true));
+        assert!(
+            !worth_retrying(&status(401), true),
+            "auth is the session's job"
+        );
+        let refused = IntacctError::Transport {
+            context: "x".into(),
+            maybe_applied: false,
+            source: Box::new(std::io::Error::other("refused")),
+        };
+        assert!(worth_retrying(&refused, false));
+        let gw = IntacctError::Control {
+            errors: vec![crate::error::ErrorDetail {
+                errorno: "GW-0010".into(),
+                ..Default::default()
+            }],
+        };
+        assert!(worth_retrying(&gw, false));
+    }
+}

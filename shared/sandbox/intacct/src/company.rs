@@ -1,0 +1,238 @@
+//! The emulated company's records: one table per object, record numbers, ownership by entity,
+//! audit fields. Everything here is plain data so a `transaction="true"` operation can work on
+//! a clone and either keep it or throw it away.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::element::Element;
+use crate::schema::{self, ObjectDef};
+
+/// `MM/DD/YYYY HH:MM:SS`, how read results carry timestamps.
+pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.format("%m/%d/%Y %H:%M:%S").to_string()
+}
+
+/// `MM/DD/YYYY`.
+pub(crate) fn format_date(d: NaiveDate) -> String {
+    d.format("%m/%d/%Y").to_string()
+}
+
+/// An entity of the multi-entity company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// LOCATIONID, what `<locationid>` names.
+    pub id: String,
+    pub name: String,
+    /// Base currency of the entity's books.
+    pub currency: String,
+}
+
+/// One stored record. `el` is named after its object and holds the fields in schema order.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    /// The owning entity; `None` = top level.
+    pub owner: Option<String>,
+    pub el: Element,
+}
+
+impl Record {
+    pub fn value(&self, path: &str) -> &str {
+        self.el.value(path)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Table {
+    rows: BTreeMap<u64, Record>,
+    next: u64,
+}
+
+/// Who is acting, where, and when: stamped on what they write and used to decide what they see.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub entity: Option<String>,
+    pub user: String,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    pub fn today(&self) -> NaiveDate {
+        self.now.date_naive()
+    }
+}
+
+/// A record change, captured when it happened (for Smart Events).
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub object: &'static str,
+    pub kind: ChangeKind,
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangeKind {
+    Add,
+    Set,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Company {
+    pub entities: Vec<Entity>,
+    /// Reporting currency of the top level.
+    pub base_currency: String,
+    tables: HashMap<&'static str, Table>,
+    /// Function controlids completed under `uniqueid=true`.
+    pub completed: HashSet<String>,
+}
+
+impl Company {
+    pub fn new(entities: Vec<Entity>, base_currency: &str) -> Self {
+        Self {
+            entities,
+            base_currency: base_currency.to_owned(),
+            tables: HashMap::new(),
+            completed: HashSet::new(),
+        }
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.id == id)
+    }
+
+    /// Base currency of `entity` (the top level's when `None`).
+    pub fn currency_of(&self, entity: Option<&str>) -> String {
+        entity
+            .and_then(|id| self.entity(id))
+            .map_or_else(|| self.base_currency.clone(), |e| e.currency.clone())
+    }
+
+    /// Whether a reader in `entity` sees `record`: an entity sees its own records and the top
+    /// level's; the top level sees its own, and entities' records only with `show_private`.
+    pub fn visible(record: &Record, entity: Option<&str>, show_private: bool) -> bool {
+        match (&record.owner, entity) {
+            (None, _) => true,
+            (Some(owner), Some(reader)) => owner == reader,
+            (Some(_), None) => show_private,
+        }
+    }
+
+    pub fn get(&self, object: &str, recordno: u64) -> Option<&Record> {
+        self.tables.get(object)?.rows.get(&recordno)
+    }
+
+    pub fn get_mut(&mut self, object: &str, recordno: u64) -> Option<&mut Record> {
+        self.tables.get_mut(object)?.rows.get_mut(&recordno)
+    }
+
+    /// Records of `object` in RECORDNO order.
+    pub fn rows(&self, object: &str) -> impl Iterator<Item = (u64, &Record)> {
+        self.tables
+            .get(object)
+            .into_iter()
+            .flat_map(|t| t.rows.iter().map(|(k, v)| (*k, v)))
+    }
+
+    pub fn count(&self, object: &str) -> usize {
+        self.tables.get(object).map_or(0, |t| t.rows.len())
+    }
+
+    /// The first record (any owner) whose `field` equals `value` exactly.
+    pub fn find(&self, object: &str, field: &str, value: &str) -> Option<u64> {
+        self.rows(object)
+            .find(|(_, r)| r.value(field) == value)
+            .map(|(k, _)| k)
+    }
+
+    /// Like [`Company::find`], among records `entity` can see (private records included for
+    /// the top level, as writes from the top level may name them).
+    pub fn find_visible(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+        entity: Option<&str>,
+    ) -> Option<u64> {
+        self.rows(object)
+            .find(|(_, r)| r.value(field) == value && Self::visible(r, entity, entity.is_none()))
+            .map(|(k, _)| k)
+    }
+
+    /// Stores a new record: assigns RECORDNO (first field), stamps the audit fields and the
+    /// owner, and returns the record number.
+    pub fn insert(
+        &mut self,
+        object: &'static str,
+        owner: Option<String>,
+        mut el: Element,
+        ctx: &Ctx,
+    ) -> u64 {
+        let table = self.tables.entry(object).or_default();
+        table.next += 1;
+        let recordno = table.next;
+        el.name = object.to_owned();
+        el.remove("RECORDNO");
+        el.children
+            .insert(0, Element::leaf("RECORDNO", recordno.to_string()));
+        let stamp = format_timestamp(ctx.now);
+        let def = schema::object(object);
+        let is_document = def.is_some_and(|d| d.field("AUWHENCREATED").is_some());
+        if is_document {
+            el.set("AUWHENCREATED", &stamp);
+        } else {
+            el.set("WHENCREATED", &stamp);
+        }
+        el.set("WHENMODIFIED", &stamp);
+        el.set("CREATEDBY", &ctx.user);
+        el.set("MODIFIEDBY", &ctx.user);
+        let entity_name = owner
+            .as_deref()
+            .and_then(|id| self.entity(id))
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        el.set("MEGAENTITYID", owner.clone().unwrap_or_default());
+        el.set("MEGAENTITYNAME", entity_name);
+        if let Some(def) = def {
+            order_fields(&mut el, def);
+        }
+        let table = self.tables.entry(object).or_default();
+        table.rows.insert(recordno, Record { owner, el });
+        recordno
+    }
+
+    /// Moves WHENMODIFIED/MODIFIEDBY to now.
+    pub fn touch(&mut self, object: &str, recordno: u64, ctx: &Ctx) {
+        if let Some(r) = self.get_mut(object, recordno) {
+            r.el.set("WHENMODIFIED", format_timestamp(ctx.now));
+            r.el.set("MODIFIEDBY", &ctx.user);
+        }
+    }
+
+    pub fn remove(&mut self, object: &str, recordno: u64) -> Option<Record> {
+        self.tables.get_mut(object)?.rows.remove(&recordno)
+    }
+
+    /// A change of the record as it is now, for Smart Events.
+    pub fn change(&self, object: &'static str, kind: ChangeKind, recordno: u64) -> Option<Change> {
+        self.get(object, recordno).map(|r| Change {
+            object,
+            kind,
+            record: r.clone(),
+        })
+    }
+}
+
+/// Puts known fields in schema order, extra fields after them.
+fn order_fields(el: &mut Element, def: &ObjectDef) {
+    let mut children = std::mem::take(&mut el.children);
+    let mut ordered = Vec::with_capacity(children.len());
+    for field in def.fields {
+        if let Some(pos) = children.iter().position(|c| c.name == field.name) {
+            ordered.push(children.remove(pos));
+        }
+    }
+    ordered.extend(children);
+    el.children = ordered;
+}
