@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::database::Database;
 use crate::error::OrPortError;
-use crate::timestamp::{duration_nanos, from_nanos, to_nanos_saturating};
+use crate::timestamp::{from_nanos, to_nanos_saturating};
 
 const IN_PROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
@@ -133,11 +133,9 @@ impl IdempotencyStore for SqliteIdempotencyStore {
                 if let Decision::Refuse(outcome) = decide(&key, stored, &payload, now_ns)? {
                     return Ok(outcome);
                 }
-                let bound = now_ns.saturating_add(duration_nanos(config.max_in_progress));
-                let in_progress_expiry = deadline
-                    .map(to_nanos_saturating)
-                    .map_or(bound, |d| d.min(bound));
-                let expiry = now_ns.saturating_add(duration_nanos(config.expires_after));
+                let in_progress_expiry =
+                    to_nanos_saturating(config.in_progress_until(now, deadline));
+                let expiry = to_nanos_saturating(config.expires_at(now));
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO idempotency_record \
                      (key, status, payload_hash, expiry, in_progress_expiry, result) \
@@ -172,10 +170,10 @@ impl IdempotencyStore for SqliteIdempotencyStore {
         let key = key.clone();
         let payload = payload.clone();
         let result = result.to_string();
-        let expires_after = self.config.expires_after;
+        let config = self.config;
         self.db
             .run("idempotency complete", move |conn, now| {
-                let expiry = to_nanos_saturating(now).saturating_add(duration_nanos(expires_after));
+                let expiry = to_nanos_saturating(config.expires_at(now));
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .or_port("idempotency complete")?;

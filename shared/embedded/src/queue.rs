@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lf_domain::PortError;
-use lf_domain::port::queue::MAX_MESSAGE_BYTES;
+use lf_domain::port::queue::{check_batch, check_visibility};
 use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::Notify;
@@ -19,10 +19,6 @@ use crate::database::Database;
 use crate::error::{EmbeddedError, OrPortError};
 use crate::timestamp::{duration_nanos, to_nanos_saturating};
 
-/// SQS's longest message delay.
-const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// SQS's longest visibility timeout.
-const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 /// SQS's range for a redrive policy's `maxReceiveCount`.
 const MAX_RECEIVES_LIMIT: u32 = 1000;
 /// The most messages one receive returns, as in SQS.
@@ -91,46 +87,6 @@ fn check_name(name: &str) -> Result<(), EmbeddedError> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(bad("a queue name has only letters, digits, '-' and '_'"));
-    }
-    Ok(())
-}
-
-/// SQS accepts #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD and #x10000–#x10FFFF.
-fn sqs_allows(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
-        || c >= '\u{10000}'
-}
-
-fn check_message(index: usize, message: &OutgoingMessage) -> Result<(), PortError> {
-    let bad = |why: String| Err(PortError::invalid(format!("message {index}: {why}")));
-    if message.body.is_empty() {
-        return bad("the body is empty".into());
-    }
-    if message.body.len() > MAX_MESSAGE_BYTES {
-        return bad(format!(
-            "the body has {} bytes, over the {MAX_MESSAGE_BYTES}-byte limit",
-            message.body.len()
-        ));
-    }
-    if let Some(c) = message.body.chars().find(|c| !sqs_allows(*c)) {
-        return bad(format!(
-            "the body contains {c:?}, which SQS does not accept"
-        ));
-    }
-    if message.delay > MAX_DELAY {
-        return bad(format!(
-            "a delay of {:?} is over the 15-minute limit",
-            message.delay
-        ));
-    }
-    Ok(())
-}
-
-fn check_visibility(visibility: Duration) -> Result<(), PortError> {
-    if visibility > MAX_VISIBILITY {
-        return Err(PortError::invalid(format!(
-            "a visibility timeout of {visibility:?} is over the 12-hour limit"
-        )));
     }
     Ok(())
 }
@@ -338,9 +294,7 @@ impl Queue for SqliteQueue {
     /// All messages are validated first, then written in one transaction: on `Err`, none was
     /// sent.
     async fn send_batch(&self, messages: &[OutgoingMessage]) -> Result<(), PortError> {
-        for (i, m) in messages.iter().enumerate() {
-            check_message(i, m)?;
-        }
+        check_batch(messages)?;
         if messages.is_empty() {
             return Ok(());
         }
@@ -501,6 +455,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use lf_domain::ManualClock;
+    use lf_domain::port::queue::{MAX_DELAY, MAX_VISIBILITY};
     use std::collections::BTreeSet;
 
     const VIS: Duration = Duration::from_secs(30);

@@ -54,6 +54,32 @@ pub struct IdempotencyConfig {
     pub max_in_progress: Duration,
 }
 
+impl IdempotencyConfig {
+    /// The in-progress expiry of a record taken at `now`: the caller's deadline, never later
+    /// than `max_in_progress` from now. The bound frees a key whose owner was killed without a
+    /// deadline (saturates instead of overflowing on absurd settings).
+    pub fn in_progress_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
+    ) -> DateTime<Utc> {
+        let bound = add_saturating(now, self.max_in_progress);
+        deadline.map_or(bound, |d| d.min(bound))
+    }
+
+    /// When a record written at `now` expires.
+    pub fn expires_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        add_saturating(now, self.expires_after)
+    }
+}
+
+fn add_saturating(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 impl Default for IdempotencyConfig {
     fn default() -> Self {
         Self {
@@ -104,4 +130,29 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Deletes the record after a failure so the work can be retried.
     fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_progress_expiry_is_the_deadline_capped() {
+        let c = IdempotencyConfig::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let cap = now + chrono::Duration::seconds(900);
+        assert_eq!(c.in_progress_until(now, None), cap);
+        let soon = now + chrono::Duration::seconds(30);
+        assert_eq!(c.in_progress_until(now, Some(soon)), soon);
+        assert_eq!(
+            c.in_progress_until(now, Some(cap + chrono::Duration::seconds(1))),
+            cap
+        );
+        let huge = IdempotencyConfig {
+            max_in_progress: Duration::MAX,
+            ..c
+        };
+        assert_eq!(huge.in_progress_until(now, None), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(c.expires_at(now), now + chrono::Duration::seconds(3600));
+    }
 }

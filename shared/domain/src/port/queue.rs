@@ -10,6 +10,57 @@ use crate::error::PortError;
 /// message of the batch.
 pub const MAX_MESSAGE_BYTES: usize = 262_144;
 
+/// The longest delay a message may have (SQS: 15 minutes).
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// The longest visibility timeout (SQS: 12 hours).
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+
+/// Refuses what SQS would refuse — an empty or oversized body, a character SQS does not accept,
+/// a delay over [`MAX_DELAY`] — so adapters can check a whole batch before sending any of it.
+pub fn check_batch(messages: &[OutgoingMessage]) -> Result<(), PortError> {
+    for (i, m) in messages.iter().enumerate() {
+        let bad = |why: String| Err(PortError::invalid(format!("message {i}: {why}")));
+        if m.body.is_empty() {
+            return bad("the body is empty".into());
+        }
+        if m.body.len() > MAX_MESSAGE_BYTES {
+            return bad(format!(
+                "the body has {} bytes, over the {MAX_MESSAGE_BYTES}-byte limit",
+                m.body.len()
+            ));
+        }
+        if let Some(c) = m.body.chars().find(|c| !sqs_allows(*c)) {
+            return bad(format!(
+                "the body contains {c:?}, which SQS does not accept"
+            ));
+        }
+        if m.delay > MAX_DELAY {
+            return bad(format!(
+                "a delay of {:?} is over the 15-minute limit",
+                m.delay
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a visibility timeout over [`MAX_VISIBILITY`].
+pub fn check_visibility(visibility: Duration) -> Result<(), PortError> {
+    if visibility > MAX_VISIBILITY {
+        return Err(PortError::invalid(format!(
+            "a visibility timeout of {visibility:?} is over the 12-hour limit"
+        )));
+    }
+    Ok(())
+}
+
+/// SQS accepts #x9, #xA, #xD, #x20–#xD7FF, #xE000–#xFFFD and #x10000–#x10FFFF.
+fn sqs_allows(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
+}
+
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
@@ -91,4 +142,37 @@ pub trait Queue: Send + Sync {
 
     /// Approximate counts, for status and alarms.
     fn depth(&self) -> impl Future<Output = Result<QueueDepth, PortError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_checked_whole() {
+        let ok = OutgoingMessage::new("{\"a\":1}");
+        assert!(check_batch(std::slice::from_ref(&ok)).is_ok());
+        let cases = [
+            OutgoingMessage::new(""),
+            OutgoingMessage::new("x".repeat(MAX_MESSAGE_BYTES + 1)),
+            OutgoingMessage::new("bell \u{7}"),
+            OutgoingMessage::new("nul \u{0} inside"),
+            OutgoingMessage::new("\u{FFFF}"),
+            OutgoingMessage {
+                body: "late".into(),
+                delay: MAX_DELAY + Duration::from_secs(1),
+            },
+        ];
+        for bad in cases {
+            let err = check_batch(&[ok.clone(), bad]).unwrap_err();
+            assert!(
+                matches!(&err, PortError::Invalid { message } if message.starts_with("message 1:")),
+                "{err:?}"
+            );
+        }
+        assert!(check_batch(&[OutgoingMessage::new("y".repeat(MAX_MESSAGE_BYTES))]).is_ok());
+        assert!(check_batch(&[OutgoingMessage::new("tab\tnewline\n crab 🦀 ü")]).is_ok());
+        assert!(check_visibility(MAX_VISIBILITY).is_ok());
+        assert!(check_visibility(MAX_VISIBILITY + Duration::from_secs(1)).is_err());
+    }
 }
