@@ -1,1 +1,36 @@
-//! Placeholder: this crate is being built.
+//! The AWS adapters of the ledgerforce ports: DynamoDB for the stores, SQS for the queues.
+//!
+//! | port | adapter | table / queue |
+//! |------|---------|---------------|
+//! | [`XrefStore`](lf_domain::port::XrefStore) | [`DynamoXrefStore`] | one item per direction, written in one transaction |
+//! | [`IdempotencyStore`](lf_domain::port::IdempotencyStore) | [`DynamoIdempotencyStore`] | the AWS Powertools layout (`id`, `status`, `expiration`, …) |
+//! | [`SyncState`](lf_domain::port::SyncState) | [`DynamoSyncState`] | watermarks and fingerprints |
+//! | [`AuditLog`](lf_domain::port::AuditLog) | [`DynamoAuditLog`] | record × time-ordered sort key |
+//! | [`Queue`](lf_domain::port::Queue) | [`SqsQueue`] | one queue; its DLQ is a redrive policy |
+//!
+//! Every store reads time from an injected [`lf_domain::Clock`] and passes it into its
+//! conditions as a value, so expiry is decided by the caller's clock, not DynamoDB's TTL
+//! sweeper (which may lag by days). [`schema`] holds the table and queue definitions that
+//! `template.yaml` deploys and that tests and local setups create; [`config`] builds the SDK
+//! configuration.
+
+pub mod config;
+pub mod schema;
+
+mod attribute;
+mod audit;
+mod error;
+mod idempotency;
+mod key;
+mod queue;
+mod retry;
+mod sync_state;
+mod xref;
+
+pub use audit::DynamoAuditLog;
+pub use config::{AwsSettings, load_sdk_config};
+pub use idempotency::DynamoIdempotencyStore;
+pub use queue::SqsQueue;
+pub use schema::{Table, TableNames};
+pub use sync_state::DynamoSyncState;
+pub use xref::DynamoXrefStore;

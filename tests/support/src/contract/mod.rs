@@ -9,7 +9,7 @@ pub mod xref;
 /// Expands to one `#[tokio::test]` per contract case, run against the given
 /// [`crate::Harness`] type. Tests are named `<suite>::<case>`, e.g. `queue::...`.
 ///
-/// ```ignore
+/// ```text
 /// lf_testkit::port_contract_tests!(MyHarness);
 /// ```
 #[macro_export]

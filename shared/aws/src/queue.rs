@@ -1,0 +1,301 @@
+//! [`Queue`] on one SQS queue. The dead-letter queue is the queue's redrive policy: SQS moves a
+//! message there itself after `maxReceiveCount` receives.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
+use lf_domain::PortError;
+use lf_domain::port::queue::{MAX_MESSAGE_BYTES, check_batch, check_visibility};
+use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
+
+use crate::error::{build_failed, from_sdk};
+use crate::retry::{QUICK, pause};
+
+/// SQS's limits.
+const MAX_BATCH_ENTRIES: usize = 10;
+const MAX_WAIT: Duration = Duration::from_secs(20);
+
+/// One SQS queue, by URL.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    /// The queue at `queue_url` (as CreateQueue or GetQueueUrl returns it).
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: queue_url.into(),
+        }
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends one batch, retrying the entries SQS failed on its side. `entries` are the indexes
+    /// into `messages` of this batch.
+    async fn send_chunk(
+        &self,
+        messages: &[OutgoingMessage],
+        mut pending: Vec<usize>,
+    ) -> Result<(), PortError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let entries = pending
+                .iter()
+                .map(|&i| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&messages[i].body)
+                        .delay_seconds(whole_seconds(messages[i].delay))
+                        .build()
+                        .map_err(|e| build_failed("a batch entry", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| from_sdk(&format!("SendMessageBatch {}", self.url), e))?;
+            let failed = sent.failed();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if let Some(refused) = failed.iter().find(|f| f.sender_fault()) {
+                return Err(PortError::invalid(format!(
+                    "SendMessageBatch {}: message {} refused: {}: {}",
+                    self.url,
+                    refused.id(),
+                    refused.code(),
+                    refused.message().unwrap_or("no message")
+                )));
+            }
+            let summary = failed
+                .iter()
+                .map(|f| format!("{} ({})", f.id(), f.code()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            pending = failed.iter().filter_map(|f| f.id().parse().ok()).collect();
+            tracing::warn!(
+                queue = %self.url,
+                attempt,
+                failed = %summary,
+                "SQS failed some messages of a batch; resending them"
+            );
+            if !pause(&QUICK, attempt).await {
+                return Err(PortError::Unavailable {
+                    message: format!(
+                        "SendMessageBatch {}: {} message(s) still failed after {attempt} attempts: {summary}",
+                        self.url,
+                        pending.len()
+                    ),
+                    source: None,
+                });
+            }
+        }
+    }
+}
+
+/// SQS counts in whole seconds; a fraction rounds up so a message is never visible early.
+fn whole_seconds(d: Duration) -> i32 {
+    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+/// Splits into batches SQS accepts: at most 10 entries and at most [`MAX_MESSAGE_BYTES`] of
+/// bodies in all.
+fn batches(messages: &[OutgoingMessage]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let size = m.body.len();
+        match out.last_mut() {
+            Some(batch) if batch.len() < MAX_BATCH_ENTRIES && bytes + size <= MAX_MESSAGE_BYTES => {
+                batch.push(i);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![i]);
+                bytes = size;
+            }
+        }
+    }
+    out
+}
+
+fn received(m: &Message) -> Result<ReceivedMessage, PortError> {
+    let missing = |what: &str| PortError::corrupt(format!("received SQS message without {what}"));
+    let count = m
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .ok_or_else(|| missing("ApproximateReceiveCount"))?;
+    Ok(ReceivedMessage {
+        message_id: m
+            .message_id()
+            .ok_or_else(|| missing("MessageId"))?
+            .to_owned(),
+        body: m.body().unwrap_or_default().to_owned(),
+        receipt: ReceiptHandle(
+            m.receipt_handle()
+                .ok_or_else(|| missing("ReceiptHandle"))?
+                .to_owned(),
+        ),
+        receive_count: count
+            .parse()
+            .map_err(|_| PortError::corrupt(format!("ApproximateReceiveCount {count:?}")))?,
+    })
+}
+
+fn count(
+    attributes: Option<&std::collections::HashMap<QueueAttributeName, String>>,
+    name: QueueAttributeName,
+) -> Result<u64, PortError> {
+    let value = attributes
+        .and_then(|a| a.get(&name))
+        .ok_or_else(|| PortError::corrupt(format!("queue attributes lack {name}")))?;
+    value
+        .parse()
+        .map_err(|_| PortError::corrupt(format!("queue attribute {name} is {value:?}")))
+}
+
+impl Queue for SqsQueue {
+    async fn send_batch(&self, messages: &[OutgoingMessage]) -> Result<(), PortError> {
+        check_batch(messages)?;
+        for batch in batches(messages) {
+            self.send_chunk(messages, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn receive(
+        &self,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        check_visibility(visibility)?;
+        let max = max.clamp(1, MAX_BATCH_ENTRIES as u32);
+        let got = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(i32::try_from(max).unwrap_or(10))
+            .visibility_timeout(whole_seconds(visibility))
+            .wait_time_seconds(whole_seconds(wait.min(MAX_WAIT)))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("ReceiveMessage {}", self.url), e))?;
+        got.messages().iter().map(received).collect()
+    }
+
+    async fn delete(&self, receipt: &ReceiptHandle) -> Result<(), PortError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(&receipt.0)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("DeleteMessage {}", self.url), e))?;
+        Ok(())
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt: &ReceiptHandle,
+        visibility: Duration,
+    ) -> Result<(), PortError> {
+        check_visibility(visibility)?;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(&receipt.0)
+            .visibility_timeout(whole_seconds(visibility))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("ChangeMessageVisibility {}", self.url), e))?;
+        Ok(())
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, PortError> {
+        let got = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetQueueAttributes {}", self.url), e))?;
+        Ok(QueueDepth {
+            visible: count(
+                got.attributes(),
+                QueueAttributeName::ApproximateNumberOfMessages,
+            )?,
+            in_flight: count(
+                got.attributes(),
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(body: &str) -> OutgoingMessage {
+        OutgoingMessage::new(body)
+    }
+
+    #[test]
+    fn batches_respect_entry_count_and_total_size() {
+        let small: Vec<_> = (0..25).map(|i| msg(&format!("m{i}"))).collect();
+        let sizes: Vec<usize> = batches(&small).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+
+        let half = "x".repeat(MAX_MESSAGE_BYTES / 2);
+        let big = vec![
+            msg(&half),
+            msg(&half),
+            msg("tail"),
+            msg(&"y".repeat(MAX_MESSAGE_BYTES)),
+        ];
+        assert_eq!(batches(&big), vec![vec![0, 1], vec![2], vec![3]]);
+        assert!(batches(&[]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_unavailable() {
+        // A loopback port nothing listens on: the connection is refused at once.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let settings = crate::AwsSettings::local(format!("http://127.0.0.1:{port}"));
+        let config = crate::load_sdk_config(&settings).await;
+        let queue = SqsQueue::new(Client::new(&config), format!("http://127.0.0.1:{port}/q"));
+        let err = queue.depth().await.unwrap_err();
+        assert!(matches!(err, PortError::Unavailable { .. }), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(err.to_string().contains("GetQueueAttributes"), "{err}");
+    }
+
+    #[test]
+    fn fractions_of_a_second_round_up() {
+        assert_eq!(whole_seconds(Duration::ZERO), 0);
+        assert_eq!(whole_seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(30)), 30);
+        assert_eq!(whole_seconds(Duration::MAX), i32::MAX);
+    }
+}
