@@ -1,20 +1,159 @@
-//! `ledgerforce sandbox salesforce`.
+//! `ledgerforce sandbox salesforce`: a Salesforce org emulator in the foreground.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use lf_sandbox_salesforce::{DataSet, PushConfig, Sandbox, SandboxConfig, parse_faults};
 
 use crate::CliError;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Loopback port to listen on.
+    /// Loopback port to listen on (0 picks a free one; the URL is printed).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Records to start with: `empty` or `demo`.
+    #[arg(long, default_value = "demo")]
+    seed: DataSet,
+    /// Extra Accounts to add for paging and volume tests.
+    #[arg(long, default_value_t = 0)]
+    records: usize,
+    /// Seed of the fault plan and of outbound duplicates/reordering.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Fault rates, e.g. `503=0.05,lock=0.02,latency=0.1`
+    /// (latency, 503, lock, validation, expire, limit, slow).
+    #[arg(long, default_value = "")]
+    faults: String,
+    /// Daily API allowance; calls past it get 403 REQUEST_LIMIT_EXCEEDED.
+    #[arg(long, default_value_t = 100_000)]
+    daily_limit: u64,
+    /// Webhook that receives Outbound Messages (SOAP).
+    #[arg(long)]
+    outbound_url: Option<String>,
+    /// Probability that an acknowledged Outbound Message is delivered again.
+    #[arg(long, default_value_t = 0.0)]
+    duplicate: f64,
+    /// Hold each Outbound Message back up to this many milliseconds, so they arrive out of order.
+    #[arg(long, default_value_t = 0)]
+    reorder: u64,
+    /// Where to write the JWT signing key (PEM). Default: a file in the temp directory.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+fn write_key(path: &PathBuf, pem: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, pem)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
-    Err(format!(
-        "the salesforce sandbox is not built yet (asked for port {})",
-        args.port
-    )
-    .into())
+    let fault_rates = parse_faults(&args.faults)?;
+    let outbound = args.outbound_url.clone().map(|url| PushConfig {
+        duplicate_probability: args.duplicate.clamp(0.0, 1.0),
+        reorder_window: Duration::from_millis(args.reorder),
+        ..PushConfig::new(url)
+    });
+    let org = Sandbox::start(SandboxConfig {
+        port: args.port,
+        seed: args.seed,
+        extra_accounts: args.records,
+        fault_seed: args.fault_seed,
+        fault_rates,
+        daily_limit: args.daily_limit,
+        outbound,
+        ..Default::default()
+    })
+    .await?;
+    let base = org.base_url();
+    let creds = org.credentials().clone();
+    let key_file = args.key_file.clone().unwrap_or_else(|| {
+        std::env::temp_dir()
+            .join(format!("ledgerforce-sandbox-{}", org.port()))
+            .join("salesforce-jwt-key.pem")
+    });
+    write_key(&key_file, &creds.private_key_pem)
+        .map_err(|e| format!("cannot write the JWT key to {}: {e}", key_file.display()))?;
+
+    let accounts = org.records("Account").len();
+    println!("Salesforce sandbox running (in memory: everything is lost when it stops)");
+    println!("  instance URL:     {base}");
+    println!("  token endpoint:   {base}/services/oauth2/token");
+    println!("  data set:         {:?}, {accounts} accounts", args.seed);
+    println!("  consumer key:     {}", creds.consumer_key);
+    println!("  consumer secret:  {}", creds.consumer_secret);
+    println!("  username:         {}", creds.username);
+    println!("  password:         {}", creds.password);
+    println!("  org id:           {}", creds.org_id);
+    println!("  JWT private key:  {}", key_file.display());
+    println!("  daily API limit:  {}", args.daily_limit);
+    if !args.faults.is_empty() {
+        println!(
+            "  faults:           {} (seed {})",
+            args.faults, args.fault_seed
+        );
+    }
+    match &args.outbound_url {
+        Some(url) => println!(
+            "  outbound messages: {url} (duplicate {}, reorder window {} ms)",
+            args.duplicate, args.reorder
+        ),
+        None => println!("  outbound messages: off (no --outbound-url)"),
+    }
+    println!();
+    println!("Get a token (client credentials):");
+    println!(
+        "  curl -s {base}/services/oauth2/token -u '{}:{}' -d grant_type=client_credentials",
+        creds.consumer_key, creds.consumer_secret
+    );
+    println!("Then:");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account+LIMIT+5'"
+    );
+    println!("Press Ctrl-C to stop.");
+
+    wait_for_stop().await;
+    let stats = org.outbound_stats();
+    let calls = org.api_calls();
+    org.shutdown().await;
+    let _ = std::fs::remove_file(&key_file);
+    println!(
+        "stopped: {calls} API calls; outbound messages delivered {}, pending {}, dropped {}",
+        stats.delivered,
+        stats.pending(),
+        stats.dropped
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM from a script that started us.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,1 +1,286 @@
-//! Placeholder: this crate is being built.
+//! A Salesforce org in a process.
+//!
+//! The sandbox speaks the wire formats of the real REST API closely enough that unmodified
+//! clients (jsforce, simple-salesforce, our own `lf-salesforce`) work against it: the OAuth
+//! token endpoint (JWT bearer with real RS256 verification, client credentials, password),
+//! sObject CRUD and upsert by external id, describe, SOQL with paging, sObject Collections,
+//! Composite, Bulk API 2.0, `/limits`, `Sforce-Limit-Info` with a daily allowance, Outbound
+//! Messages to a webhook, and seeded fault injection.
+//!
+//! State lives in memory and is lost when the sandbox stops.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lf_sandbox_salesforce::SandboxError> {
+//! use lf_sandbox_salesforce::{DataSet, Sandbox, SandboxConfig};
+//! let org = Sandbox::start(SandboxConfig { seed: DataSet::Demo, ..Default::default() }).await?;
+//! let token = org.issue_token();
+//! println!("{} {token}", org.base_url());
+//! org.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+mod bulk;
+mod fault;
+mod org;
+mod outbound;
+pub mod schema;
+mod seed;
+pub mod soql;
+mod store;
+mod value;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lf_domain::{Classify, Clock, ErrorClass, SystemClock};
+use lf_sandbox_core::Server;
+use serde_json::{Map, Value};
+
+pub use auth::{
+    Credentials, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
+};
+pub use fault::SalesforceFault;
+pub use lf_sandbox_core::{FaultPlan, PushConfig, PushStats};
+pub use outbound::{OutboundRule, Trigger, acknowledged};
+
+use org::Org;
+
+/// Which records the org starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataSet {
+    /// Only the integration user and the standard price book.
+    #[default]
+    Empty,
+    /// Accounts across regions and currencies, contacts, products with price book entries,
+    /// opportunities with line items (some Closed Won), a CPQ quote with lines. The same
+    /// records, with the same ids, on every run.
+    Demo,
+}
+
+impl std::str::FromStr for DataSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "empty" => Ok(DataSet::Empty),
+            "demo" => Ok(DataSet::Demo),
+            other => Err(format!(
+                "unknown data set {other:?} (expected empty or demo)"
+            )),
+        }
+    }
+}
+
+/// Reads a `--faults` value such as `503=0.05,lock=0.02` (names: latency, 503, lock,
+/// validation, expire, limit, slow).
+pub fn parse_faults(spec: &str) -> Result<Vec<(SalesforceFault, f64)>, String> {
+    lf_sandbox_core::parse_fault_rates(spec)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(name, p)| {
+            SalesforceFault::from_name(&name)
+                .map(|f| (f, p))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = SalesforceFault::ALL.iter().map(|(_, n)| *n).collect();
+                    format!("unknown fault {name:?} (known: {})", known.join(", "))
+                })
+        })
+        .collect()
+}
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Loopback port; 0 picks a free one.
+    pub port: u16,
+    /// Records to start with.
+    pub seed: DataSet,
+    /// This many extra Accounts (`Volume Account 00001`...) for paging and volume tests.
+    pub extra_accounts: usize,
+    /// Seeds the fault plan (and outbound duplicates/reordering).
+    pub fault_seed: u64,
+    /// Fault rates to start with, e.g. from `--faults`.
+    pub fault_rates: Vec<(SalesforceFault, f64)>,
+    /// The daily API allowance (`DailyApiRequests.Max`).
+    pub daily_limit: u64,
+    /// Delay of [`SalesforceFault::Latency`].
+    pub latency: Duration,
+    /// How long [`SalesforceFault::SlowResponse`] holds a response back.
+    pub slow_response: Duration,
+    /// Where Outbound Messages go and how they are retried; `None` sends nothing until
+    /// [`Sandbox::set_outbound_url`].
+    pub outbound: Option<PushConfig>,
+    /// Outbound Message rules; [`OutboundRule::standard`] by default.
+    pub outbound_rules: Vec<OutboundRule>,
+    /// The org's clock: timestamps, token `exp` checks, relative SOQL dates.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            seed: DataSet::Empty,
+            extra_accounts: 0,
+            fault_seed: 0,
+            fault_rates: Vec::new(),
+            daily_limit: 100_000,
+            latency: Duration::from_millis(500),
+            slow_response: Duration::from_secs(30),
+            outbound: None,
+            outbound_rules: OutboundRule::standard(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Why a sandbox did not start or a direct write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot bind the sandbox port: {0}")]
+    Bind(#[source] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] auth::KeyError),
+    #[error("no sObject named {0}")]
+    UnknownObject(String),
+    #[error("{code}: {message}")]
+    Rejected { code: String, message: String },
+    #[error("seed data was refused: {0}")]
+    Seed(String),
+}
+
+impl Classify for SandboxError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SandboxError::Bind(_) => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// A running org. Dropping it stops the server; [`Sandbox::shutdown`] waits for it.
+#[derive(Debug)]
+pub struct Sandbox {
+    server: Server,
+    org: Arc<Org>,
+}
+
+impl Sandbox {
+    /// Generates (once per process) the JWT key pair, seeds the data set and starts serving.
+    pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        let org = Arc::new(Org::new(&config)?);
+        let server = lf_sandbox_core::serve(api::router(Arc::clone(&org)), config.port)
+            .await
+            .map_err(SandboxError::Bind)?;
+        org.set_base_url(server.base_url());
+        Ok(Self { server, org })
+    }
+
+    /// `http://127.0.0.1:PORT`: the instance URL and the login URL.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.local_addr().port()
+    }
+
+    /// The demo connected app, user, org id and JWT signing key.
+    pub fn credentials(&self) -> &Credentials {
+        &self.org.credentials
+    }
+
+    /// Mints an access token without the token endpoint.
+    pub fn issue_token(&self) -> String {
+        self.org.issue_token()
+    }
+
+    /// API calls counted so far, as `Sforce-Limit-Info` reports them: every authenticated
+    /// `/services/data/vXX.X/...` request, a composite request counting once. Token requests,
+    /// the versions list and refused requests (401, 403, injected 503) do not count.
+    pub fn api_calls(&self) -> u64 {
+        self.org.api_usage().0
+    }
+
+    /// Sets the daily allowance; once usage reaches it, calls get `403 REQUEST_LIMIT_EXCEEDED`.
+    pub fn set_daily_limit(&self, max: u64) {
+        self.org.set_limit(None, Some(max));
+    }
+
+    /// Sets the usage counter (e.g. 0 for a new day, or near the limit).
+    pub fn set_api_usage(&self, used: u64) {
+        self.org.set_limit(Some(used), None);
+    }
+
+    /// Every issued token becomes invalid: the next call with one gets
+    /// `401 INVALID_SESSION_ID`.
+    pub fn expire_sessions(&self) {
+        self.org.expire_sessions();
+    }
+
+    /// Tokens issued so far (token endpoint and [`Sandbox::issue_token`]).
+    pub fn tokens_issued(&self) -> u64 {
+        self.org.tokens_issued()
+    }
+
+    /// The fault plan: set rates, queue one-shot faults, read how many were injected.
+    pub fn faults(&self) -> &FaultPlan<SalesforceFault> {
+        &self.org.faults
+    }
+
+    /// Sends Outbound Messages to `url` from now on.
+    pub fn set_outbound_url(&self, url: &str) {
+        self.org.outbound.set_url(url);
+    }
+
+    /// Delivery counters of Outbound Messages.
+    pub fn outbound_stats(&self) -> PushStats {
+        self.org.outbound.stats()
+    }
+
+    /// The Outbound Message rules in force.
+    pub fn outbound_rules(&self) -> &[OutboundRule] {
+        self.org.outbound.rules()
+    }
+
+    /// Waits until every queued Outbound Message is acknowledged or dropped, or `max` has
+    /// passed. Returns whether nothing is pending.
+    pub async fn outbound_wait_idle(&self, max: Duration) -> bool {
+        match self.org.outbound.pusher() {
+            Some(p) => p.wait_idle(max).await,
+            None => true,
+        }
+    }
+
+    /// A live record by id (15 or 18 characters), as stored.
+    pub fn record(&self, id: &str) -> Option<Map<String, Value>> {
+        self.org.record(id)
+    }
+
+    /// Live records of `object`, in creation order.
+    pub fn records(&self, object: &str) -> Vec<Map<String, Value>> {
+        self.org.records(object)
+    }
+
+    /// Creates a record as the API would (same validation, outbound rules fire); returns
+    /// its id.
+    pub fn insert(&self, object: &str, fields: Value) -> Result<String, SandboxError> {
+        self.org.insert(object, fields)
+    }
+
+    /// Updates a record as the API would.
+    pub fn update(&self, id: &str, fields: Value) -> Result<(), SandboxError> {
+        self.org.update(id, fields)
+    }
+
+    /// Adds `count` Accounts named `Volume Account 00001`... (for paging and volume tests).
+    pub fn seed_accounts(&self, count: usize) -> Result<(), SandboxError> {
+        self.org.seed_accounts(count)
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}

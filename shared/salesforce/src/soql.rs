@@ -1,0 +1,521 @@
+//! Building SOQL without string concatenation. Field and object names are checked as API
+//! names; every value is a [`Literal`] rendered with SOQL's escaping, so no caller ever puts
+//! raw text into a query.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use lf_domain::SalesforceId;
+use rust_decimal::Decimal;
+
+use crate::error::SalesforceError;
+use crate::request::{check_api_name, check_field_path};
+
+/// A complete SOQL statement that is safe to send.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Soql(String);
+
+impl Soql {
+    /// A fixed statement written in the source code. `'static` keeps runtime data out: build
+    /// anything with values through [`Select`].
+    pub fn from_static(statement: &'static str) -> Self {
+        Self(statement.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For statements this crate assembles itself from checked names and rendered literals.
+    pub(crate) fn checked(statement: String) -> Self {
+        Self(statement)
+    }
+}
+
+impl fmt::Display for Soql {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value in a SOQL condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Text(String),
+    Integer(i64),
+    Decimal(Decimal),
+    Date(NaiveDate),
+    DateTime(DateTime<Utc>),
+    Id(SalesforceId),
+}
+
+impl Literal {
+    pub fn text(s: impl Into<String>) -> Self {
+        Literal::Text(s.into())
+    }
+
+    /// The literal as SOQL source.
+    pub fn render(&self) -> String {
+        match self {
+            Literal::Null => "null".to_owned(),
+            Literal::Bool(b) => b.to_string(),
+            Literal::Text(s) => quote(&escape(s)),
+            Literal::Integer(i) => i.to_string(),
+            Literal::Decimal(d) => d.normalize().to_string(),
+            Literal::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Literal::DateTime(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            Literal::Id(id) => quote(id.as_str()),
+        }
+    }
+}
+
+impl From<&str> for Literal {
+    fn from(s: &str) -> Self {
+        Literal::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Literal {
+    fn from(s: String) -> Self {
+        Literal::Text(s)
+    }
+}
+
+impl From<&SalesforceId> for Literal {
+    fn from(id: &SalesforceId) -> Self {
+        Literal::Id(id.clone())
+    }
+}
+
+impl From<bool> for Literal {
+    fn from(b: bool) -> Self {
+        Literal::Bool(b)
+    }
+}
+
+impl From<i64> for Literal {
+    fn from(i: i64) -> Self {
+        Literal::Integer(i)
+    }
+}
+
+impl From<Decimal> for Literal {
+    fn from(d: Decimal) -> Self {
+        Literal::Decimal(d)
+    }
+}
+
+impl From<NaiveDate> for Literal {
+    fn from(d: NaiveDate) -> Self {
+        Literal::Date(d)
+    }
+}
+
+impl From<DateTime<Utc>> for Literal {
+    fn from(t: DateTime<Utc>) -> Self {
+        Literal::DateTime(t)
+    }
+}
+
+fn quote(escaped: &str) -> String {
+    format!("'{escaped}'")
+}
+
+/// Escapes text for a quoted SOQL string: backslash, both quotes, and the control escapes SOQL
+/// defines (`\n \r \t \b \f`).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `LIKE` pattern whose literal parts have `%` and `_` escaped too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LikePattern(String);
+
+impl LikePattern {
+    fn literal(s: &str) -> String {
+        escape(s).replace('%', "\\%").replace('_', "\\_")
+    }
+
+    pub fn exact(s: &str) -> Self {
+        Self(Self::literal(s))
+    }
+
+    pub fn starts_with(s: &str) -> Self {
+        Self(format!("{}%", Self::literal(s)))
+    }
+
+    pub fn ends_with(s: &str) -> Self {
+        Self(format!("%{}", Self::literal(s)))
+    }
+
+    pub fn contains(s: &str) -> Self {
+        Self(format!("%{}%", Self::literal(s)))
+    }
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+/// A `WHERE` condition. Names are checked and values rendered when the query is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    Compare {
+        field: String,
+        op: Op,
+        value: Literal,
+    },
+    In {
+        field: String,
+        values: Vec<Literal>,
+        negated: bool,
+    },
+    Like {
+        field: String,
+        pattern: LikePattern,
+    },
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    pub fn compare(field: &str, op: Op, value: impl Into<Literal>) -> Self {
+        Condition::Compare {
+            field: field.to_owned(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    pub fn eq(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Eq, value)
+    }
+
+    pub fn ne(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Ne, value)
+    }
+
+    pub fn gt(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Gt, value)
+    }
+
+    pub fn ge(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Ge, value)
+    }
+
+    pub fn lt(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Lt, value)
+    }
+
+    pub fn le(field: &str, value: impl Into<Literal>) -> Self {
+        Self::compare(field, Op::Le, value)
+    }
+
+    pub fn is_in<L: Into<Literal>>(field: &str, values: impl IntoIterator<Item = L>) -> Self {
+        Condition::In {
+            field: field.to_owned(),
+            values: values.into_iter().map(Into::into).collect(),
+            negated: false,
+        }
+    }
+
+    pub fn not_in<L: Into<Literal>>(field: &str, values: impl IntoIterator<Item = L>) -> Self {
+        Condition::In {
+            field: field.to_owned(),
+            values: values.into_iter().map(Into::into).collect(),
+            negated: true,
+        }
+    }
+
+    pub fn like(field: &str, pattern: LikePattern) -> Self {
+        Condition::Like {
+            field: field.to_owned(),
+            pattern,
+        }
+    }
+
+    pub fn and(self, other: Condition) -> Self {
+        match self {
+            Condition::And(mut all) => {
+                all.push(other);
+                Condition::And(all)
+            }
+            first => Condition::And(vec![first, other]),
+        }
+    }
+
+    pub fn or(self, other: Condition) -> Self {
+        match self {
+            Condition::Or(mut any) => {
+                any.push(other);
+                Condition::Or(any)
+            }
+            first => Condition::Or(vec![first, other]),
+        }
+    }
+
+    pub fn negate(self) -> Self {
+        Condition::Not(Box::new(self))
+    }
+
+    /// Renders the condition, checking every field name.
+    pub fn render(&self) -> Result<String, SalesforceError> {
+        Ok(match self {
+            Condition::Compare { field, op, value } => {
+                format!(
+                    "{} {} {}",
+                    check_field_path(field)?,
+                    op.as_str(),
+                    value.render()
+                )
+            }
+            Condition::In {
+                field,
+                values,
+                negated,
+            } => {
+                if values.is_empty() {
+                    return Err(SalesforceError::InvalidInput(format!(
+                        "{field} IN () is not valid SOQL: the list is empty"
+                    )));
+                }
+                let list: Vec<String> = values.iter().map(Literal::render).collect();
+                let op = if *negated { "NOT IN" } else { "IN" };
+                format!("{} {op} ({})", check_field_path(field)?, list.join(","))
+            }
+            Condition::Like { field, pattern } => {
+                format!("{} LIKE '{}'", check_field_path(field)?, pattern.0)
+            }
+            Condition::And(parts) => join(parts, " AND ")?,
+            Condition::Or(parts) => join(parts, " OR ")?,
+            Condition::Not(inner) => format!("NOT ({})", inner.render()?),
+        })
+    }
+}
+
+fn join(parts: &[Condition], sep: &str) -> Result<String, SalesforceError> {
+    if parts.is_empty() {
+        return Err(SalesforceError::InvalidInput(
+            "an AND/OR condition needs at least one part".into(),
+        ));
+    }
+    let rendered: Result<Vec<String>, SalesforceError> = parts
+        .iter()
+        .map(|p| {
+            let r = p.render()?;
+            Ok(match p {
+                Condition::And(_) | Condition::Or(_) => format!("({r})"),
+                _ => r,
+            })
+        })
+        .collect();
+    Ok(rendered?.join(sep))
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+/// A `SELECT` statement under construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Select {
+    fields: Vec<String>,
+    object: String,
+    filter: Option<Condition>,
+    order_by: Vec<(String, Order)>,
+    limit: Option<u32>,
+}
+
+impl Select {
+    /// `SELECT fields FROM object`.
+    pub fn new<S: AsRef<str>>(fields: &[S], object: &str) -> Self {
+        Self {
+            fields: fields.iter().map(|f| f.as_ref().to_owned()).collect(),
+            object: object.to_owned(),
+            filter: None,
+            order_by: Vec::new(),
+            limit: None,
+        }
+    }
+
+    /// Adds a condition (ANDed with any condition already set).
+    pub fn filter(mut self, condition: Condition) -> Self {
+        self.filter = Some(match self.filter {
+            Some(existing) => existing.and(condition),
+            None => condition,
+        });
+        self
+    }
+
+    pub fn order_by(mut self, field: &str, order: Order) -> Self {
+        self.order_by.push((field.to_owned(), order));
+        self
+    }
+
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Checks every name and renders the statement.
+    pub fn build(&self) -> Result<Soql, SalesforceError> {
+        if self.fields.is_empty() {
+            return Err(SalesforceError::InvalidInput(
+                "a SELECT needs at least one field".into(),
+            ));
+        }
+        let mut fields = Vec::with_capacity(self.fields.len());
+        for f in &self.fields {
+            fields.push(check_field_path(f)?);
+        }
+        let mut q = format!(
+            "SELECT {} FROM {}",
+            fields.join(", "),
+            check_api_name("object", &self.object)?
+        );
+        if let Some(filter) = &self.filter {
+            q.push_str(" WHERE ");
+            q.push_str(&filter.render()?);
+        }
+        if !self.order_by.is_empty() {
+            let mut parts = Vec::new();
+            for (field, order) in &self.order_by {
+                let dir = match order {
+                    Order::Asc => "ASC",
+                    Order::Desc => "DESC",
+                };
+                parts.push(format!("{} {dir}", check_field_path(field)?));
+            }
+            q.push_str(" ORDER BY ");
+            q.push_str(&parts.join(", "));
+        }
+        if let Some(n) = self.limit {
+            q.push_str(&format!(" LIMIT {n}"));
+        }
+        Ok(Soql(q))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(Literal::text("O'Brien").render(), r"'O\'Brien'");
+        assert_eq!(
+            Literal::text("a\\b \"c\"\n\t\r").render(),
+            r#"'a\\b \"c\"\n\t\r'"#
+        );
+        // A classic injection attempt stays inside the literal.
+        let attack = Literal::text("x' OR Name != '").render();
+        assert_eq!(attack, r"'x\' OR Name != \''");
+    }
+
+    #[test]
+    fn other_literals_render_unquoted_where_soql_wants() {
+        let date = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
+        assert_eq!(Literal::from(date).render(), "2026-01-31");
+        let t = DateTime::parse_from_rfc3339("2026-01-31T10:20:30.123+02:00")
+            .unwrap()
+            .to_utc();
+        assert_eq!(Literal::from(t).render(), "2026-01-31T08:20:30Z");
+        assert_eq!(
+            Literal::from(Decimal::from_str("1200.500").unwrap()).render(),
+            "1200.5"
+        );
+        assert_eq!(Literal::Null.render(), "null");
+        assert_eq!(Literal::from(true).render(), "true");
+        let id = SalesforceId::parse("001000000000001").unwrap();
+        assert_eq!(Literal::from(&id).render(), "'001000000000001AAA'");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards_in_the_literal_part() {
+        let c = Condition::like("Name", LikePattern::starts_with("50%_off's"));
+        assert_eq!(c.render().unwrap(), r"Name LIKE '50\%\_off\'s%'");
+    }
+
+    #[test]
+    fn select_builds_a_checked_statement() {
+        let since = DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let q = Select::new(&["Id", "Name", "Account.Name"], "Opportunity")
+            .filter(Condition::gt("SystemModstamp", since))
+            .filter(Condition::eq("StageName", "Closed Won").or(Condition::eq("IsWon", true)))
+            .filter(Condition::not_in("Name", ["a", "b"]))
+            .order_by("SystemModstamp", Order::Asc)
+            .limit(500)
+            .build()
+            .unwrap();
+        assert_eq!(
+            q.as_str(),
+            "SELECT Id, Name, Account.Name FROM Opportunity WHERE SystemModstamp > 2026-02-01T00:00:00Z \
+             AND (StageName = 'Closed Won' OR IsWon = true) AND Name NOT IN ('a','b') \
+             ORDER BY SystemModstamp ASC LIMIT 500"
+        );
+    }
+
+    #[test]
+    fn bad_names_and_empty_lists_are_refused() {
+        assert!(Select::new(&["Id; DELETE"], "Account").build().is_err());
+        assert!(Select::new(&["Id"], "Account WHERE 1=1").build().is_err());
+        assert!(Select::new::<&str>(&[], "Account").build().is_err());
+        assert!(
+            Select::new(&["Id"], "Account")
+                .filter(Condition::is_in::<&str>("Id", []))
+                .build()
+                .is_err()
+        );
+        assert!(
+            Select::new(&["Id"], "Account")
+                .filter(Condition::eq("Name) OR (Id", "x"))
+                .build()
+                .is_err()
+        );
+        let negated = Condition::eq("IsDeleted", true).negate().render().unwrap();
+        assert_eq!(negated, "NOT (IsDeleted = true)");
+    }
+}
