@@ -201,7 +201,10 @@ mod tests {
             parse_fault_rates("503=0.05, lock=0.1,").unwrap(),
             vec![("503".to_owned(), 0.05), ("lock".to_owned(), 0.1)]
         );
-        assert!(matches!(parse_fault_rates("503"), Err(FaultSpecError::Syntax(_))));
+        assert!(matches!(
+            parse_fault_rates("503"),
+            Err(FaultSpecError::Syntax(_))
+        ));
         assert!(matches!(
             parse_fault_rates("503=2"),
             Err(FaultSpecError::Probability { .. })

@@ -12,36 +12,14 @@ use lf_domain::{Clock, SystemClock};
 use lf_sandbox_core::{FaultPlan, PushStats, Pusher, Server};
 
 use crate::company::Entity;
+pub use lf_sandbox_core::DataSet;
+
 use crate::fault::IntacctFault;
 use crate::function::Cursors;
 use crate::gateway::{self, ApiUsage, Shared, State0};
 use crate::seed;
 use crate::session::Sessions;
 use crate::smart_event::{self, SmartEventConfig};
-
-/// Which records the company starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DataSet {
-    /// Only the company's structure: entities, currencies and rates, terms, GL accounts.
-    #[default]
-    Empty,
-    /// The structure plus items, customers (one on credit hold), contacts, open, overdue,
-    /// partially paid and paid invoices in three currencies, payments, Order Entry documents
-    /// and revenue schedules with recognized periods. See docs/sandbox-intacct.md.
-    Demo,
-}
-
-impl std::str::FromStr for DataSet {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "empty" => Ok(DataSet::Empty),
-            "demo" => Ok(DataSet::Demo),
-            other => Err(format!("unknown data set {other:?}; use empty or demo")),
-        }
-    }
-}
 
 /// The sign-in values of the emulated company.
 #[derive(Debug, Clone, PartialEq, Eq)]

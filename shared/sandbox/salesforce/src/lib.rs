@@ -42,35 +42,10 @@ pub use auth::{
     Credentials, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
 };
 pub use fault::SalesforceFault;
-pub use lf_sandbox_core::{FaultPlan, PushConfig, PushStats};
+pub use lf_sandbox_core::{DataSet, FaultPlan, PushConfig, PushStats};
 pub use outbound::{OutboundRule, Trigger, acknowledged};
 
 use org::Org;
-
-/// Which records the org starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DataSet {
-    /// Only the integration user and the standard price book.
-    #[default]
-    Empty,
-    /// Accounts across regions and currencies, contacts, products with price book entries,
-    /// opportunities with line items (some Closed Won), a CPQ quote with lines. The same
-    /// records, with the same ids, on every run.
-    Demo,
-}
-
-impl std::str::FromStr for DataSet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "empty" => Ok(DataSet::Empty),
-            "demo" => Ok(DataSet::Demo),
-            other => Err(format!(
-                "unknown data set {other:?} (expected empty or demo)"
-            )),
-        }
-    }
-}
 
 /// Reads a `--faults` value such as `503=0.05,lock=0.02` (names: latency, 503, lock,
 /// validation, expire, limit, slow).
