@@ -1,0 +1,145 @@
+//! Entity routing: ordered rules pick the Intacct entity for a record, and the entity brings
+//! its defaults (base currency, exchange rate type, tax, AR account, terms, dimensions, rates).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lf_domain::{CurrencyCode, EntityId};
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use crate::expr::{Bindings, Expr};
+
+/// Exchange rates for one entity: currency → units of the entity's base currency per unit.
+pub type Rates = BTreeMap<CurrencyCode, Decimal>;
+
+/// An Intacct entity and its defaults, as declared in the spec.
+#[derive(Debug)]
+pub struct Entity {
+    pub id: EntityId,
+    pub name: Option<String>,
+    pub base_currency: CurrencyCode,
+    pub exchange_rate_type: Option<String>,
+    pub tax_solution: Option<String>,
+    pub tax_code: Option<String>,
+    pub ar_account: Option<String>,
+    pub terms: Option<String>,
+    pub dimensions: BTreeMap<String, String>,
+    /// Fallback rates (used when the caller passes none for a currency).
+    pub rates: Rates,
+    /// The entity as expressions see it, built once.
+    pub(crate) json: Value,
+    pub(crate) cel: cel::Value,
+}
+
+impl Entity {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: EntityId,
+        name: Option<String>,
+        base_currency: CurrencyCode,
+        exchange_rate_type: Option<String>,
+        tax_solution: Option<String>,
+        tax_code: Option<String>,
+        ar_account: Option<String>,
+        terms: Option<String>,
+        dimensions: BTreeMap<String, String>,
+        rates: Rates,
+    ) -> Entity {
+        let mut m = Map::new();
+        let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        m.insert("id".into(), Value::String(id.to_string()));
+        m.insert("name".into(), opt(&name));
+        m.insert(
+            "base_currency".into(),
+            Value::String(base_currency.to_string()),
+        );
+        m.insert("exchange_rate_type".into(), opt(&exchange_rate_type));
+        m.insert("tax_solution".into(), opt(&tax_solution));
+        m.insert("tax_code".into(), opt(&tax_code));
+        m.insert("ar_account".into(), opt(&ar_account));
+        m.insert("terms".into(), opt(&terms));
+        m.insert(
+            "dimensions".into(),
+            Value::Object(
+                dimensions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ),
+        );
+        let json = Value::Object(m);
+        let cel = crate::expr::json_to_cel_value(&json);
+        Entity {
+            id,
+            name,
+            base_currency,
+            exchange_rate_type,
+            tax_solution,
+            tax_code,
+            ar_account,
+            terms,
+            dimensions,
+            rates,
+            json,
+            cel,
+        }
+    }
+}
+
+/// One compiled routing rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub name: String,
+    pub when: Expr,
+    pub entity: Arc<Entity>,
+}
+
+/// Compiled routing.
+#[derive(Debug)]
+pub(crate) struct RoutingPlan {
+    pub name: String,
+    pub rules: Vec<Rule>,
+    pub fallback: Option<Arc<Entity>>,
+}
+
+/// Why routing failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RouteFailure {
+    /// No rule matched and there is no fallback.
+    NoMatch { tried: Vec<String> },
+    /// A rule could not be evaluated on this record.
+    Rule { rule: String, message: String },
+}
+
+impl RoutingPlan {
+    /// The first rule whose condition holds, with its name; else the fallback.
+    pub(crate) fn route(
+        &self,
+        record: &Value,
+    ) -> Result<(Arc<Entity>, Option<&str>), RouteFailure> {
+        let b = Bindings {
+            record,
+            line: None,
+            entity: None,
+        };
+        for rule in &self.rules {
+            match rule.when.test(&b) {
+                Ok(true) => return Ok((rule.entity.clone(), Some(&rule.name))),
+                Ok(false) => {}
+                Err(message) => {
+                    return Err(RouteFailure::Rule {
+                        rule: rule.name.clone(),
+                        message,
+                    });
+                }
+            }
+        }
+        match &self.fallback {
+            Some(e) => Ok((e.clone(), None)),
+            None => Err(RouteFailure::NoMatch {
+                tried: self.rules.iter().map(|r| r.name.clone()).collect(),
+            }),
+        }
+    }
+}
