@@ -8,14 +8,15 @@ use aws_sdk_sqs::types::{
     Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use lf_domain::PortError;
-use lf_domain::port::queue::{MAX_MESSAGE_BYTES, check_batch, check_visibility};
+use lf_domain::port::queue::{
+    MAX_BATCH, MAX_MESSAGE_BYTES, check_batch, check_receive, check_visibility,
+};
 use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 
 use crate::error::{build_failed, from_sdk};
 use crate::retry::{QUICK, pause};
 
 /// SQS's limits.
-const MAX_BATCH_ENTRIES: usize = 10;
 const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// One SQS queue, by URL.
@@ -121,7 +122,9 @@ fn batches(messages: &[OutgoingMessage]) -> Vec<Vec<usize>> {
     for (i, m) in messages.iter().enumerate() {
         let size = m.body.len();
         match out.last_mut() {
-            Some(batch) if batch.len() < MAX_BATCH_ENTRIES && bytes + size <= MAX_MESSAGE_BYTES => {
+            Some(batch)
+                if batch.len() < MAX_BATCH as usize && bytes + size <= MAX_MESSAGE_BYTES =>
+            {
                 batch.push(i);
                 bytes += size;
             }
@@ -184,8 +187,7 @@ impl Queue for SqsQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, PortError> {
-        check_visibility(visibility)?;
-        let max = max.clamp(1, MAX_BATCH_ENTRIES as u32);
+        check_receive(max, visibility)?;
         let got = self
             .client
             .receive_message()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lf_domain::PortError;
-use lf_domain::port::queue::{check_batch, check_visibility};
+use lf_domain::port::queue::{check_batch, check_receive, check_visibility};
 use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use tokio::sync::Notify;
@@ -21,8 +21,6 @@ use crate::timestamp::{duration_nanos, to_nanos_saturating};
 
 /// SQS's range for a redrive policy's `maxReceiveCount`.
 const MAX_RECEIVES_LIMIT: u32 = 1000;
-/// The most messages one receive returns, as in SQS.
-const MAX_BATCH: u32 = 10;
 /// A long poll re-reads the table at least this often, for what no in-process signal announces:
 /// a send from another process, or a clock moved by hand.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -342,12 +340,7 @@ impl Queue for SqliteQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, PortError> {
-        if !(1..=MAX_BATCH).contains(&max) {
-            return Err(PortError::invalid(format!(
-                "receive asks for {max} messages; it must be 1 to {MAX_BATCH}"
-            )));
-        }
-        check_visibility(visibility)?;
+        check_receive(max, visibility)?;
         let started = tokio::time::Instant::now();
         loop {
             // Registered before the table is read, so a send landing between the read and the

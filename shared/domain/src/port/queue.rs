@@ -45,6 +45,20 @@ pub fn check_batch(messages: &[OutgoingMessage]) -> Result<(), PortError> {
     Ok(())
 }
 
+/// The most messages one send batch or one receive handles (SQS: 10).
+pub const MAX_BATCH: u32 = 10;
+
+/// Refuses a receive SQS would refuse: `max` outside `1..=`[`MAX_BATCH`], or a visibility
+/// timeout over [`MAX_VISIBILITY`].
+pub fn check_receive(max: u32, visibility: Duration) -> Result<(), PortError> {
+    if !(1..=MAX_BATCH).contains(&max) {
+        return Err(PortError::invalid(format!(
+            "receive asks for {max} messages; it must be 1 to {MAX_BATCH}"
+        )));
+    }
+    check_visibility(visibility)
+}
+
 /// Refuses a visibility timeout over [`MAX_VISIBILITY`].
 pub fn check_visibility(visibility: Duration) -> Result<(), PortError> {
     if visibility > MAX_VISIBILITY {
@@ -173,6 +187,9 @@ mod tests {
         assert!(check_batch(&[OutgoingMessage::new("y".repeat(MAX_MESSAGE_BYTES))]).is_ok());
         assert!(check_batch(&[OutgoingMessage::new("tab\tnewline\n crab 🦀 ü")]).is_ok());
         assert!(check_visibility(MAX_VISIBILITY).is_ok());
+        assert!(check_receive(10, MAX_VISIBILITY).is_ok());
+        assert!(check_receive(0, Duration::ZERO).is_err());
+        assert!(check_receive(11, Duration::ZERO).is_err());
         assert!(check_visibility(MAX_VISIBILITY + Duration::from_secs(1)).is_err());
     }
 }
