@@ -13,9 +13,13 @@
 //! sweeper (which may lag by days). [`schema`] holds the table and queue definitions that
 //! `template.yaml` deploys and that tests and local setups create; [`config`] builds the SDK
 //! configuration.
+//!
+//! [`spec_source`] loads the mapping specs at a function's cold start: from an S3 prefix or an
+//! SSM Parameter Store path when configured, else the shipped default.
 
 pub mod config;
 pub mod schema;
+pub mod spec_source;
 
 mod attribute;
 mod audit;
@@ -32,5 +36,8 @@ pub use config::{AwsSettings, load_sdk_config};
 pub use idempotency::DynamoIdempotencyStore;
 pub use queue::SqsQueue;
 pub use schema::{Table, TableNames};
+pub use spec_source::{
+    MAPPING_SOURCE_VAR, SpecClients, SpecLoadError, SpecSource, load_specs, load_specs_or_log,
+};
 pub use sync_state::DynamoSyncState;
 pub use xref::DynamoXrefStore;

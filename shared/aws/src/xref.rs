@@ -2,15 +2,13 @@
 //! [`crate::key`]), each holding the whole link and the key of the other item (`counterpart`).
 //! Both are written, and removed, in one transaction.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefStore};
-use lf_domain::{Clock, EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
+use lf_domain::{EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
 
 use crate::attribute::{self, Item, s, time};
 use crate::error::{build_failed, from_sdk};
@@ -30,10 +28,6 @@ const COUNTERPART: &str = "counterpart";
 pub struct DynamoXrefStore {
     client: Client,
     table: String,
-    /// Unused by the links themselves (they carry their own time); kept so every store is
-    /// built the same way and later bookkeeping has a clock.
-    #[allow(dead_code)]
-    clock: Arc<dyn Clock>,
 }
 
 /// The two keys of one link.
@@ -67,11 +61,10 @@ enum Cancelled {
 
 impl DynamoXrefStore {
     /// The store over `table` (see [`crate::schema::Table::Xref`]).
-    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
-            clock,
         }
     }
 

@@ -1,44 +1,21 @@
-//! The port contract suite against DynamoDB and SQS as emulated by a local moto server, plus
-//! checks of what only the AWS adapters have (item layout, provisioning, error mapping).
-//!
-//! Needs `LEDGERFORCE_MOTO_ENDPOINT` (e.g. `http://127.0.0.1:5000`); `tests/run` starts moto
-//! and sets it. Without a reachable moto every test here fails, on purpose: a skipped adapter
-//! test would look like a passing one.
-
-// The harness lives outside `#[test]` functions, where clippy.toml's test allowance does not
-// reach; a harness that cannot set up must fail the test loudly.
-#![allow(clippy::panic)]
+//! The port contract suite against DynamoDB and SQS as emulated by moto, plus checks of what
+//! only the AWS adapters have (item layout, provisioning, error mapping).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lf_aws::schema::{self, Table};
-use lf_aws::{
-    AwsSettings, DynamoAuditLog, DynamoIdempotencyStore, DynamoSyncState, DynamoXrefStore,
-    SqsQueue, load_sdk_config,
-};
+use lf_aws::{DynamoAuditLog, DynamoIdempotencyStore, DynamoSyncState, DynamoXrefStore, SqsQueue};
 use lf_domain::ManualClock;
 use lf_domain::port::IdempotencyConfig;
 use lf_testkit::{Harness, epoch};
 
-const ENDPOINT_VAR: &str = "LEDGERFORCE_MOTO_ENDPOINT";
+use crate::moto;
 
 /// Visibility timeout of the queues the harness creates; the suite passes its own per receive.
 const QUEUE_VISIBILITY: Duration = Duration::from_secs(30);
-
-fn moto_endpoint() -> String {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!(
-            "{ENDPOINT_VAR} is not set. The AWS adapter tests run against a local moto server: \
-             run `tests/run` (it installs and starts moto), or start `moto_server -H 127.0.0.1 \
-             -p PORT` yourself and export {ENDPOINT_VAR}=http://127.0.0.1:PORT"
-        ),
-    }
-}
 
 struct AwsHarness {
     dynamodb: aws_sdk_dynamodb::Client,
@@ -72,16 +49,8 @@ impl Harness for AwsHarness {
     type Queue = SqsQueue;
 
     async fn new() -> Self {
-        let endpoint = moto_endpoint();
-        let config = load_sdk_config(&AwsSettings::local(endpoint.clone())).await;
+        let config = moto::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        if let Err(e) = dynamodb.list_tables().limit(1).send().await {
-            panic!(
-                "moto is not reachable at {endpoint} ({ENDPOINT_VAR}): {}. Run `tests/run`, \
-                 which starts it.",
-                DisplayErrorContext(e)
-            );
-        }
         let unique = uuid::Uuid::new_v4().simple().to_string();
         Self {
             dynamodb,
@@ -94,7 +63,7 @@ impl Harness for AwsHarness {
 
     async fn xref(&self) -> DynamoXrefStore {
         let table = self.table(Table::Xref).await;
-        DynamoXrefStore::new(self.dynamodb.clone(), table, self.clock.clone())
+        DynamoXrefStore::new(self.dynamodb.clone(), table)
     }
 
     async fn idempotency(&self, config: IdempotencyConfig) -> DynamoIdempotencyStore {
@@ -142,7 +111,7 @@ impl Harness for AwsHarness {
     }
 }
 
-lf_testkit::port_contract_tests!(crate::AwsHarness);
+lf_testkit::port_contract_tests!(AwsHarness);
 
 /// What only the AWS adapters have: the stored layout others rely on (TTL, Powertools
 /// compatibility), provisioning, and how failures are reported.
@@ -252,7 +221,7 @@ mod aws {
     async fn corrupt_items_are_reported_as_corrupt() {
         let h = AwsHarness::new().await;
         let table = h.table(Table::Xref).await;
-        let store = DynamoXrefStore::new(h.dynamodb.clone(), table.clone(), h.clock.clone());
+        let store = DynamoXrefStore::new(h.dynamodb.clone(), table.clone());
         let id = SalesforceId::parse("001000000000001").unwrap();
         h.dynamodb
             .put_item()
