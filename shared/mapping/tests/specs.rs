@@ -342,7 +342,7 @@ fn routing_names_the_rule_and_fails_permanently_when_nothing_matches() {
     let specs = shipped();
     let plan = specs.mapping(Flow::AccountOnboarding, "customer").unwrap();
     let (entity, rule) = plan.route(&account("Germany")).unwrap().unwrap();
-    assert_eq!(entity.id.as_str(), "EU01");
+    assert_eq!(entity.id.as_str(), "DE");
     assert_eq!(entity.base_currency.as_str(), "EUR");
     assert_eq!(rule.as_deref(), Some("european-union"));
     let err = plan
@@ -361,7 +361,7 @@ fn a_given_entity_overrides_routing() {
     let specs = shipped();
     let plan = specs.mapping(Flow::OpportunityWon, "customer").unwrap();
     let eu = plan
-        .entity(&lf_domain::EntityId::parse("EU01").unwrap())
+        .entity(&lf_domain::EntityId::parse("DE").unwrap())
         .unwrap();
     let cx = MapContext {
         entity: Some(eu),
@@ -370,7 +370,7 @@ fn a_given_entity_overrides_routing() {
     let Mapped::Record(r) = plan.map(&account("United States"), &cx).unwrap() else {
         panic!("skipped");
     };
-    assert_eq!(r.entity.map(|e| e.to_string()).as_deref(), Some("EU01"));
+    assert_eq!(r.entity.map(|e| e.to_string()).as_deref(), Some("DE"));
     assert_eq!(r.fields["CURRENCY"], "EUR");
 }
 

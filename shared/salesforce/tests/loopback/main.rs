@@ -8,6 +8,7 @@
 mod auth;
 mod bulk;
 mod limits;
+mod multiple_choices;
 mod outbound;
 mod query;
 mod rest;

@@ -15,9 +15,10 @@
 //!   functions in order; `transaction="true"` rolls back on the first failure and marks the
 //!   other results aborted (`XL03000009`); `uniqueid=true` rejects a repeated function
 //!   controlid with [`UNIQUEID_REPLAY_ERRORNO`].
-//! - A multi-entity company (top level in USD; entities US/USD, UK/GBP, DE/EUR) with currencies
-//!   and rates, terms, GL accounts, items, customers, contacts, AR invoices, payments, Order
-//!   Entry documents and revenue schedules ([`DataSet`]).
+//! - A multi-entity company (top level in USD; entities US/USD, UK/GBP, DE/EUR, EDU/USD) with
+//!   currencies and rates, terms, GL accounts, departments, classes, tax groups and solutions,
+//!   revenue templates, items, customers, contacts, AR invoices, payments, Order Entry
+//!   documents and revenue schedules ([`DataSet`]).
 //! - API transactions are counted as Intacct bills them ([`ApiUsage`]); a concurrency limit
 //!   answers 429 `GW-0010`; faults come from a seeded plan ([`IntacctFault`]); Smart Events are
 //!   posted at least once ([`SmartEventConfig`]).
@@ -49,7 +50,7 @@ pub use lf_sandbox_core::{FaultPlan, PushConfig, PushStats};
 pub use sandbox::{Credentials, DataSet, Sandbox, SandboxConfig, SandboxError};
 pub use smart_event::{ALL_TOPICS, SmartEventConfig};
 
-/// The 18-character Salesforce Account id stored on demo customer number `n` (1–6): lets a
+/// The 18-character Salesforce Account id stored on demo customer number `n` (1–7): lets a
 /// Salesforce demo org seed Accounts that link to the demo company.
 pub fn demo_account_id(n: u32) -> String {
     seed::demo_account_id(n)

@@ -12,12 +12,17 @@ use crate::sandbox::DataSet;
 /// The user seeded records are stamped with.
 const SEED_USER: &str = "Admin";
 
-/// The three entities and their base currencies; the top level reports in USD.
+/// The second exchange rate type: the euro entity's.
+const ECB_RATE_TYPE: &str = "ECB Reference";
+
+/// The entities and their base currencies; the top level reports in USD. `EDU` is a business
+/// unit rather than a country: education customers of every region are booked there.
 pub(crate) fn entities() -> Vec<Entity> {
     [
         ("US", "US Operations", "USD"),
         ("UK", "UK Ltd", "GBP"),
         ("DE", "DE GmbH", "EUR"),
+        ("EDU", "Education", "USD"),
     ]
     .into_iter()
     .map(|(id, name, currency)| Entity {
@@ -75,9 +80,9 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
                     (
                         "COUNTRY",
                         match e.id.as_str() {
-                            "US" => "United States",
                             "UK" => "United Kingdom",
-                            _ => "Germany",
+                            "DE" => "Germany",
+                            _ => "United States",
                         },
                     ),
                     ("STATUS", "active"),
@@ -102,25 +107,54 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
             &setup,
         );
     }
-    c.insert(
-        "EXCHANGERATETYPES",
-        None,
-        record(
+    for (name, default) in [
+        (receivable::DEFAULT_RATE_TYPE, "true"),
+        (ECB_RATE_TYPE, "false"),
+    ] {
+        c.insert(
             "EXCHANGERATETYPES",
-            &[
-                ("NAME", receivable::DEFAULT_RATE_TYPE),
-                ("ISDEFAULT", "true"),
-            ],
-        ),
-        &setup,
-    );
+            None,
+            record(
+                "EXCHANGERATETYPES",
+                &[("NAME", name), ("ISDEFAULT", default)],
+            ),
+            &setup,
+        );
+    }
     let year_ago = format_date((now - Duration::days(365)).date_naive());
     let month_ago = format_date((now - Duration::days(30)).date_naive());
-    for (from, to, old, recent) in [
-        ("GBP", "USD", "1.2700", "1.2650"),
-        ("EUR", "USD", "1.0800", "1.0850"),
-        ("EUR", "GBP", "0.8500", "0.8580"),
-        ("CAD", "USD", "0.7400", "0.7350"),
+    for (from, to, old, recent, rate_type) in [
+        (
+            "GBP",
+            "USD",
+            "1.2700",
+            "1.2650",
+            receivable::DEFAULT_RATE_TYPE,
+        ),
+        (
+            "EUR",
+            "USD",
+            "1.0800",
+            "1.0850",
+            receivable::DEFAULT_RATE_TYPE,
+        ),
+        (
+            "EUR",
+            "GBP",
+            "0.8500",
+            "0.8580",
+            receivable::DEFAULT_RATE_TYPE,
+        ),
+        (
+            "CAD",
+            "USD",
+            "0.7400",
+            "0.7350",
+            receivable::DEFAULT_RATE_TYPE,
+        ),
+        // The euro entity converts at the ECB reference rates.
+        ("EUR", "USD", "1.0790", "1.0840", ECB_RATE_TYPE),
+        ("EUR", "GBP", "0.8490", "0.8570", ECB_RATE_TYPE),
     ] {
         let rate = c.insert(
             "EXCHANGERATE",
@@ -130,7 +164,7 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
                 &[
                     ("FROM_CURRENCY", from),
                     ("TO_CURRENCY", to),
-                    ("TYPENAME", receivable::DEFAULT_RATE_TYPE),
+                    ("TYPENAME", rate_type),
                 ],
             ),
             &setup,
@@ -161,6 +195,7 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
     for (name, days) in [
         ("Net 30", "30"),
         ("Net 15", "15"),
+        ("Net 45", "45"),
         ("Net 60", "60"),
         ("Due on Receipt", "0"),
     ] {
@@ -217,6 +252,131 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
             &setup,
         );
     }
+    reference_data(c, &setup);
+}
+
+/// Dimensions, tax set-up and revenue recognition templates the shipped mapping specs name
+/// (infra/mappings/library): department and class per entity, a contact tax group per entity,
+/// the tax solutions, and the templates of the revenue lookup.
+fn reference_data(c: &mut Company, setup: &Ctx) {
+    let rows: [(&str, &[(&str, &str)]); 17] = [
+        (
+            "DEPARTMENT",
+            &[
+                ("DEPARTMENTID", "SALES-US"),
+                ("TITLE", "Sales - United States"),
+            ],
+        ),
+        (
+            "DEPARTMENT",
+            &[
+                ("DEPARTMENTID", "SALES-UK"),
+                ("TITLE", "Sales - United Kingdom"),
+            ],
+        ),
+        (
+            "DEPARTMENT",
+            &[("DEPARTMENTID", "SALES-EU"), ("TITLE", "Sales - Europe")],
+        ),
+        (
+            "DEPARTMENT",
+            &[("DEPARTMENTID", "EDUCATION"), ("TITLE", "Education")],
+        ),
+        ("CLASS", &[("CLASSID", "NA"), ("NAME", "North America")]),
+        (
+            "CLASS",
+            &[
+                ("CLASSID", "EMEA"),
+                ("NAME", "Europe, Middle East and Africa"),
+            ],
+        ),
+        ("CLASS", &[("CLASSID", "EDU"), ("NAME", "Education")]),
+        (
+            "TAXGROUP",
+            &[
+                ("NAME", "US-STANDARD"),
+                ("GROUPTYPE", "Contact"),
+                ("DESCRIPTION", "US sales tax, calculated by AvaTax"),
+            ],
+        ),
+        (
+            "TAXGROUP",
+            &[
+                ("NAME", "US-EXEMPT-EDU"),
+                ("GROUPTYPE", "Contact"),
+                ("DESCRIPTION", "Tax-exempt educational institutions"),
+            ],
+        ),
+        (
+            "TAXGROUP",
+            &[
+                ("NAME", "UK-VAT-STD"),
+                ("GROUPTYPE", "Contact"),
+                ("DESCRIPTION", "UK VAT, standard rate"),
+            ],
+        ),
+        (
+            "TAXGROUP",
+            &[
+                ("NAME", "EU-VAT-STD"),
+                ("GROUPTYPE", "Contact"),
+                ("DESCRIPTION", "EU VAT, standard rate"),
+            ],
+        ),
+        (
+            "TAXSOLUTION",
+            &[
+                ("SOLUTIONID", "AvaTax"),
+                ("DESCRIPTION", "Avalara AvaTax"),
+                ("TYPE", "Sales tax"),
+            ],
+        ),
+        (
+            "TAXSOLUTION",
+            &[
+                ("SOLUTIONID", "UK VAT"),
+                ("DESCRIPTION", "United Kingdom VAT"),
+                ("TYPE", "VAT"),
+            ],
+        ),
+        (
+            "TAXSOLUTION",
+            &[
+                ("SOLUTIONID", "EU VAT"),
+                ("DESCRIPTION", "European Union VAT"),
+                ("TYPE", "VAT"),
+            ],
+        ),
+        (
+            "REVRECTEMPLATE",
+            &[
+                ("TEMPLATEID", "Monthly straight line"),
+                ("DESCRIPTION", "Evenly over the service period, monthly"),
+                ("RECMETHOD", "Straight line"),
+            ],
+        ),
+        (
+            "REVRECTEMPLATE",
+            &[
+                ("TEMPLATEID", "On delivery"),
+                ("DESCRIPTION", "When the service is delivered"),
+                ("RECMETHOD", "Straight line"),
+            ],
+        ),
+        (
+            "REVRECTEMPLATE",
+            &[
+                ("TEMPLATEID", "On invoice"),
+                ("DESCRIPTION", "When invoiced"),
+                ("RECMETHOD", "Straight line"),
+            ],
+        ),
+    ];
+    for (object, fields) in rows {
+        let mut el = record(object, fields);
+        el.children.push(Element::leaf("STATUS", "active"));
+        c.insert(object, None, el, setup);
+    }
 }
 
 /// An 18-character Salesforce Account id of the demo org, `001LF00000000nn` + checksum.
@@ -241,7 +401,7 @@ struct DemoCustomer {
     sfdc: Option<u32>,
 }
 
-const CUSTOMERS: [DemoCustomer; 9] = [
+const CUSTOMERS: [DemoCustomer; 10] = [
     DemoCustomer {
         id: "C-0001",
         name: "Northwind Holdings",
@@ -359,6 +519,19 @@ const CUSTOMERS: [DemoCustomer; 9] = [
         country: "Germany",
         sfdc: None,
     },
+    DemoCustomer {
+        id: "C-4001",
+        name: "Lakeside Academy",
+        entity: Some("EDU"),
+        currency: "USD",
+        term: "Net 60",
+        credit_limit: "30000",
+        on_hold: false,
+        email: "bursar@lakeside.example",
+        city: "Manchester",
+        country: "United Kingdom",
+        sfdc: Some(7),
+    },
 ];
 
 fn customer_element(c: &DemoCustomer, sfdc: &str) -> Element {
@@ -427,6 +600,13 @@ fn demo(c: &mut Company, now: DateTime<Utc>) {
             "4100",
         ),
         ("HW-GW", "Gateway appliance", "Inventory", "899.00", "4200"),
+        (
+            "EDU-SEAT",
+            "Student seat (annual)",
+            "Non-Inventory",
+            "48.00",
+            "4000",
+        ),
     ] {
         c.insert(
             "ITEM",

@@ -448,6 +448,19 @@ fn system_fields(spec: &ObjectSpec) -> Vec<FieldDef> {
 }
 
 const SYNC_STATUSES: &[&str] = &["Pending", "Synced", "Error", "Needs Review", "Skipped"];
+/// An Account's sync status can also say its Intacct customer is inactive.
+const ACCOUNT_SYNC_STATUSES: &[&str] = &[
+    "Pending",
+    "Synced",
+    "Error",
+    "Needs Review",
+    "Skipped",
+    "Inactive in Intacct",
+];
+/// Payment terms as sales agree them; the mapping specs translate them to Intacct terms.
+pub const PAYMENT_TERMS: &[&str] = &["Net 15", "Net 30", "Net 45", "Net 60", "Due on Receipt"];
+/// Business units; `Education` routes to the Intacct education entity.
+pub const BUSINESS_UNITS: &[&str] = &["Commercial", "Education"];
 
 fn specs() -> Vec<ObjectSpec> {
     let stage_names: Vec<&'static str> = STAGES.iter().map(|s| s.0).collect();
@@ -514,6 +527,7 @@ fn specs() -> Vec<ObjectSpec> {
                 text("AccountNumber", 40),
                 reference("ParentId", &["Account"], "Parent"),
                 phone("Phone"),
+                phone("Fax").label("Account Fax"),
                 url("Website"),
                 textarea("Description", 32000),
                 textarea("BillingStreet", 255),
@@ -528,6 +542,10 @@ fn specs() -> Vec<ObjectSpec> {
                 text("ShippingCountry", 80),
                 currency("AnnualRevenue", 18, 0),
                 int("NumberOfEmployees").num(8, 0).label("Employees"),
+                text("Tax_ID__c", 40),
+                picklist("Payment_Terms__c", PAYMENT_TERMS).restricted(),
+                picklist("Business_Unit__c", BUSINESS_UNITS).restricted(),
+                currency("Credit_Limit__c", 16, 2),
                 text("Intacct_Customer_ID__c", 80).external_id(),
                 text("Intacct_Entity__c", 80),
                 currency("Intacct_Balance__c", 16, 2),
@@ -536,7 +554,14 @@ fn specs() -> Vec<ObjectSpec> {
                 currency("Intacct_Last_Payment_Amount__c", 16, 2),
                 picklist(
                     "Intacct_Invoice_Status__c",
-                    &["Current", "Open", "Partially Paid", "Paid", "Overdue"],
+                    &[
+                        "Current",
+                        "Open",
+                        "Partially Paid",
+                        "Paid",
+                        "Overdue",
+                        "Draft",
+                    ],
                 ),
                 currency("Intacct_Lifetime_Value__c", 16, 2),
                 currency("Intacct_Credit_Limit__c", 16, 2),
@@ -545,7 +570,7 @@ fn specs() -> Vec<ObjectSpec> {
                     &["OK", "Overdue", "Over Limit", "On Hold"],
                 )
                 .restricted(),
-                picklist("Intacct_Sync_Status__c", SYNC_STATUSES),
+                picklist("Intacct_Sync_Status__c", ACCOUNT_SYNC_STATUSES),
                 textarea("Intacct_Sync_Error__c", 32768),
                 datetime("Intacct_Last_Synced__c"),
             ],
@@ -577,7 +602,7 @@ fn specs() -> Vec<ObjectSpec> {
                 {
                     // An external id without a unique index: Intacct contact names are
                     // unique per company, not across entities.
-                    let mut f = text("Intacct_Contact_Name__c", 80).external_id();
+                    let mut f = text("Intacct_Contact_Name__c", 200).external_id();
                     f.unique = false;
                     f
                 },
@@ -612,7 +637,10 @@ fn specs() -> Vec<ObjectSpec> {
                 text("Name", 255).required().label("Product Name"),
                 text("ProductCode", 255),
                 textarea("Description", 4000),
-                picklist("Family", &["Software", "Services", "Hardware", "Support"]),
+                picklist(
+                    "Family",
+                    &["Subscription", "Services", "Training", "Hardware"],
+                ),
                 boolean("IsActive").label("Active"),
                 text("QuantityUnitOfMeasure", 255),
             ],
@@ -692,6 +720,9 @@ fn specs() -> Vec<ObjectSpec> {
                     &["SBQQ__Quote__c"],
                     "SBQQ__PrimaryQuote__r",
                 ),
+                text("PO_Number__c", 40),
+                picklist("Payment_Terms__c", PAYMENT_TERMS).restricted(),
+                picklist("Business_Unit__c", BUSINESS_UNITS).restricted(),
                 text("Intacct_Invoice_ID__c", 80),
                 text("Intacct_Sales_Order_ID__c", 80),
                 picklist("Intacct_Sync_Status__c", SYNC_STATUSES),
@@ -727,6 +758,7 @@ fn specs() -> Vec<ObjectSpec> {
                 currency("Subtotal", 18, 2).computed(),
                 percent("Discount", 5, 2),
                 date("ServiceDate").label("Date"),
+                date("End_Date__c"),
                 text("Description", 255).label("Line Description"),
                 int("SortOrder").computed(),
                 picklist("CurrencyIsoCode", CURRENCIES)
@@ -823,6 +855,9 @@ fn specs() -> Vec<ObjectSpec> {
                     .required()
                     .create_only(),
                 reference("SBQQ__Product__c", &["Product2"], "SBQQ__Product__r").required(),
+                // A formula over the product in CPQ: read-only through the API.
+                text("SBQQ__ProductCode__c", 255).computed(),
+                textarea("SBQQ__Description__c", 131072),
                 double("SBQQ__Quantity__c", 14, 2).required(),
                 currency("SBQQ__ListPrice__c", 18, 2),
                 currency("SBQQ__NetPrice__c", 18, 2),

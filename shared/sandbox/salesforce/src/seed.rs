@@ -58,149 +58,253 @@ pub fn load(store: &mut Store, set: DataSet) -> Result<(), String> {
     demo(&mut s, &standard)
 }
 
-/// An account: name, city, state, country, currency, industry, owner index, Intacct
-/// customer id.
-type AccountRow = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    usize,
-    &'static str,
-);
-const ACCOUNTS: &[AccountRow] = &[
-    (
-        "Northwind Traders Inc.",
-        "San Francisco",
-        "CA",
-        "United States",
-        "USD",
-        "Retail",
-        0,
-        "C-1001",
-    ),
-    (
-        "Blue Harbor Logistics LLC",
-        "Boston",
-        "MA",
-        "United States",
-        "USD",
-        "Transportation",
-        0,
-        "",
-    ),
-    (
-        "Cedar Peak Software Corp.",
-        "Austin",
-        "TX",
-        "United States",
-        "USD",
-        "Technology",
-        0,
-        "",
-    ),
-    (
-        "Summit Ridge Health",
-        "Denver",
-        "CO",
-        "United States",
-        "USD",
-        "Healthcare",
-        0,
-        "",
-    ),
-    (
-        "Rheinwerk Maschinenbau GmbH",
-        "Stuttgart",
-        "BW",
-        "Germany",
-        "EUR",
-        "Manufacturing",
-        1,
-        "C-2001",
-    ),
-    (
-        "Lumière Retail SA",
-        "Lyon",
-        "",
-        "France",
-        "EUR",
-        "Retail",
-        1,
-        "",
-    ),
-    (
-        "Nordlicht Energie AG",
-        "Hamburg",
-        "HH",
-        "Germany",
-        "EUR",
-        "Energy",
-        1,
-        "",
-    ),
-    (
-        "Costa Azul Turismo SL",
-        "Valencia",
-        "",
-        "Spain",
-        "EUR",
-        "Transportation",
-        1,
-        "",
-    ),
-    (
-        "Thames Analytics Ltd",
-        "London",
-        "",
-        "United Kingdom",
-        "GBP",
-        "Consulting",
-        2,
-        "C-3001",
-    ),
-    (
-        "Highland Distillers plc",
-        "Edinburgh",
-        "",
-        "United Kingdom",
-        "GBP",
-        "Manufacturing",
-        2,
-        "",
-    ),
-    (
-        "Maple Grove Foods Inc.",
-        "Toronto",
-        "ON",
-        "Canada",
-        "CAD",
-        "Agriculture",
-        0,
-        "",
-    ),
-    (
-        "Coral Coast Outfitters Pty Ltd",
-        "Brisbane",
-        "QLD",
-        "Australia",
-        "AUD",
-        "Retail",
-        2,
-        "",
-    ),
+/// The 18-character id of demo Account number `n` (`001LF` + `n` in ten digits + checksum).
+/// The Intacct sandbox's demo customers carry the same ids in `SFDC_ACCOUNT_ID`
+/// (`lf_sandbox_intacct::demo_account_id`); a test in shared/mapping checks that both demo data
+/// sets name each other.
+fn demo_account_id(n: u32) -> String {
+    let short = format!("001LF{n:010}");
+    lf_domain::SalesforceId::parse(&short)
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or(short)
+}
+
+/// A demo Account. `intacct` links it to a customer of the Intacct demo company, whose
+/// `SFDC_ACCOUNT_ID` is `demo_account_id(link)`.
+struct DemoAccount {
+    name: &'static str,
+    city: &'static str,
+    state: &'static str,
+    country: &'static str,
+    currency: &'static str,
+    industry: &'static str,
+    kind: &'static str,
+    owner: usize,
+    business_unit: &'static str,
+    terms: &'static str,
+    tax_id: &'static str,
+    credit_limit: Option<f64>,
+    intacct: Option<(&'static str, u32)>,
+}
+
+const fn account(
+    name: &'static str,
+    city: &'static str,
+    state: &'static str,
+    country: &'static str,
+    currency: &'static str,
+    industry: &'static str,
+    owner: usize,
+) -> DemoAccount {
+    DemoAccount {
+        name,
+        city,
+        state,
+        country,
+        currency,
+        industry,
+        kind: "Customer - Direct",
+        owner,
+        business_unit: "Commercial",
+        terms: "",
+        tax_id: "",
+        credit_limit: None,
+        intacct: None,
+    }
+}
+
+/// Six linked to Intacct customers (the same names, terms and credit limits as there), six
+/// not yet: what account-onboarding and opportunity-won start from.
+const ACCOUNTS: [DemoAccount; 12] = [
+    DemoAccount {
+        terms: "Net 30",
+        tax_id: "91-4000001",
+        credit_limit: Some(100_000.0),
+        intacct: Some(("C-0001", 1)),
+        ..account(
+            "Northwind Holdings",
+            "Seattle",
+            "WA",
+            "United States",
+            "USD",
+            "Retail",
+            0,
+        )
+    },
+    DemoAccount {
+        terms: "Net 30",
+        tax_id: "36-4000002",
+        credit_limit: Some(50_000.0),
+        intacct: Some(("C-1001", 2)),
+        ..account(
+            "Acme Manufacturing",
+            "Chicago",
+            "IL",
+            "United States",
+            "USD",
+            "Manufacturing",
+            0,
+        )
+    },
+    DemoAccount {
+        terms: "Net 30",
+        tax_id: "74-4000003",
+        credit_limit: Some(20_000.0),
+        intacct: Some(("C-1002", 3)),
+        ..account(
+            "Globex Retail",
+            "Austin",
+            "TX",
+            "United States",
+            "USD",
+            "Retail",
+            0,
+        )
+    },
+    DemoAccount {
+        terms: "Net 15",
+        tax_id: "84-4000004",
+        credit_limit: Some(10_000.0),
+        intacct: Some(("C-1003", 4)),
+        ..account(
+            "Initech Software",
+            "Denver",
+            "CO",
+            "United States",
+            "USD",
+            "Technology",
+            0,
+        )
+    },
+    DemoAccount {
+        terms: "Net 30",
+        tax_id: "DE 812 345 678",
+        credit_limit: Some(60_000.0),
+        intacct: Some(("C-3001", 6)),
+        ..account(
+            "Rhein Digital GmbH",
+            "Köln",
+            "NW",
+            "Germany",
+            "EUR",
+            "Technology",
+            1,
+        )
+    },
+    DemoAccount {
+        tax_id: "FR 40 123456789",
+        ..account(
+            "Lumière Retail SA",
+            "Lyon",
+            "",
+            "France",
+            "EUR",
+            "Retail",
+            1,
+        )
+    },
+    DemoAccount {
+        terms: "Net 45",
+        kind: "Customer - Channel",
+        tax_id: "DE 298 765 432",
+        ..account(
+            "Nordlicht Energie AG",
+            "Hamburg",
+            "HH",
+            "Germany",
+            "EUR",
+            "Energy",
+            1,
+        )
+    },
+    DemoAccount {
+        kind: "Prospect",
+        ..account(
+            "Costa Azul Turismo SL",
+            "Valencia",
+            "",
+            "Spain",
+            "EUR",
+            "Transportation",
+            1,
+        )
+    },
+    DemoAccount {
+        terms: "Net 30",
+        tax_id: "GB 123 4567 89",
+        credit_limit: Some(40_000.0),
+        intacct: Some(("C-2001", 5)),
+        ..account(
+            "Oakwood Analytics Ltd",
+            "London",
+            "",
+            "United Kingdom",
+            "GBP",
+            "Consulting",
+            2,
+        )
+    },
+    DemoAccount {
+        terms: "Net 30",
+        ..account(
+            "Highland Distillers plc",
+            "Edinburgh",
+            "",
+            "United Kingdom",
+            "GBP",
+            "Manufacturing",
+            2,
+        )
+    },
+    DemoAccount {
+        terms: "Net 60",
+        tax_id: "123456789RT0001",
+        ..account(
+            "Maple Grove Foods Inc.",
+            "Toronto",
+            "ON",
+            "Canada",
+            "CAD",
+            "Agriculture",
+            0,
+        )
+    },
+    // A school in the UK, billed by the education entity in USD.
+    DemoAccount {
+        business_unit: "Education",
+        terms: "Net 60",
+        credit_limit: Some(30_000.0),
+        intacct: Some(("C-4001", 7)),
+        ..account(
+            "Lakeside Academy",
+            "Manchester",
+            "",
+            "United Kingdom",
+            "USD",
+            "Education",
+            2,
+        )
+    },
 ];
 
-/// Products: name, code, family, USD list price.
+/// Products: name, code (the Intacct ITEMID), family, USD list price.
 const PRODUCTS: &[(&str, &str, &str, f64)] = &[
-    ("Ledger Cloud Subscription", "LC-SUB", "Software", 1200.0),
-    ("Analytics Add-on", "AN-ADD", "Software", 400.0),
-    ("Implementation Services", "IMPL-SVC", "Services", 150.0),
-    ("Data Migration", "DM-SVC", "Services", 5000.0),
-    ("Premium Support", "SUP-PREM", "Support", 2400.0),
-    ("Training Day", "TRN-DAY", "Services", 900.0),
+    (
+        "Platform subscription (annual)",
+        "SUB-PLAT",
+        "Subscription",
+        12000.0,
+    ),
+    (
+        "Additional seat (annual)",
+        "SUB-SEAT",
+        "Subscription",
+        240.0,
+    ),
+    ("Onboarding services", "SVC-ONB", "Services", 5000.0),
+    ("Training day", "SVC-TRN", "Training", 1500.0),
+    ("Gateway appliance", "HW-GW", "Hardware", 899.0),
+    ("Student seat (annual)", "EDU-SEAT", "Subscription", 48.0),
 ];
 
 /// Price of one USD in each currency, for the demo price book.
@@ -213,7 +317,7 @@ const RATES: &[(&str, f64)] = &[
 ];
 
 /// Opportunities: account index, name suffix, stage, close date, lines (product index,
-/// quantity, discount %), service date.
+/// quantity, discount %), service date, PO number.
 type Line = (usize, f64, f64);
 type OpportunityRow = (
     usize,
@@ -222,6 +326,7 @@ type OpportunityRow = (
     &'static str,
     &'static [Line],
     &'static str,
+    &'static str,
 );
 const OPPORTUNITIES: &[OpportunityRow] = &[
     (
@@ -229,8 +334,9 @@ const OPPORTUNITIES: &[OpportunityRow] = &[
         "Platform rollout",
         "Closed Won",
         "2026-01-15",
-        &[(0, 25.0, 0.0), (2, 40.0, 0.0)],
+        &[(0, 1.0, 0.0), (1, 25.0, 0.0), (2, 1.0, 0.0)],
         "2026-02-01",
+        "PO-NW-1042",
     ),
     (
         0,
@@ -239,54 +345,61 @@ const OPPORTUNITIES: &[OpportunityRow] = &[
         "2026-04-30",
         &[(1, 25.0, 10.0)],
         "2026-05-01",
+        "",
     ),
     (
         1,
-        "Logistics ledger",
+        "Seat expansion",
         "Proposal/Price Quote",
         "2026-05-15",
-        &[(0, 10.0, 5.0)],
+        &[(1, 10.0, 5.0)],
         "2026-06-01",
+        "",
     ),
     (
         2,
-        "Cedar Peak renewal",
-        "Closed Won",
-        "2025-12-20",
-        &[(0, 60.0, 15.0), (4, 1.0, 0.0)],
-        "2026-01-01",
+        "Globex renewal",
+        "Negotiation/Review",
+        "2026-06-20",
+        &[(0, 1.0, 15.0), (4, 1.0, 0.0)],
+        "2026-07-01",
+        "",
     ),
     (
         3,
-        "Clinic network pilot",
+        "Initech pilot",
         "Qualification",
         "2026-06-30",
         &[],
         "",
+        "",
     ),
     (
         4,
-        "Werk Stuttgart ERP link",
+        "Köln ERP link",
         "Closed Won",
         "2026-02-10",
-        &[(0, 40.0, 0.0), (3, 1.0, 0.0), (5, 3.0, 0.0)],
+        &[(0, 1.0, 0.0), (2, 1.0, 0.0), (3, 3.0, 0.0)],
         "2026-03-01",
+        "BE-2026-0117",
     ),
     (
         5,
         "Boutiques finance sync",
         "Closed Lost",
         "2025-12-05",
-        &[(0, 8.0, 0.0)],
+        &[(0, 1.0, 0.0)],
         "2026-01-01",
+        "",
     ),
     (
         6,
         "Grid billing integration",
         "Value Proposition",
         "2026-07-31",
-        &[(0, 30.0, 0.0)],
+        &[(0, 1.0, 0.0)],
         "2026-08-01",
+        "",
     ),
     (
         7,
@@ -295,38 +408,43 @@ const OPPORTUNITIES: &[OpportunityRow] = &[
         "2026-09-15",
         &[],
         "",
+        "",
     ),
     (
         8,
-        "Thames analytics suite",
+        "Oakwood analytics suite",
         "Closed Won",
         "2026-02-27",
-        &[(0, 15.0, 0.0), (1, 15.0, 0.0), (4, 1.0, 0.0)],
+        &[(0, 1.0, 0.0), (1, 15.0, 0.0), (4, 1.0, 0.0)],
         "2026-03-01",
+        "OAK-7781",
     ),
     (
         9,
         "Distillery operations",
         "Id. Decision Makers",
         "2026-05-29",
-        &[(2, 80.0, 0.0)],
+        &[(2, 1.0, 0.0)],
         "2026-06-01",
+        "",
     ),
     (
         10,
         "Maple Grove onboarding",
         "Closed Won",
         "2026-03-02",
-        &[(0, 12.0, 0.0), (5, 2.0, 0.0)],
+        &[(0, 1.0, 0.0), (3, 2.0, 0.0)],
         "2026-03-15",
+        "",
     ),
     (
         11,
-        "Outfitters pilot",
-        "Needs Analysis",
-        "2026-08-14",
-        &[(0, 5.0, 0.0)],
-        "2026-09-01",
+        "Campus licences",
+        "Closed Won",
+        "2026-02-20",
+        &[(5, 250.0, 10.0), (3, 2.0, 0.0)],
+        "2026-03-01",
+        "LA-2026-03",
     ),
 ];
 
@@ -345,7 +463,7 @@ const CONTACTS: &[(usize, &str, &str, &str)] = &[
     (8, "Amelia", "Clarke", "Billing Specialist"),
     (9, "Callum", "MacLeod", "Financial Controller"),
     (10, "Chloé", "Tremblay", "Comptroller"),
-    (11, "Jack", "Wilson", "Finance Manager"),
+    (11, "Jack", "Wilson", "Bursar"),
 ];
 
 fn slug(s: &str) -> String {
@@ -359,6 +477,13 @@ fn price(usd: f64, rate: f64) -> f64 {
     (usd * rate).round()
 }
 
+/// The last day of a year of service starting on `start` (`YYYY-MM-DD`).
+fn year_end(start: &str) -> Option<String> {
+    let d = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").ok()?;
+    let end = d.checked_add_months(chrono::Months::new(12))?.pred_opt()?;
+    Some(end.format("%Y-%m-%d").to_string())
+}
+
 fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
     let reps = [
         ("Ava", "Thompson", "Account Executive, North America"),
@@ -367,7 +492,7 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
             "Becker",
             "Account Executive, DACH & Southern Europe",
         ),
-        ("Olivia", "Hughes", "Account Executive, UK & APAC"),
+        ("Olivia", "Hughes", "Account Executive, UK & Education"),
     ];
     let mut owners = Vec::new();
     for (first, last, title) in reps {
@@ -381,23 +506,35 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
     }
 
     let mut accounts = Vec::new();
-    for (i, (name, city, state, country, currency, industry, owner, intacct)) in
-        ACCOUNTS.iter().enumerate()
-    {
+    for (i, a) in ACCOUNTS.iter().enumerate() {
         let mut fields = json!({
-            "Name": name, "BillingStreet": format!("{} Market Street", 100 + i * 7),
-            "BillingCity": city, "BillingCountry": country, "BillingPostalCode": format!("{:05}", 10_000 + i * 1_111),
-            "CurrencyIsoCode": currency, "Industry": industry, "Type": "Customer - Direct",
-            "Phone": format!("+1 555 01{i:02}"), "Website": format!("https://www.{}.example", slug(name)),
-            "OwnerId": owners[*owner], "NumberOfEmployees": 50 + i * 35,
+            "Name": a.name, "BillingStreet": format!("{} Market Street", 100 + i * 7),
+            "BillingCity": a.city, "BillingCountry": a.country, "BillingPostalCode": format!("{:05}", 10_000 + i * 1_111),
+            "CurrencyIsoCode": a.currency, "Industry": a.industry, "Type": a.kind,
+            "Business_Unit__c": a.business_unit,
+            "Phone": format!("+1 555 01{i:02}"), "Website": format!("https://www.{}.example", slug(a.name)),
+            "OwnerId": owners[a.owner], "NumberOfEmployees": 50 + i * 35,
         });
-        if !state.is_empty() {
-            fields["BillingState"] = json!(state);
+        for (field, value) in [
+            ("BillingState", a.state),
+            ("Payment_Terms__c", a.terms),
+            ("Tax_ID__c", a.tax_id),
+        ] {
+            if !value.is_empty() {
+                fields[field] = json!(value);
+            }
         }
-        if !intacct.is_empty() {
-            fields["Intacct_Customer_ID__c"] = json!(intacct);
+        if let Some(limit) = a.credit_limit {
+            fields["Credit_Limit__c"] = json!(limit);
+        }
+        if let Some((customer, n)) = a.intacct {
+            fields["Id"] = json!(demo_account_id(n));
+            fields["Intacct_Customer_ID__c"] = json!(customer);
             fields["Intacct_Sync_Status__c"] = json!("Synced");
             fields["Credit_Status__c"] = json!("OK");
+            if let Some(limit) = a.credit_limit {
+                fields["Intacct_Credit_Limit__c"] = json!(limit);
+            }
         }
         accounts.push(s.put("Account", fields)?);
     }
@@ -406,13 +543,13 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
     for (account, first, last, title) in CONTACTS {
         let domain = ACCOUNTS
             .get(*account)
-            .map(|a| slug(a.0))
+            .map(|a| slug(a.name))
             .unwrap_or_default();
         contacts.push(s.put(
             "Contact",
             json!({"AccountId": accounts[*account], "FirstName": first, "LastName": last, "Title": title,
                    "Email": format!("{}.{}@{domain}.example", slug(first), slug(last)),
-                   "CurrencyIsoCode": ACCOUNTS[*account].4}),
+                   "CurrencyIsoCode": ACCOUNTS[*account].currency}),
         )?);
     }
 
@@ -438,50 +575,65 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
     }
 
     let mut opportunities = Vec::new();
-    for (account, suffix, stage, close, lines, service) in OPPORTUNITIES {
-        let (name, _, _, _, currency, _, owner, _) = ACCOUNTS[*account];
-        let short = name.split_whitespace().next().unwrap_or(name);
+    for (account, suffix, stage, close, lines, service, po) in OPPORTUNITIES {
+        let a = &ACCOUNTS[*account];
+        let short = a.name.split_whitespace().next().unwrap_or(a.name);
         let contact = CONTACTS
             .iter()
             .position(|c| c.0 == *account)
             .map(|i| contacts[i].clone());
-        let opp = s.put(
-            "Opportunity",
-            json!({"Name": format!("{short} - {suffix}"), "AccountId": accounts[*account], "StageName": stage,
-                   "CloseDate": close, "CurrencyIsoCode": currency, "OwnerId": owners[owner],
+        let mut fields = json!({"Name": format!("{short} - {suffix}"), "AccountId": accounts[*account], "StageName": stage,
+                   "CloseDate": close, "CurrencyIsoCode": a.currency, "OwnerId": owners[a.owner],
                    "Pricebook2Id": standard, "ContactId": contact, "LeadSource": "Partner Referral",
-                   "Type": "New Customer"}),
-        )?;
-        let currency_index = RATES.iter().position(|r| r.0 == currency).unwrap_or(0);
+                   "Type": "New Customer", "Business_Unit__c": a.business_unit});
+        if !po.is_empty() {
+            fields["PO_Number__c"] = json!(po);
+        }
+        if !a.terms.is_empty() {
+            fields["Payment_Terms__c"] = json!(a.terms);
+        }
+        let opp = s.put("Opportunity", fields)?;
+        let currency_index = RATES.iter().position(|r| r.0 == a.currency).unwrap_or(0);
         for (product, quantity, discount) in lines.iter() {
             let rate = RATES[currency_index].1;
+            let (_, _, family, usd) = PRODUCTS[*product];
+            // Subscriptions run for a year from the service date; the rest is delivered once.
+            let end = if family == "Subscription" {
+                year_end(service).map_or(Value::Null, Value::String)
+            } else {
+                Value::Null
+            };
             s.put(
                 "OpportunityLineItem",
                 json!({"OpportunityId": opp, "PricebookEntryId": entries[*product][currency_index],
-                       "Quantity": quantity, "UnitPrice": price(PRODUCTS[*product].3, rate),
+                       "Quantity": quantity, "UnitPrice": price(usd, rate),
                        "Discount": if *discount > 0.0 { json!(discount) } else { Value::Null },
-                       "ServiceDate": service}),
+                       "ServiceDate": service, "End_Date__c": end}),
             )?;
         }
         opportunities.push(opp);
     }
 
-    // A primary CPQ quote for the Stuttgart deal (index 5 in OPPORTUNITIES).
-    let (account, _, _, _, lines, service) = OPPORTUNITIES[5];
+    // A primary CPQ quote for the Köln deal (index 5 in OPPORTUNITIES).
+    let (account, _, _, _, lines, service, _) = OPPORTUNITIES[5];
+    let quote_end = year_end(service).ok_or("bad service date")?;
     let quote = s.put(
         "SBQQ__Quote__c",
         json!({"SBQQ__Opportunity2__c": opportunities[5], "SBQQ__Account__c": accounts[account],
                "SBQQ__Primary__c": true, "SBQQ__Status__c": "Accepted", "SBQQ__StartDate__c": service,
-               "SBQQ__EndDate__c": "2027-02-28", "SBQQ__SubscriptionTerm__c": 12, "CurrencyIsoCode": "EUR"}),
+               "SBQQ__EndDate__c": quote_end, "SBQQ__SubscriptionTerm__c": 12, "CurrencyIsoCode": "EUR"}),
     )?;
     for (n, (product, quantity, _)) in lines.iter().enumerate() {
-        let list = price(PRODUCTS[*product].3, 0.92);
-        s.put(
-            "SBQQ__QuoteLine__c",
-            json!({"SBQQ__Quote__c": quote, "SBQQ__Product__c": products[*product], "SBQQ__Quantity__c": quantity,
-                   "SBQQ__ListPrice__c": list, "SBQQ__NetPrice__c": list, "SBQQ__Number__c": n + 1,
-                   "SBQQ__StartDate__c": service, "SBQQ__EndDate__c": "2027-02-28"}),
-        )?;
+        let (name, code, family, usd) = PRODUCTS[*product];
+        let list = price(usd, 0.92);
+        let mut line = json!({"SBQQ__Quote__c": quote, "SBQQ__Product__c": products[*product],
+               "SBQQ__ProductCode__c": code, "SBQQ__Description__c": name, "SBQQ__Quantity__c": quantity,
+               "SBQQ__ListPrice__c": list, "SBQQ__NetPrice__c": list, "SBQQ__Number__c": n + 1});
+        if family == "Subscription" {
+            line["SBQQ__StartDate__c"] = json!(service);
+            line["SBQQ__EndDate__c"] = json!(quote_end);
+        }
+        s.put("SBQQ__QuoteLine__c", line)?;
     }
     let opp_def = Schema::get()
         .object("Opportunity")

@@ -95,7 +95,8 @@ async fn entity_base_currencies_and_exchange_rates() {
         vec![
             ("US".into(), "USD".into()),
             ("UK".into(), "GBP".into()),
-            ("DE".into(), "EUR".into())
+            ("DE".into(), "EUR".into()),
+            ("EDU".into(), "USD".into())
         ]
     );
     // A USD invoice in the GBP entity converts at the latest GBP/USD rate (1.2650), inverted.

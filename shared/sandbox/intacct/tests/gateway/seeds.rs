@@ -64,7 +64,7 @@ async fn the_demo_company_has_what_the_flows_need() {
         ..Default::default()
     })
     .await;
-    assert_eq!(sb.entities().len(), 3);
+    assert_eq!(sb.entities().len(), 4);
     let currencies: std::collections::BTreeSet<String> =
         sb.entities().into_iter().map(|e| e.currency).collect();
     assert!(currencies.len() >= 2);
