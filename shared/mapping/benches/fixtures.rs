@@ -1,6 +1,16 @@
 //! The records both benchmarks map: a realistic Account and a 10-line Opportunity.
 
+use lf_mapping::SpecBundle;
 use serde_json::{Value, json};
+
+/// The shipped specs, or the spec directory `LF_MAPPING_SPECS` names (to compare two builds of
+/// the engine on the same specs while the shipped ones are being edited).
+pub fn specs() -> Result<SpecBundle, lf_mapping::MappingError> {
+    match std::env::var_os("LF_MAPPING_SPECS") {
+        Some(dir) => SpecBundle::from_dir(std::path::Path::new(&dir)),
+        None => Ok(SpecBundle::shipped()),
+    }
+}
 
 pub fn account() -> Value {
     json!({
@@ -64,4 +74,13 @@ pub fn opportunity() -> Value {
         "Account": {"Name": "Acme Robotics", "BillingCountry": "United States", "Intacct_Customer_ID__c": "C-1001"},
         "OpportunityLineItems": {"totalSize": 10, "done": true, "records": lines}
     })
+}
+
+/// The number of scalar values in a mapped record (nested elements and lines included).
+pub fn count_leaves(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => m.values().map(count_leaves).sum(),
+        Value::Array(a) => a.iter().map(count_leaves).sum(),
+        _ => 1,
+    }
 }

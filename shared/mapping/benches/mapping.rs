@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lf_domain::Flow;
-use lf_mapping::{MapContext, Mapped, SpecBundle};
+use lf_mapping::{MapContext, Mapped};
 use serde_json::Value;
 
 #[path = "fixtures.rs"]
@@ -20,7 +20,7 @@ mod fixtures;
 use fixtures::{account, opportunity};
 
 fn bench(c: &mut Criterion) {
-    let specs = match SpecBundle::shipped().compile() {
+    let specs = match fixtures::specs().unwrap().compile() {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let Mapped::Record(sample) = customer.map(&acc, &cx).unwrap() else {
         panic!("skipped");
     };
-    let leaves = count_leaves(&Value::Object(sample.fields));
+    let leaves = fixtures::count_leaves(&Value::Object(sample.fields));
     assert!(leaves >= 30, "the Account benchmark maps {leaves} fields");
     let mut g = c.benchmark_group("mapping");
     g.throughput(Throughput::Elements(1));
@@ -46,14 +46,6 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(invoice.map(black_box(&opp), &cx)))
     });
     g.finish();
-}
-
-fn count_leaves(v: &Value) -> usize {
-    match v {
-        Value::Object(m) => m.values().map(count_leaves).sum(),
-        Value::Array(a) => a.iter().map(count_leaves).sum(),
-        _ => 1,
-    }
 }
 
 criterion_group! {

@@ -1,12 +1,15 @@
 //! Records per second per core, measured with the thread's CPU time (Linux
 //! `/proc/thread-self/stat`) so that other work on a shared machine does not count against the
-//! mapping. Same inputs as `benches/mapping.rs`. `PROBE=account` runs only the Account case
-//! (for a profiler).
+//! mapping. Same inputs as `benches/mapping.rs`.
+//!
+//! For a profiler: `PROBE=account` or `PROBE=opportunity` runs one case only, and
+//! `PROBE_COUNT=n` maps exactly `n` records instead of timing (so instruction counts under
+//! `valgrind --tool=callgrind` divide by a known number).
 
 // Benchmark harness, not production code: a broken fixture should stop it loudly.
 #![allow(clippy::unwrap_used, clippy::panic)]
 use lf_domain::Flow;
-use lf_mapping::{MapContext, SpecBundle};
+use lf_mapping::{MapContext, Mapped};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -24,6 +27,16 @@ fn cpu_seconds() -> f64 {
 }
 
 fn measure(name: &str, f: &dyn Fn() -> bool, input_count: &str) {
+    if let Some(count) = std::env::var("PROBE_COUNT")
+        .ok()
+        .and_then(|c| c.parse::<u64>().ok())
+    {
+        for _ in 0..count {
+            assert!(std::hint::black_box(f()));
+        }
+        println!("{name}: mapped {count} records of {input_count}");
+        return;
+    }
     for _ in 0..1000 {
         assert!(f());
     }
@@ -43,26 +56,30 @@ fn measure(name: &str, f: &dyn Fn() -> bool, input_count: &str) {
 }
 
 fn main() {
-    let specs = SpecBundle::shipped().compile().unwrap();
+    let specs = fixtures::specs().unwrap().compile().unwrap();
     let cx = MapContext::default();
-    let customer = specs.mapping(Flow::AccountOnboarding, "customer").unwrap();
-    let acc: Value = fixtures::account();
     let only = std::env::var("PROBE").unwrap_or_default();
     if only.is_empty() || only == "account" {
+        let customer = specs.mapping(Flow::AccountOnboarding, "customer").unwrap();
+        let acc: Value = fixtures::account();
+        let Ok(Mapped::Record(sample)) = customer.map(&acc, &cx) else {
+            panic!("the Account fixture does not map");
+        };
+        let leaves = fixtures::count_leaves(&Value::Object(sample.fields));
         measure(
             "account_to_customer",
             &|| customer.map(&acc, &cx).is_ok(),
-            "32 fields",
+            &format!("{leaves} fields"),
         );
     }
-    if only == "account" {
-        return;
+    if only.is_empty() || only == "opportunity" {
+        let invoice = specs.mapping(Flow::OpportunityWon, "invoice").unwrap();
+        let opp: Value = fixtures::opportunity();
+        assert!(matches!(invoice.map(&opp, &cx), Ok(Mapped::Record(_))));
+        measure(
+            "opportunity_to_invoice_10_lines",
+            &|| invoice.map(&opp, &cx).is_ok(),
+            "10 lines",
+        );
     }
-    let invoice = specs.mapping(Flow::OpportunityWon, "invoice").unwrap();
-    let opp: Value = fixtures::opportunity();
-    measure(
-        "opportunity_to_invoice_10_lines",
-        &|| invoice.map(&opp, &cx).is_ok(),
-        "10 lines",
-    );
 }

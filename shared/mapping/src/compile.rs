@@ -14,7 +14,7 @@ use crate::describe::ObjectDescribe;
 use crate::error::{Diagnostic, Diagnostics};
 use crate::expr::{CelEnv, Expr, Scope, Ty};
 use crate::matching::{Fuzzy, KeyPart, MatchKey, MatchPlan};
-use crate::path::{PathType, SourcePath, TargetPath};
+use crate::path::{PathType, Read, Reads, SourcePath, TargetPath};
 use crate::plan::{FieldPlan, Input, LinePlan, MappingPlan, OwnershipPlan, Shape};
 use crate::routing::{Entity, Rates, RoutingPlan, Rule};
 use crate::schema::{Catalog, FieldType, ObjectDef};
@@ -23,7 +23,7 @@ use crate::spec::{
     TestSpec, TransformSpec,
 };
 use crate::suggest::did_you_mean;
-use crate::transform::{CurrencySource, Kind, LookupTable, Transform, kind_of_json};
+use crate::transform::{CharClass, CurrencySource, Kind, LookupTable, Transform, kind_of_json};
 use crate::yaml::{Document, Located, child_path, index_path};
 
 /// A compiled test case, run by [`crate::SpecSet::run_tests`].
@@ -984,7 +984,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
                 }
             }
         };
-        Some(MappingPlan {
+        let mut plan = MappingPlan {
             name: name.to_owned(),
             source_object: source.name.to_string(),
             target_object: target.name.to_string(),
@@ -994,10 +994,13 @@ impl<'f, 'd> Compiler<'f, 'd> {
             routing,
             matching,
             shape: Shape::of(&fields),
+            reads: Reads::default(),
             fields,
             lines,
             ownership,
-        })
+        };
+        plan.intern_reads();
+        Some(plan)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1095,6 +1098,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
             when,
             required: l.required,
             shape: Shape::of(&fields),
+            reads: Reads::default(),
             fields,
         })
     }
@@ -1275,7 +1279,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
             } else {
                 kind_of_field(&t.ty)
             };
-            (Input::Path(p), k)
+            (Input::Path(Read::Path(p)), k)
         } else if let Some(list) = &spec.sources {
             let mut ps = Vec::new();
             for (i, s) in list.iter().enumerate() {
@@ -1287,7 +1291,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
                     &env.root,
                     catalog,
                 )?;
-                ps.push(p);
+                ps.push(Read::Path(p));
             }
             (Input::Paths(ps), Kind::List)
         } else if let Some(v) = &spec.value {
@@ -1379,7 +1383,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
         }
         if t.starts_with('$') {
             return compile_source(self.d, file, path, t, &env.root, env.expr_scope.catalog)
-                .map(|(p, _)| CurrencySource::Path(p));
+                .map(|(p, _)| CurrencySource::Path(Read::Path(p)));
         }
         match CurrencyCode::parse(t) {
             Ok(c) => Some(CurrencySource::Code(c)),
@@ -1475,6 +1479,12 @@ impl<'f, 'd> Compiler<'f, 'd> {
                 Ok(re) => Transform::Replace {
                     pattern: Arc::new(re),
                     with: r.with.clone(),
+                    // `$` in the replacement refers to groups: only the regex expands it.
+                    class: if r.with.contains('$') {
+                        None
+                    } else {
+                        CharClass::of(&r.pattern).map(Arc::new)
+                    },
                 },
                 Err(e) => {
                     self.d.at(
@@ -1504,10 +1514,10 @@ impl<'f, 'd> Compiler<'f, 'd> {
                 let country = match &s.country {
                     Some(c) => {
                         let p = child_path(&child_path(path, "state"), "country");
-                        Some(
+                        Some(Read::Path(
                             compile_source(self.d, file, &p, c, &env.root, env.expr_scope.catalog)?
                                 .0,
-                        )
+                        ))
                     }
                     None => None,
                 };

@@ -125,6 +125,154 @@ impl SourcePath {
     }
 }
 
+/// A source path as a compiled field holds it: evaluated on the record, or one of its field
+/// list's plain paths, read once per record (see [`Reads`]).
+#[derive(Debug, Clone)]
+pub(crate) enum Read {
+    Path(SourcePath),
+    /// The index of the path in its field list's [`Reads`], and of its value in what
+    /// [`Reads::read`] filled.
+    Slot(usize),
+}
+
+impl Read {
+    /// Selects from `record`; a slot is taken from `slots`, filled from that record.
+    pub(crate) fn select<'a>(
+        &self,
+        record: &'a Value,
+        slots: &[Option<&'a Value>],
+    ) -> Selected<'a> {
+        match self {
+            Read::Path(p) => p.select(record),
+            Read::Slot(i) => match slots.get(*i).copied().flatten() {
+                Some(v) => Selected::One(v),
+                None => Selected::None,
+            },
+        }
+    }
+}
+
+/// The distinct plain (`$.a.b`) source paths of one field list. A record's values for them
+/// are read once, before its fields run: five fields mapping `$.Name` make one lookup, not
+/// five. A record's keys are hashed with SipHash on every lookup (serde_json's map), so when
+/// the record is not much wider than what is read, its entries are instead walked once and
+/// each key is compared with the first names of the same length (no hashing at all).
+#[derive(Debug, Default)]
+pub(crate) struct Reads {
+    /// The distinct first names.
+    firsts: Vec<Box<str>>,
+    /// The first names by their length in bytes: `(name, index in firsts)`.
+    by_len: Vec<Vec<(Box<str>, usize)>>,
+    /// Each distinct path: its first name (an index into `firsts`) and the names after it.
+    paths: Vec<(usize, Box<[Box<str>]>)>,
+}
+
+/// A record with at most this many entries per first name read is walked instead of looked
+/// up: a walked entry (a length check, rarely a compare) costs far less than a lookup.
+const WALK_FACTOR: usize = 4;
+
+impl Reads {
+    /// The slot of a plain path, added if it is new.
+    pub(crate) fn slot(&mut self, segs: &[Box<str>]) -> Option<usize> {
+        let (first, rest) = segs.split_first()?;
+        let fi = match self.firsts.iter().position(|f| f == first) {
+            Some(i) => i,
+            None => {
+                let i = self.firsts.len();
+                self.firsts.push(first.clone());
+                if self.by_len.len() <= first.len() {
+                    self.by_len.resize_with(first.len() + 1, Vec::new);
+                }
+                if let Some(same_len) = self.by_len.get_mut(first.len()) {
+                    same_len.push((first.clone(), i));
+                }
+                i
+            }
+        };
+        if let Some(i) = self
+            .paths
+            .iter()
+            .position(|(f, r)| *f == fi && **r == *rest)
+        {
+            return Some(i);
+        }
+        self.paths.push((fi, rest.into()));
+        Some(self.paths.len() - 1)
+    }
+
+    /// Turns a plain path into its slot; other paths stay as they are.
+    pub(crate) fn intern(&mut self, read: &mut Read) {
+        if let Read::Path(SourcePath::Direct(segs)) = read
+            && let Some(i) = self.slot(segs)
+        {
+            *read = Read::Slot(i);
+        }
+    }
+
+    /// The number of slots [`Reads::read`] fills.
+    pub(crate) fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// The number of first names: the scratch space [`Reads::read`] needs.
+    pub(crate) fn firsts(&self) -> usize {
+        self.firsts.len()
+    }
+
+    /// Reads every path from `record` with lookups, one path after the other (what
+    /// `SourcePath::select` does): the plain way `read` is checked against in tests.
+    #[cfg(test)]
+    pub(crate) fn read_each<'a>(&self, record: &'a Value, out: &mut [Option<&'a Value>]) {
+        for (o, (fi, rest)) in out.iter_mut().zip(&self.paths) {
+            let mut v = self.firsts.get(*fi).and_then(|f| record.get(&**f));
+            for seg in rest.iter() {
+                v = v.and_then(|x| x.get(&**seg));
+            }
+            *o = v;
+        }
+    }
+
+    /// Reads every path from `record`: `out[slot]` is the value at the path, `None` where it
+    /// selects nothing (what `SourcePath::select` gives). `firsts` is scratch space, at
+    /// least `self.firsts()` long; `out` at least `self.len()`.
+    pub(crate) fn read<'a>(
+        &self,
+        record: &'a Value,
+        firsts: &mut [Option<&'a Value>],
+        out: &mut [Option<&'a Value>],
+    ) {
+        let Value::Object(map) = record else {
+            out.iter_mut().for_each(|o| *o = None);
+            return;
+        };
+        if map.len() <= WALK_FACTOR * self.firsts.len() {
+            firsts.iter_mut().for_each(|f| *f = None);
+            // Keys in a map are distinct: each first name is found at most once.
+            for (k, v) in map {
+                let Some(same_len) = self.by_len.get(k.len()) else {
+                    continue;
+                };
+                if let Some((_, i)) = same_len.iter().find(|(n, _)| **n == **k)
+                    && let Some(f) = firsts.get_mut(*i)
+                {
+                    *f = Some(v);
+                }
+            }
+        } else {
+            for (f, name) in firsts.iter_mut().zip(&self.firsts) {
+                *f = map.get(&**name);
+            }
+        }
+        for (o, (fi, rest)) in out.iter_mut().zip(&self.paths) {
+            let mut v = firsts.get(*fi).copied().flatten();
+            for seg in rest.iter() {
+                v = v.and_then(|x| x.get(&**seg));
+            }
+            *o = v;
+        }
+    }
+}
+
 /// The declared type at a normalized location of the sample record.
 fn type_at<'p>(
     catalog: &Catalog,
@@ -261,6 +409,62 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn reads_walk_or_look_up_and_find_what_each_path_selects() {
+        let paths = [
+            "Name",
+            "Owner.Email",
+            "Owner.Name",
+            "Name",
+            "Parent.Owner.Name",
+            "Id",
+            "Fax",
+        ];
+        let mut reads = Reads::default();
+        let mut direct = Vec::new();
+        for p in paths {
+            let segs: Vec<Box<str>> = p.split('.').map(Box::from).collect();
+            let mut read = Read::Path(SourcePath::Direct(segs.clone().into()));
+            reads.intern(&mut read);
+            let Read::Slot(slot) = read else {
+                panic!("{p} was not given a slot");
+            };
+            direct.push((slot, SourcePath::Direct(segs.into())));
+        }
+        // `Name` twice is one slot; the first names are Name, Owner, Parent, Id, Fax.
+        assert_eq!(reads.len(), 6);
+        assert_eq!(reads.firsts(), 5);
+        let narrow = json!({"Name": "Acme", "Owner": {"Email": "a@b.c", "Name": null},
+            "Parent": {"Owner": "not a record"}, "Idx": 1, "Fa": 2});
+        let mut wide = narrow.clone();
+        for i in 0..100 {
+            wide[format!("Extra{i}")] = json!(i);
+        }
+        wide["Id"] = json!("001");
+        for record in [
+            narrow,
+            wide,
+            json!({}),
+            json!(null),
+            json!(["Name"]),
+            json!("Name"),
+        ] {
+            let mut firsts = vec![None; reads.firsts()];
+            let mut walked = vec![Some(&Value::Null); reads.len()];
+            reads.read(&record, &mut firsts, &mut walked);
+            let mut each = vec![None; reads.len()];
+            reads.read_each(&record, &mut each);
+            assert_eq!(walked, each, "{record}");
+            for (slot, p) in &direct {
+                let want = match p.select(&record) {
+                    Selected::One(v) => Some(v),
+                    _ => None,
+                };
+                assert_eq!(walked[*slot], want, "{record}");
+            }
+        }
     }
 
     #[test]

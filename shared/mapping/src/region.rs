@@ -1,8 +1,11 @@
 //! Country and state/province normalization on ISO 3166-1 / 3166-2 data (`rust_iso3166`):
 //! "USA", "United States", "us" → `US` / `USA` / "United States"; "California" → `CA`.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+// Fixed tables of ISO data read for every record: foldhash, as nothing a record carries is
+// ever inserted (SipHash guards against that, and costs more per lookup).
+use foldhash::{HashMap, HashMapExt};
 
 use rust_iso3166::CountryCode;
 use rust_iso3166::iso3166_2::Subdivision;

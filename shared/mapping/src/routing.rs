@@ -8,7 +8,8 @@ use lf_domain::{CurrencyCode, EntityId};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::expr::{Bindings, Expr};
+use crate::expr::{Bindings, EntityView, Expr};
+use crate::path::Reads;
 
 /// Exchange rates for one entity: currency → units of the entity's base currency per unit.
 pub type Rates = BTreeMap<CurrencyCode, Decimal>;
@@ -28,8 +29,7 @@ pub struct Entity {
     /// Fallback rates (used when the caller passes none for a currency).
     pub rates: Rates,
     /// The entity as expressions see it, built once.
-    pub(crate) json: Value,
-    pub(crate) cel: cel::Value,
+    pub(crate) view: EntityView,
 }
 
 impl Entity {
@@ -68,8 +68,7 @@ impl Entity {
                     .collect(),
             ),
         );
-        let json = Value::Object(m);
-        let cel = crate::expr::json_to_cel_value(&json);
+        let view = EntityView::new(Value::Object(m));
         Entity {
             id,
             name,
@@ -81,22 +80,22 @@ impl Entity {
             terms,
             dimensions,
             rates,
-            json,
-            cel,
+            view,
         }
     }
 }
 
 /// One compiled routing rule.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rule {
     pub name: String,
     pub when: Expr,
     pub entity: Arc<Entity>,
 }
 
-/// Compiled routing.
-#[derive(Debug)]
+/// Compiled routing. A mapping holds its own copy (rules are expressions, cheap to clone), so
+/// that the record fields the rules read come from the mapping's `Reads`.
+#[derive(Debug, Clone)]
 pub(crate) struct RoutingPlan {
     pub name: String,
     pub rules: Vec<Rule>,
@@ -113,15 +112,25 @@ pub(crate) enum RouteFailure {
 }
 
 impl RoutingPlan {
-    /// The first rule whose condition holds, with its name; else the fallback.
-    pub(crate) fn route(
-        &self,
-        record: &Value,
-    ) -> Result<(Arc<Entity>, Option<&str>), RouteFailure> {
+    /// Reads the record fields of the rules through slots of `reads`.
+    pub(crate) fn intern_reads(&mut self, reads: &mut Reads) {
+        for rule in &mut self.rules {
+            rule.when.intern_reads(reads);
+        }
+    }
+
+    /// The first rule whose condition holds, with its name; else the fallback. `slots` are
+    /// the record's values for the mapping's `Reads` (or empty: the rules read the record).
+    pub(crate) fn route<'a>(
+        &'a self,
+        record: &'a Value,
+        slots: &'a [Option<&'a Value>],
+    ) -> Result<(Arc<Entity>, Option<&'a str>), RouteFailure> {
         let b = Bindings {
             record,
             line: None,
             entity: None,
+            slots,
         };
         for rule in &self.rules {
             match rule.when.test(&b) {

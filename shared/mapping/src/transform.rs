@@ -3,16 +3,16 @@
 //! where it can: `trim` of a borrowed string is a sub-slice, not a copy.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use lf_domain::{CurrencyCode, Money};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Number, Value};
 
-use crate::path::{Selected, SourcePath};
+use crate::path::{Read, Reads, Selected};
 use crate::region;
 use crate::routing::{Entity, Rates};
 use crate::spec::{CountryFormat, DateFormat, DateTimeFormat, StateFormat};
@@ -65,6 +65,37 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// Whether the value is a scalar with a text form (what `text` would return, without
+    /// building it).
+    fn has_text(&self) -> bool {
+        match self {
+            Val::Null | Val::List(_) => false,
+            Val::Text(_) => true,
+            Val::Json(v) => matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)),
+            Val::Owned(v) => matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)),
+        }
+    }
+
+    /// Calls `f` with the value's text (as `text` gives it), formatting a number on the stack
+    /// instead of into a new `String`.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let json = match self {
+            Val::Json(v) => *v,
+            Val::Owned(v) => v,
+            other => return other.text().map(|t| f(&t)),
+        };
+        match json {
+            Value::Number(n) => {
+                let mut buf = StackText::default();
+                match fmt::write(&mut buf, format_args!("{n}")) {
+                    Ok(()) => Some(f(buf.as_str())),
+                    Err(_) => Some(f(&n.to_string())),
+                }
+            }
+            _ => self.text().map(|t| f(&t)),
+        }
+    }
+
     fn json(&self) -> Option<&Value> {
         match self {
             Val::Json(v) => Some(v),
@@ -88,6 +119,39 @@ impl<'a> Val<'a> {
             Some(t) => format!("`{t}`"),
             None => "a non-text value".to_owned(),
         }
+    }
+}
+
+/// A short text written on the stack (a number's digits); `fmt::Error` when it does not fit.
+#[derive(Debug)]
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in, so this is valid UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -123,16 +187,89 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub(crate) enum CurrencySource {
     Code(CurrencyCode),
-    Path(SourcePath),
+    Path(Read),
     /// The routed entity's base currency.
     EntityBase,
+}
+
+/// A regular expression that is one character class (`[^A-Za-z0-9]`, `\s`), as its
+/// ranges. Such a pattern matches each character of the class on its own, so replacing every
+/// match is replacing every such character; a scan does that for a fraction of the cost of the
+/// regex engine's searches (the usual `replace` in specs cleans ids and tax numbers this way).
+#[derive(Debug)]
+pub(crate) struct CharClass {
+    /// Bit `c` set: ASCII character `c` is in the class.
+    ascii: u128,
+    /// The class's ranges, sorted and apart (as `regex-syntax` gives them).
+    ranges: Box<[(char, char)]>,
+}
+
+impl CharClass {
+    /// The class `pattern` is, when it is nothing else. Parsed with the same syntax and
+    /// defaults `regex::Regex::new` uses.
+    pub(crate) fn of(pattern: &str) -> Option<CharClass> {
+        use regex_syntax::hir::{Class, HirKind};
+        let hir = regex_syntax::parse(pattern).ok()?;
+        let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+            return None;
+        };
+        let ranges: Box<[(char, char)]> = class
+            .ranges()
+            .iter()
+            .map(|r| (r.start(), r.end()))
+            .collect();
+        let mut ascii = 0u128;
+        for c in 0u8..128 {
+            if ranges
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&char::from(c)))
+            {
+                ascii |= 1 << c;
+            }
+        }
+        Some(CharClass { ascii, ranges })
+    }
+
+    fn contains(&self, c: char) -> bool {
+        if c.is_ascii() {
+            return self.ascii & (1 << (c as u32)) != 0;
+        }
+        self.ranges
+            .binary_search_by(|(lo, hi)| {
+                if *hi < c {
+                    std::cmp::Ordering::Less
+                } else if *lo > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+
+    /// Every character of the class replaced by `with` (taken literally); `None` when there
+    /// is none (the text stays as it is), as `Regex::replace_all` borrows it then.
+    fn replace_all(&self, text: &str, with: &str) -> Option<String> {
+        let (first, _) = text.char_indices().find(|(_, c)| self.contains(*c))?;
+        let mut out = String::with_capacity(text.len());
+        out.push_str(&text[..first]);
+        for c in text[first..].chars() {
+            if self.contains(c) {
+                out.push_str(with);
+            } else {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
 }
 
 /// A lookup table, compiled.
 #[derive(Debug)]
 pub(crate) struct LookupTable {
     pub name: String,
-    pub values: HashMap<String, Value>,
+    /// Hashed with foldhash: the keys come from the spec, so there is no flooding to fear.
+    pub values: foldhash::HashMap<String, Value>,
     pub default: Option<Value>,
     pub case_insensitive: bool,
     pub passthrough: bool,
@@ -140,11 +277,22 @@ pub(crate) struct LookupTable {
 
 impl LookupTable {
     fn get<'v>(&'v self, input: &str) -> Option<&'v Value> {
-        if self.case_insensitive {
-            self.values.get(&input.trim().to_lowercase())
-        } else {
-            self.values.get(input)
+        if !self.case_insensitive {
+            return self.values.get(input);
         }
+        let t = input.trim();
+        // ASCII text lower-cases byte by byte (what `to_lowercase` does to it), on the stack.
+        let mut buf = [0u8; 64];
+        if t.is_ascii()
+            && let Some(b) = buf.get_mut(..t.len())
+        {
+            b.copy_from_slice(t.as_bytes());
+            b.make_ascii_lowercase();
+            if let Ok(lower) = std::str::from_utf8(b) {
+                return self.values.get(lower);
+            }
+        }
+        self.values.get(&t.to_lowercase())
     }
 }
 
@@ -176,12 +324,15 @@ pub(crate) enum Transform {
     Replace {
         pattern: Arc<regex::Regex>,
         with: String,
+        /// The pattern as a set of characters, when it is one character class and `with`
+        /// has no `$` reference: replacing is then a scan of the characters.
+        class: Option<Arc<CharClass>>,
     },
     Truncate(usize),
     Country(CountryFormat),
     State {
         to: StateFormat,
-        country: Option<SourcePath>,
+        country: Option<Read>,
     },
 }
 
@@ -192,6 +343,8 @@ pub(crate) struct Cx<'a> {
     pub record: &'a Value,
     pub entity: Option<&'a Entity>,
     pub rates: Option<&'a Rates>,
+    /// The values of the field list's plain source paths in `record` (see `Reads`).
+    pub slots: &'a [Option<&'a Value>],
 }
 
 impl Transform {
@@ -214,6 +367,24 @@ impl Transform {
             Transform::Truncate(_) => "truncate",
             Transform::Country(_) => "country",
             Transform::State { .. } => "state",
+        }
+    }
+
+    /// Turns the plain source paths this transform reads into slots of `reads`.
+    pub(crate) fn intern_reads(&mut self, reads: &mut Reads) {
+        match self {
+            Transform::State {
+                country: Some(p), ..
+            } => reads.intern(p),
+            Transform::Money(CurrencySource::Path(p)) => reads.intern(p),
+            Transform::Convert { from, to } => {
+                for c in [from, to] {
+                    if let CurrencySource::Path(p) = c {
+                        reads.intern(p);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -271,22 +442,11 @@ impl Transform {
         match self {
             Transform::Trim => Ok(map_text(v, |s| match s {
                 Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
                 Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
             })),
-            Transform::Upper => Ok(map_text(v, |s| {
-                if s.chars().any(char::is_lowercase) {
-                    Cow::Owned(s.to_uppercase())
-                } else {
-                    s
-                }
-            })),
-            Transform::Lower => Ok(map_text(v, |s| {
-                if s.chars().any(char::is_uppercase) {
-                    Cow::Owned(s.to_lowercase())
-                } else {
-                    s
-                }
-            })),
+            Transform::Upper => Ok(map_text(v, |s| change_case(s, true))),
+            Transform::Lower => Ok(map_text(v, |s| change_case(s, false))),
             Transform::Title => Ok(map_text(v, |s| Cow::Owned(title_case(&s)))),
             Transform::Date(f) => {
                 let d = parse_date(&v).ok_or_else(|| format!("{} is not a date", v.describe()))?;
@@ -324,20 +484,23 @@ impl Transform {
                 )))
             }
             Transform::Lookup(table) => {
-                let key = v
-                    .text()
-                    .ok_or("lookup needs a text, number or true/false value")?;
-                match table.get(&key) {
-                    Some(out) => Ok(Val::Owned(out.clone())),
-                    None => match &table.default {
-                        Some(d) => Ok(Val::Owned(d.clone())),
-                        None if table.passthrough => Ok(v.clone()),
-                        None => Err(format!(
-                            "`{key}` is not in lookup table `{}` (and it has no default)",
-                            table.name
-                        )),
-                    },
-                }
+                let found = v
+                    .with_text(|key| match table.get(key) {
+                        Some(out) => Ok(Some(out)),
+                        None => match &table.default {
+                            Some(d) => Ok(Some(d)),
+                            None if table.passthrough => Ok(None),
+                            None => Err(format!(
+                                "`{key}` is not in lookup table `{}` (and it has no default)",
+                                table.name
+                            )),
+                        },
+                    })
+                    .ok_or("lookup needs a text, number or true/false value")??;
+                Ok(match found {
+                    Some(out) => Val::Owned(out.clone()),
+                    None => v,
+                })
             }
             Transform::Default(d) => Ok(if v.is_empty() {
                 Val::Owned(d.clone())
@@ -368,25 +531,48 @@ impl Transform {
             Transform::Split { separator, index } => {
                 let text = v.text().ok_or("split needs text")?;
                 let sep = separator.as_str();
+                // A one-character separator splits the same as that character, which is
+                // searched for with memchr instead of a substring search.
+                let mut chars = sep.chars();
+                let one = match (chars.next(), chars.next()) {
+                    (Some(c), None) => Some(c),
+                    _ => None,
+                };
                 let part = if *index < 0 {
-                    usize::try_from(-(index + 1))
-                        .ok()
-                        .and_then(|i| text.rsplit(sep).nth(i))
+                    usize::try_from(-(index + 1)).ok().and_then(|i| match one {
+                        Some(c) => text.rsplit(c).nth(i),
+                        None => text.rsplit(sep).nth(i),
+                    })
                 } else {
-                    usize::try_from(*index)
-                        .ok()
-                        .and_then(|i| text.split(sep).nth(i))
+                    usize::try_from(*index).ok().and_then(|i| match one {
+                        Some(c) => text.split(c).nth(i),
+                        None => text.split(sep).nth(i),
+                    })
                 };
                 Ok(match part.map(str::trim) {
                     Some(p) if !p.is_empty() => Val::Text(Cow::Owned(p.to_owned())),
                     _ => Val::Null,
                 })
             }
-            Transform::Replace { pattern, with } => {
-                let text = v.text().ok_or("replace needs text")?;
-                Ok(Val::Text(Cow::Owned(
-                    pattern.replace_all(&text, with.as_str()).into_owned(),
-                )))
+            Transform::Replace {
+                pattern,
+                with,
+                class,
+            } => {
+                if !v.has_text() {
+                    return Err("replace needs text".into());
+                }
+                // Text the pattern does not match stays as it is (borrowed, not copied).
+                Ok(map_text(v, |s| {
+                    let replaced = match class {
+                        Some(c) => c.replace_all(&s, with),
+                        None => match pattern.replace_all(&s, with.as_str()) {
+                            Cow::Owned(o) => Some(o),
+                            Cow::Borrowed(_) => None,
+                        },
+                    };
+                    replaced.map_or(s, Cow::Owned)
+                }))
             }
             Transform::Truncate(n) => Ok(map_text(v, |s| truncate(s, *n))),
             Transform::Country(f) => {
@@ -398,7 +584,7 @@ impl Transform {
             Transform::State { to, country } => {
                 let text = v.text().ok_or("state needs text")?;
                 let cc = match country {
-                    Some(p) => match p.select(cx.record) {
+                    Some(p) => match p.select(cx.record, cx.slots) {
                         Selected::One(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
                         _ => None,
                     },
@@ -436,6 +622,42 @@ fn map_text<'a>(v: Val<'a>, f: impl FnOnce(Cow<'a, str>) -> Cow<'a, str>) -> Val
     Val::Text(f(cow))
 }
 
+/// `to_uppercase` / `to_lowercase`, without a copy when nothing changes. ASCII text changes
+/// byte by byte (as those functions change it), in place when it is already owned.
+fn change_case(s: Cow<'_, str>, upper: bool) -> Cow<'_, str> {
+    if s.is_ascii() {
+        let changes = |b: &u8| {
+            if upper {
+                b.is_ascii_lowercase()
+            } else {
+                b.is_ascii_uppercase()
+            }
+        };
+        if !s.as_bytes().iter().any(changes) {
+            return s;
+        }
+        let mut o = s.into_owned();
+        if upper {
+            o.make_ascii_uppercase();
+        } else {
+            o.make_ascii_lowercase();
+        }
+        return Cow::Owned(o);
+    }
+    // Outside ASCII no cheap test is exact (titlecase letters such as 'ᾈ' are neither upper
+    // nor lower case, yet both conversions change them), so convert and compare.
+    let changed = if upper {
+        s.to_uppercase()
+    } else {
+        s.to_lowercase()
+    };
+    if changed == *s {
+        s
+    } else {
+        Cow::Owned(changed)
+    }
+}
+
 fn title_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start = true;
@@ -457,6 +679,10 @@ fn title_case(s: &str) -> String {
 
 /// At most `n` characters (not bytes: names are often not ASCII).
 pub(crate) fn truncate(s: Cow<'_, str>, n: usize) -> Cow<'_, str> {
+    // No more bytes than the limit: no more characters either, nothing to count.
+    if s.len() <= n {
+        return s;
+    }
     match s.char_indices().nth(n) {
         None => s,
         Some((cut, _)) => match s {
@@ -471,11 +697,13 @@ pub(crate) fn truncate(s: Cow<'_, str>, n: usize) -> Cow<'_, str> {
 
 /// Parses an amount exactly: JSON numbers through their text, never through a float.
 pub(crate) fn decimal(v: &Val<'_>) -> Result<Decimal, String> {
-    let text = v.text().ok_or("not a number")?;
-    let t = text.trim();
-    Decimal::from_str(t)
-        .or_else(|_| Decimal::from_scientific(t))
-        .map_err(|_| format!("`{t}` is not a number"))
+    v.with_text(|text| {
+        let t = text.trim();
+        Decimal::from_str(t)
+            .or_else(|_| Decimal::from_scientific(t))
+            .map_err(|_| format!("`{t}` is not a number"))
+    })
+    .ok_or("not a number")?
 }
 
 /// Rounded half away from zero to exactly `dp` places (`12.5` → `12.50`).
@@ -510,7 +738,7 @@ fn currency(src: &CurrencySource, cx: &Cx<'_>) -> Result<CurrencyCode, String> {
             .entity
             .map(|e| e.base_currency)
             .ok_or_else(|| "no entity was routed, so there is no base currency".to_owned()),
-        CurrencySource::Path(p) => match p.select(cx.record) {
+        CurrencySource::Path(p) => match p.select(cx.record, cx.slots) {
             Selected::One(Value::String(s)) => CurrencyCode::parse(s).map_err(|e| e.to_string()),
             _ => Err("the record has no currency code".to_owned()),
         },
@@ -569,11 +797,47 @@ pub(crate) fn parse_date(v: &Val<'_>) -> Option<NaiveDate> {
     }
     let text = v.text()?;
     let t = text.trim();
+    if let Some(d) = iso_date(t) {
+        return Some(d);
+    }
     NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(t, "%m/%d/%Y"))
         .ok()
         .or_else(|| parse_datetime(t).map(|dt| dt.date_naive()))
 }
+
+/// `YYYY-MM-DD` exactly, read without chrono's format parser (which gives the same date for
+/// it); anything else, or an impossible date, is `None` and goes the general way.
+fn iso_date(t: &str) -> Option<NaiveDate> {
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
+}
+
+/// Two digits, zero-padded: `format!("{:02}")` of a month or a day.
+fn two_digits(n: u32) -> String {
+    let mut s = String::with_capacity(2);
+    s.push(char::from(b'0' + (n / 10 % 10) as u8));
+    s.push(char::from(b'0' + (n % 10) as u8));
+    s
+}
+
+/// Intacct's legacy date element, keys in place: a record clones it instead of hashing
+/// `year`, `month` and `day` each time.
+static LEGACY_DATE: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    let mut m = Map::new();
+    for k in ["year", "month", "day"] {
+        m.insert(k.to_owned(), Value::Null);
+    }
+    m
+});
 
 /// Reads a datetime: RFC 3339, Salesforce (`2026-01-31T17:05:00.000+0000`) or Intacct
 /// (`01/31/2026 17:05:00`, taken as UTC).
@@ -594,10 +858,14 @@ fn format_date<'a>(d: NaiveDate, f: DateFormat) -> Val<'a> {
         DateFormat::Salesforce => Val::Text(Cow::Owned(d.format("%Y-%m-%d").to_string())),
         DateFormat::Intacct => Val::Text(Cow::Owned(d.format("%m/%d/%Y").to_string())),
         DateFormat::IntacctLegacy => {
-            let mut m = Map::new();
-            m.insert("year".into(), Value::String(d.year().to_string()));
-            m.insert("month".into(), Value::String(format!("{:02}", d.month())));
-            m.insert("day".into(), Value::String(format!("{:02}", d.day())));
+            let mut m = LEGACY_DATE.clone();
+            for (k, v) in m.iter_mut() {
+                *v = Value::String(match k.as_str() {
+                    "year" => d.year().to_string(),
+                    "month" => two_digits(d.month()),
+                    _ => two_digits(d.day()),
+                });
+            }
             Val::Owned(Value::Object(m))
         }
     }
@@ -615,6 +883,7 @@ fn format_datetime(dt: DateTime<FixedOffset>, f: DateTimeFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::path::SourcePath;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -623,6 +892,7 @@ mod tests {
             record,
             entity: None,
             rates: None,
+            slots: &[],
         }
     }
 
@@ -654,17 +924,20 @@ mod tests {
             ),
             Ok(json!("Suite 4"))
         );
-        let re = Arc::new(regex::Regex::new(r"[^0-9+]").unwrap());
-        assert_eq!(
-            run(
-                Transform::Replace {
-                    pattern: re,
-                    with: String::new()
-                },
-                json!("+1 (415) 555-0100")
-            ),
-            Ok(json!("+14155550100"))
-        );
+        let pattern = Arc::new(regex::Regex::new(r"[^0-9+]").unwrap());
+        for class in [None, CharClass::of(r"[^0-9+]").map(Arc::new)] {
+            assert_eq!(
+                run(
+                    Transform::Replace {
+                        pattern: pattern.clone(),
+                        with: String::new(),
+                        class,
+                    },
+                    json!("+1 (415) 555-0100")
+                ),
+                Ok(json!("+14155550100"))
+            );
+        }
         assert_eq!(
             run(
                 Transform::Concat(" ".into()),
@@ -742,7 +1015,9 @@ mod tests {
             run(Transform::Money(CurrencySource::Code(usd)), json!(45000)),
             Ok(json!("45000.00"))
         );
-        let jpy_from_record = SourcePath::Direct(vec![Box::from("CurrencyIsoCode")].into());
+        let jpy_from_record = Read::Path(SourcePath::Direct(
+            vec![Box::from("CurrencyIsoCode")].into(),
+        ));
         assert_eq!(
             run(
                 Transform::Money(CurrencySource::Path(jpy_from_record)),
@@ -757,7 +1032,7 @@ mod tests {
     fn lookup_tables_with_default_and_passthrough() {
         let mut table = LookupTable {
             name: "terms".into(),
-            values: [("net 30".to_owned(), json!("N30"))].into(),
+            values: [("net 30".to_owned(), json!("N30"))].into_iter().collect(),
             default: None,
             case_insensitive: true,
             passthrough: false,
@@ -819,7 +1094,9 @@ mod tests {
             Ok(json!("ON"))
         );
         let rec = json!({"Country": "Australia"});
-        let country = Some(SourcePath::Direct(vec![Box::from("Country")].into()));
+        let country = Some(Read::Path(SourcePath::Direct(
+            vec![Box::from("Country")].into(),
+        )));
         let out = Transform::State {
             to: StateFormat::Name,
             country,
@@ -849,7 +1126,59 @@ mod tests {
         assert_eq!(Transform::Trim.check(Kind::Any), Ok(Kind::Text));
     }
 
+    #[test]
+    fn only_single_classes_are_scanned() {
+        for p in [
+            r"[^A-Za-z0-9]",
+            r"\s",
+            r"[[:punct:]]",
+            r"(?i)[a-z]",
+            r".",
+            r"\p{Greek}",
+        ] {
+            assert!(CharClass::of(p).is_some(), "{p}");
+        }
+        for p in [
+            r"[a-z]+",
+            r"-",
+            r"ab",
+            r"^x",
+            r"[a-z]|x",
+            r"(?-u)[\x80-\xFF]",
+            r"\bx",
+        ] {
+            assert!(CharClass::of(p).is_none(), "{p}");
+        }
+    }
+
     proptest! {
+        /// The character scan replaces exactly what the regex engine replaces.
+        #[test]
+        fn class_scans_replace_as_the_regex_does(
+            text in "\\PC{0,40}|[ -~]{0,40}|[a-zA-Z0-9 ._-]{0,20}",
+            which in 0usize..8,
+            with in "|-|[ab]{1,3}|é",
+        ) {
+            let patterns = [
+                r"[^A-Za-z0-9]",
+                r"[^A-Z0-9-]",
+                r"[^0-9+]",
+                r"\s",
+                r"(?i)[k-s]",
+                r"[\p{L}&&[^a-z]]",
+                r".",
+                r"[éÉ\u{1F600}-\u{1F64F}]",
+            ];
+            let re = regex::Regex::new(patterns[which]).unwrap();
+            let class = CharClass::of(patterns[which]).unwrap();
+            let want = match re.replace_all(&text, with.as_str()) {
+                Cow::Owned(o) => Some(o),
+                Cow::Borrowed(_) => None,
+            };
+            prop_assert_eq!(class.replace_all(&text, &with), want);
+        }
+
+
         #[test]
         fn truncation_never_exceeds_the_limit(s in "\\PC{0,60}", n in 0usize..40) {
             let out = truncate(Cow::Borrowed(&s), n);
@@ -882,6 +1211,108 @@ mod tests {
             let intacct = run(Transform::Date(DateFormat::Intacct), json!(sf.clone())).unwrap();
             let back = run(Transform::Date(DateFormat::Salesforce), intacct).unwrap();
             prop_assert_eq!(back, json!(sf));
+        }
+
+        // The shortcuts below each give what the general way they replace gives.
+
+        #[test]
+        fn iso_dates_read_as_chrono_reads_them(
+            t in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]{8,11}|[0-9]{4}-[0-9]-[0-9]{2}|.{0,12}",
+        ) {
+            let chrono = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok();
+            // The shortcut answers only for what chrono reads; the rest goes the general way.
+            if let Some(d) = iso_date(&t) {
+                prop_assert_eq!(Some(d), chrono);
+            }
+            prop_assert_eq!(parse_date(&Val::Text(Cow::Borrowed(&t))), {
+                let t = t.trim();
+                NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                    .or_else(|_| NaiveDate::parse_from_str(t, "%m/%d/%Y"))
+                    .ok()
+                    .or_else(|| parse_datetime(t).map(|dt| dt.date_naive()))
+            });
+        }
+
+        #[test]
+        fn legacy_dates_are_written_as_before(days in -800_000i64..800_000) {
+            let d = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + chrono::Duration::days(days);
+            let Val::Owned(out) = format_date(d, DateFormat::IntacctLegacy) else {
+                panic!("not a legacy date");
+            };
+            let mut want = Map::new();
+            want.insert("year".into(), Value::String(d.year().to_string()));
+            want.insert("month".into(), Value::String(format!("{:02}", d.month())));
+            want.insert("day".into(), Value::String(format!("{:02}", d.day())));
+            // Text, so that the order of the keys counts too.
+            prop_assert_eq!(
+                serde_json::to_string(&out).unwrap(),
+                serde_json::to_string(&Value::Object(want)).unwrap()
+            );
+        }
+
+        #[test]
+        fn case_changes_as_the_standard_library_does(t in "\\PC{0,20}|[ -~]{0,20}") {
+            let (upper, lower) = (t.to_uppercase(), t.to_lowercase());
+            prop_assert_eq!(&*change_case(Cow::Borrowed(&t), true), upper.as_str());
+            prop_assert_eq!(&*change_case(Cow::Borrowed(&t), false), lower.as_str());
+            prop_assert_eq!(&*change_case(Cow::Owned(t.clone()), true), upper.as_str());
+        }
+
+        #[test]
+        fn case_insensitive_lookups_find_what_lowercasing_finds(
+            t in "\\PC{0,12}|[ -~]{0,70}|[ nNeEtT0-9]{0,8}",
+        ) {
+            let table = LookupTable {
+                name: "t".into(),
+                values: ["net 30", "ärger", "x", "", "ǆ"]
+                    .into_iter()
+                    .map(|k| (k.to_owned(), json!(k)))
+                    .collect(),
+                default: None,
+                case_insensitive: true,
+                passthrough: false,
+            };
+            prop_assert_eq!(table.get(&t), table.values.get(&t.trim().to_lowercase()));
+        }
+
+        #[test]
+        fn numbers_are_read_as_their_text(
+            i in any::<i64>(),
+            u in any::<u64>(),
+            f in any::<f64>(),
+        ) {
+            let mut numbers = vec![json!(i), json!(u)];
+            numbers.extend(Number::from_f64(f).map(Value::Number));
+            for n in &numbers {
+                let v = Val::Json(n);
+                prop_assert_eq!(v.with_text(str::to_owned), v.text().map(Cow::into_owned));
+            }
+        }
+
+        #[test]
+        fn one_character_separators_split_as_text_ones(
+            t in "[a-c,;\\n ]{0,20}",
+            sep in ",|;|\\n|ab|, ",
+            index in -4i64..4,
+        ) {
+            let got = run(
+                Transform::Split { separator: sep.clone(), index },
+                json!(t.clone()),
+            );
+            let part = if index < 0 {
+                t.rsplit(sep.as_str()).nth(usize::try_from(-(index + 1)).unwrap())
+            } else {
+                t.split(sep.as_str()).nth(usize::try_from(index).unwrap())
+            };
+            let want = match part.map(str::trim) {
+                Some(p) if !p.is_empty() => json!(p),
+                _ => Value::Null,
+            };
+            if t.is_empty() {
+                prop_assert_eq!(got, Ok(json!(t)));
+            } else {
+                prop_assert_eq!(got, Ok(want));
+            }
         }
     }
 }

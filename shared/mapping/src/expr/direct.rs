@@ -12,7 +12,10 @@ use std::sync::Arc;
 use cel::common::ast::{CallExpr, ComprehensionExpr, Expr as Ast, IdedExpr, LiteralValue};
 use serde_json::{Number, Value};
 
-use super::{Bindings, Conv, ENTITY_FIELDS, Evaluated, Scope, Var, conv_for, select_chain};
+use super::{
+    Bindings, Conv, ENTITY_FIELDS, Evaluated, Scope, Var, conv_for, entity_field, select_chain,
+};
+use crate::path::Reads;
 use crate::schema::{FieldType, ObjectDef};
 
 /// Longest field path evaluated directly (deeper ones go to the interpreter, which converts
@@ -42,7 +45,7 @@ pub(super) enum Node {
     Cmp(Cmp, Box<Node>, Box<Node>),
     In(Box<Node>, Box<Node>),
     /// `x in ['a', 'b', ...]` with only text in the list: one hash lookup.
-    InText(Box<Node>, std::collections::HashSet<Box<str>>),
+    InText(Box<Node>, foldhash::HashSet<Box<str>>),
     Add(Box<Node>, Box<Node>),
     StrTest(StrTest, Box<Node>, Box<Node>),
     Size(Box<Node>),
@@ -58,6 +61,11 @@ pub(super) enum Node {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Root {
     Var(Var),
+    /// The entity, whose first field (the first name of the path) is `ENTITY_FIELDS[i]`.
+    Entity(usize),
+    /// The record, whose first field is read from `Bindings::slots[i]` when they are bound
+    /// (see `Reads`).
+    RecordSlot(usize),
     Local(usize),
 }
 
@@ -156,8 +164,12 @@ impl<'s, 'c> Tx<'s, 'c> {
                 _ => return None,
             },
         };
+        let root = match var {
+            Var::Entity => Root::Entity(entity_field(segs.first()?)?),
+            Var::Record | Var::Line => Root::Var(var),
+        };
         Some(Node::Path {
-            root: Root::Var(var),
+            root,
             path,
             conv: conv_for(self.scope.catalog, &ty, 1),
             missing_is_null,
@@ -232,7 +244,7 @@ impl<'s, 'c> Tx<'s, 'c> {
                 let Node::List(items) = &list else {
                     return None;
                 };
-                let texts: Option<std::collections::HashSet<Box<str>>> = items
+                let texts: Option<foldhash::HashSet<Box<str>>> = items
                     .iter()
                     .map(|i| match i {
                         Node::Str(s) => Some(s.clone()),
@@ -383,6 +395,40 @@ fn order(a: &V<'_>, b: &V<'_>) -> Option<std::cmp::Ordering> {
 }
 
 impl Node {
+    /// Reads the first field of every record path through a slot of `reads`.
+    pub(super) fn intern_reads(&mut self, reads: &mut Reads) {
+        match self {
+            Node::Path { root, path, .. } => {
+                if let Root::Var(Var::Record) = root
+                    && let Some(slot) = path.get(..1).and_then(|first| reads.slot(first))
+                {
+                    *root = Root::RecordSlot(slot);
+                }
+            }
+            Node::List(items) => items.iter_mut().for_each(|i| i.intern_reads(reads)),
+            Node::Not(x) | Node::Size(x) | Node::InText(x, _) => x.intern_reads(reads),
+            Node::And(l, r)
+            | Node::Or(l, r)
+            | Node::Cmp(_, l, r)
+            | Node::In(l, r)
+            | Node::Add(l, r)
+            | Node::StrTest(_, l, r) => {
+                l.intern_reads(reads);
+                r.intern_reads(reads);
+            }
+            Node::Cond(c, yes, no) => {
+                c.intern_reads(reads);
+                yes.intern_reads(reads);
+                no.intern_reads(reads);
+            }
+            Node::Quantifier { range, pred, .. } => {
+                range.intern_reads(reads);
+                pred.intern_reads(reads);
+            }
+            Node::Null | Node::Bool(_) | Node::Int(_) | Node::Double(_) | Node::Str(_) => {}
+        }
+    }
+
     pub(super) fn eval<'a>(
         &'a self,
         b: &Bindings<'a>,
@@ -406,13 +452,31 @@ impl Node {
                 conv,
                 missing_is_null,
             } => {
-                let mut v: &'a Value = match root {
-                    Root::Var(Var::Record) => b.record,
-                    Root::Var(Var::Line) => b.line?,
-                    Root::Var(Var::Entity) => b.entity?.0,
-                    Root::Local(i) => locals.get(*i).copied()?,
+                let (mut v, start): (&'a Value, usize) = match root {
+                    Root::Var(Var::Record) => (b.record, 0),
+                    Root::Var(Var::Line) => (b.line?, 0),
+                    Root::Var(Var::Entity) => (&b.entity?.json, 0),
+                    // The first name read by its index: the same value, and the same
+                    // absence, as reading it from the entity's JSON object.
+                    Root::Entity(f) => match b.entity?.field(*f) {
+                        Some(x) => (x, 1),
+                        None if *missing_is_null && path.len() == 1 => return Some(V::Null),
+                        None => return None,
+                    },
+                    Root::RecordSlot(s) => match b.slots.get(*s) {
+                        // Read once for the record: the same value, and the same absence, as
+                        // the first step of the walk below (which needs an object).
+                        Some(first) if b.record.is_object() => match first {
+                            Some(x) => (*x, 1),
+                            None if *missing_is_null && path.len() == 1 => return Some(V::Null),
+                            None => return None,
+                        },
+                        Some(_) => return None,
+                        None => (b.record, 0),
+                    },
+                    Root::Local(i) => (locals.get(*i).copied()?, 0),
                 };
-                for (i, seg) in path.iter().enumerate() {
+                for (i, seg) in path.iter().enumerate().skip(start) {
                     match v {
                         Value::Object(m) => match m.get(&**seg) {
                             Some(next) => v = next,

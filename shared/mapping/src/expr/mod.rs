@@ -18,6 +18,7 @@ use cel::objects::{Key, Map as CelMap};
 use cel::{Context, Env, Program, Value as Cel};
 use serde_json::{Map, Number, Value};
 
+use crate::path::Reads;
 use crate::schema::{Catalog, FieldType, ObjectDef};
 use crate::suggest::did_you_mean;
 
@@ -150,6 +151,42 @@ pub(crate) const ENTITY_FIELDS: [&str; 9] = [
     "dimensions",
 ];
 
+/// The index of an entity field in [`ENTITY_FIELDS`].
+fn entity_field(name: &str) -> Option<usize> {
+    ENTITY_FIELDS.iter().position(|f| *f == name)
+}
+
+/// The routed entity as expressions read it, built once per entity: JSON for direct reads,
+/// CEL for the interpreter. Each of [`ENTITY_FIELDS`] is also kept at its index, so that
+/// `entity.terms` is an index into a slice rather than a hashed lookup for every record.
+#[derive(Debug)]
+pub(crate) struct EntityView {
+    pub json: Value,
+    pub cel: Cel,
+    /// `json`'s value for each of `ENTITY_FIELDS`, `None` where it has none.
+    fields: Box<[Option<Value>]>,
+}
+
+impl EntityView {
+    pub(crate) fn new(json: Value) -> EntityView {
+        let cel = json_to_cel(&json);
+        EntityView::with_cel(json, cel)
+    }
+
+    fn with_cel(json: Value, cel: Cel) -> EntityView {
+        let fields = ENTITY_FIELDS
+            .iter()
+            .map(|f| json.get(*f).cloned())
+            .collect();
+        EntityView { json, cel, fields }
+    }
+
+    /// The value of `ENTITY_FIELDS[i]`, as `json.get(ENTITY_FIELDS[i])` gives it.
+    fn field(&self, i: usize) -> Option<&Value> {
+        self.fields.get(i)?.as_ref()
+    }
+}
+
 /// What is in scope where an expression is written.
 #[derive(Debug, Clone)]
 pub(crate) struct Scope<'c> {
@@ -276,11 +313,6 @@ fn to_cel(v: &Value, conv: &Conv) -> Cel {
     }
 }
 
-/// Plain JSON → CEL (no declared types), e.g. the entity's fields.
-pub(crate) fn json_to_cel_value(v: &Value) -> Cel {
-    json_to_cel(v)
-}
-
 fn json_to_cel(v: &Value) -> Cel {
     match v {
         Value::Null => Cel::Null,
@@ -340,8 +372,14 @@ pub(crate) struct Expr {
 
 #[derive(Debug, Clone)]
 enum ExprKind {
-    /// `var.a.b`: read directly.
-    Path { var: Var, path: Arc<[Box<str>]> },
+    /// `var.a.b`: read directly. `entity_field` is the index of `a` in `ENTITY_FIELDS` when
+    /// `var` is the entity; `slot`, where `a` is in `Bindings::slots` when `var` is the record.
+    Path {
+        var: Var,
+        path: Arc<[Box<str>]>,
+        entity_field: Option<usize>,
+        slot: Option<usize>,
+    },
     Cel {
         program: Arc<Program>,
         env: CelEnv,
@@ -372,8 +410,11 @@ impl CelEnv {
 pub(crate) struct Bindings<'a> {
     pub record: &'a Value,
     pub line: Option<&'a Value>,
-    /// The routed entity as JSON (for direct reads) and as CEL.
-    pub entity: Option<(&'a Value, &'a Cel)>,
+    /// The routed entity.
+    pub entity: Option<&'a EntityView>,
+    /// The record's values for the plain paths its mapping reads (`Reads`), when read: a
+    /// path an expression reads through a slot is then not looked up again.
+    pub slots: &'a [Option<&'a Value>],
 }
 
 /// The result of an evaluation: borrowed from the input when the expression was a plain read.
@@ -413,12 +454,18 @@ impl Expr {
             })?;
         let source: Arc<str> = Arc::from(text);
         if let Some((var, path)) = plain_path(program.expression()) {
+            let entity_field = match var {
+                Var::Entity => path.first().and_then(|f| entity_field(f)),
+                Var::Record | Var::Line => None,
+            };
             return Ok(Expr {
                 source,
                 ty,
                 kind: ExprKind::Path {
                     var,
                     path: path.into_iter().map(Box::from).collect(),
+                    entity_field,
+                    slot: None,
                 },
             });
         }
@@ -472,20 +519,57 @@ impl Expr {
         })
     }
 
+    /// Reads the first field of every record path through a slot of `reads` (the record's
+    /// plain paths, read once per record).
+    pub(crate) fn intern_reads(&mut self, reads: &mut Reads) {
+        match &mut self.kind {
+            ExprKind::Path {
+                var: Var::Record,
+                path,
+                slot,
+                ..
+            } => *slot = path.get(..1).and_then(|first| reads.slot(first)),
+            ExprKind::Path { .. } => {}
+            ExprKind::Cel { direct, .. } => {
+                if let Some(d) = direct {
+                    Arc::make_mut(d).intern_reads(reads);
+                }
+            }
+        }
+    }
+
     /// Evaluates to a value.
     pub(crate) fn eval<'a>(&'a self, b: &Bindings<'a>) -> Result<Evaluated<'a>, String> {
         match &self.kind {
-            ExprKind::Path { var, path } => {
-                let root = match var {
-                    Var::Record => Some(b.record),
-                    Var::Line => b.line,
-                    Var::Entity => b.entity.map(|(j, _)| j),
+            ExprKind::Path {
+                var,
+                path,
+                entity_field,
+                slot,
+            } => {
+                let mut segs = path.iter();
+                let root = match (var, entity_field) {
+                    // The first name as read once for the record: what `get` would give.
+                    (Var::Record, _) => match slot.and_then(|s| b.slots.get(s)) {
+                        Some(first) => {
+                            segs.next();
+                            *first
+                        }
+                        None => Some(b.record),
+                    },
+                    (Var::Line, _) => b.line,
+                    // The first name is read by its index (same value as the JSON has).
+                    (Var::Entity, Some(i)) => b.entity.and_then(|e| {
+                        segs.next();
+                        e.field(*i)
+                    }),
+                    (Var::Entity, None) => b.entity.map(|e| &e.json),
                 };
                 let mut v = match root {
                     Some(v) => v,
                     None => return Ok(Evaluated::Missing),
                 };
-                for seg in path.iter() {
+                for seg in segs {
                     match v.get(&**seg) {
                         Some(next) => v = next,
                         None => return Ok(Evaluated::Missing),
@@ -550,7 +634,7 @@ impl Expr {
         for (var, need) in needs.iter() {
             let value = match var {
                 Var::Entity => match b.entity {
-                    Some((_, cel)) => cel.clone(),
+                    Some(e) => e.cel.clone(),
                     None => Cel::Null,
                 },
                 Var::Record | Var::Line => {
@@ -1130,11 +1214,12 @@ mod tests {
         Expr::compile(text, &CelEnv::stdlib(), &scope)
     }
 
-    fn bindings<'a>(record: &'a Value, entity: &'a (Value, Cel)) -> Bindings<'a> {
+    fn bindings<'a>(record: &'a Value, entity: &'a EntityView) -> Bindings<'a> {
         Bindings {
             record,
             line: None,
-            entity: Some((&entity.0, &entity.1)),
+            entity: Some(entity),
+            slots: &[],
         }
     }
 
@@ -1145,7 +1230,7 @@ mod tests {
             "OpportunityLineItems": {"totalSize": 2, "done": true, "records": [
                 {"ProductCode": "SVC-1", "TotalPrice": 10}, {"ProductCode": "LIC-1", "TotalPrice": 5}]}});
         let ent_json = json!({"id": "FR01", "terms": "N30", "dimensions": {"department": "SALES"}});
-        let ent = (ent_json.clone(), json_to_cel(&ent_json));
+        let ent = EntityView::new(ent_json.clone());
         let b = bindings(&rec, &ent);
         let e =
             compile("record.BillingCountry in ['FR', 'DE'] && record.AnnualRevenue > 1000000.0")
@@ -1201,7 +1286,7 @@ mod tests {
         let e = compile("record.Parent.Name").unwrap();
         assert!(matches!(e.kind, ExprKind::Path { .. }));
         let rec = json!({"Parent": null});
-        let ent = (json!({}), Cel::Null);
+        let ent = EntityView::with_cel(json!({}), Cel::Null);
         assert!(matches!(
             e.eval(&bindings(&rec, &ent)).unwrap(),
             Evaluated::Missing
@@ -1256,11 +1341,12 @@ mod tests {
             };
             for rec in &records {
                 for ent in &entities {
-                    let cel_ent = json_to_cel(ent);
+                    let view = EntityView::new(ent.clone());
                     let b = Bindings {
                         record: rec,
                         line: None,
-                        entity: Some((ent, &cel_ent)),
+                        entity: Some(&view),
+                        slots: &[],
                     };
                     let Some(v) = d.eval(&b, &mut Vec::new()) else {
                         continue;
@@ -1287,10 +1373,63 @@ mod tests {
     }
 
     #[test]
+    fn reads_through_slots_give_what_the_record_gives() {
+        let exprs = [
+            "record.Name",
+            "record.Parent.Name",
+            "entity.terms",
+            "entity.dimensions.department",
+            "record.BillingCountry in ['US', 'FR']",
+            "record.Name != null && record.Name.startsWith('Ac')",
+            "record.AnnualRevenue == null",
+            "record.Parent.Name == 'Group'",
+            "record.OpportunityLineItems.records.exists(l, l.ProductCode.startsWith('SVC'))",
+            "size(record.Name) > 3 || entity.terms == 'N30'",
+        ];
+        let records = [
+            json!({"Name": "Acme", "BillingCountry": "US", "AnnualRevenue": 2500.5,
+                   "Parent": {"Name": "Group"}, "OpportunityLineItems": {"records": [
+                       {"ProductCode": "SVC-1"}, {"ProductCode": "LIC"}]}}),
+            json!({"Name": null, "BillingCountry": "", "Parent": null, "AnnualRevenue": ""}),
+            json!({"Parent": "not a record", "OpportunityLineItems": {"records": []}}),
+            json!({}),
+            json!(null),
+            json!(["Name"]),
+        ];
+        let view = EntityView::new(json!({"id": "US01", "terms": "N30", "dimensions": {}}));
+        for text in exprs {
+            let plain = compile(text).unwrap();
+            let mut slotted = plain.clone();
+            let mut reads = Reads::default();
+            slotted.intern_reads(&mut reads);
+            // Every expression reading the record reads it through a slot.
+            assert_eq!(reads.len() > 0, text.contains("record."), "`{text}`");
+            for rec in &records {
+                let mut firsts = vec![None; reads.firsts()];
+                let mut slots = vec![None; reads.len()];
+                reads.read(rec, &mut firsts, &mut slots);
+                let b = Bindings {
+                    record: rec,
+                    line: None,
+                    entity: Some(&view),
+                    slots: &[],
+                };
+                let bs = Bindings { slots: &slots, ..b };
+                assert_eq!(
+                    format!("{:?}", plain.eval(&b)),
+                    format!("{:?}", slotted.eval(&bs)),
+                    "`{text}` on {rec}"
+                );
+                assert_eq!(plain.test(&b), slotted.test(&bs), "`{text}` on {rec}");
+            }
+        }
+    }
+
+    #[test]
     fn intacct_text_values_are_typed_for_cel() {
         let e = compile("record.NumberOfEmployees > 10 && record.AnnualRevenue < 10.5").unwrap();
         let rec = json!({"NumberOfEmployees": "12", "AnnualRevenue": "10.25"});
-        let ent = (json!({}), Cel::Null);
+        let ent = EntityView::with_cel(json!({}), Cel::Null);
         assert!(e.test(&bindings(&rec, &ent)).unwrap());
         // Empty text is null: the comparison errors at run time, reported with the expression.
         let rec = json!({"NumberOfEmployees": "", "AnnualRevenue": "1"});
