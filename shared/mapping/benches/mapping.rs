@@ -15,7 +15,6 @@ use lf_domain::Flow;
 use lf_mapping::{MapContext, Mapped};
 use serde_json::Value;
 
-#[path = "fixtures.rs"]
 mod fixtures;
 use fixtures::{account, opportunity};
 

@@ -13,7 +13,6 @@ use lf_mapping::{MapContext, Mapped};
 use serde_json::Value;
 use std::time::Instant;
 
-#[path = "fixtures.rs"]
 mod fixtures;
 
 fn cpu_seconds() -> f64 {
