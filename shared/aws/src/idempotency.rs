@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
@@ -196,14 +197,30 @@ impl IdempotencyStore for DynamoIdempotencyStore {
     }
 
     async fn release(&self, key: &IdempotencyKey) -> Result<(), PortError> {
-        self.client
+        let deleted = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key(IDEMPOTENCY_KEY, s(key.as_str()))
+            .condition_expression("#status = :inprogress")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":inprogress", s(INPROGRESS))
             .send()
-            .await
-            .map_err(|e| from_sdk(&format!("DeleteItem {}", self.table), e))?;
-        Ok(())
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Nothing in progress under this key: already completed (by us, or by a caller
+            // that took over), or gone. Either way there is nothing to release.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(&format!("DeleteItem {}", self.table), e)),
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Item keys: how a link, a record, a stream or an audit entry is named in its table. Every key
 //! is built here so each table's layout can be read in one place.
 //!
-//! Components are joined with `#`; a component that could contain `#` is escaped (`%` → `%25`,
-//! `#` → `%23`), so two different values never share a key.
+//! Components are joined with `#` (and a record's parts with `/`); a component that could
+//! contain either is escaped (`%` → `%25`, `#` → `%23`, `/` → `%2F`), so two different values
+//! never share a key.
 
 use std::borrow::Cow;
 

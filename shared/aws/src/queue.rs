@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{
     Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
@@ -160,6 +161,21 @@ fn received(m: &Message) -> Result<ReceivedMessage, PortError> {
     })
 }
 
+/// Whether SQS refused a receipt because it no longer holds its message: deleted, received
+/// again, moved to the dead-letter queue, or expired. SQS says so with `ReceiptHandleIsInvalid`,
+/// `MessageNotInflight`, or `InvalidParameterValue` naming the ReceiptHandle parameter ("Reason:
+/// The receipt handle has expired" / "Message does not exist or is not available for visibility
+/// timeout change"); moto with `ReceiptHandleIsInvalid`.
+fn holds_nothing(err: &impl ProvideErrorMetadata) -> bool {
+    match err.code() {
+        Some("ReceiptHandleIsInvalid" | "MessageNotInflight") => true,
+        Some("InvalidParameterValue") => err
+            .message()
+            .is_some_and(|m| m.contains("parameter ReceiptHandle")),
+        _ => false,
+    }
+}
+
 fn count(
     attributes: Option<&std::collections::HashMap<QueueAttributeName, String>>,
     name: QueueAttributeName,
@@ -202,32 +218,54 @@ impl Queue for SqsQueue {
         got.messages().iter().map(received).collect()
     }
 
+    /// A receipt that no longer holds its message (deleted, received again, moved to the
+    /// dead-letter queue, expired) succeeds, as the port asks; SQS refuses some of those.
     async fn delete(&self, receipt: &ReceiptHandle) -> Result<(), PortError> {
-        self.client
+        let deleted = self
+            .client
             .delete_message()
             .queue_url(&self.url)
             .receipt_handle(&receipt.0)
             .send()
-            .await
-            .map_err(|e| from_sdk(&format!("DeleteMessage {}", self.url), e))?;
-        Ok(())
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if holds_nothing(&e) => {
+                tracing::debug!(queue = %self.url, "delete with a stale receipt; nothing deleted");
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(&format!("DeleteMessage {}", self.url), e)),
+        }
     }
 
+    /// A receipt that no longer holds its message fails with [`PortError::Conflict`], as the
+    /// port asks, whichever way SQS refused it.
     async fn change_visibility(
         &self,
         receipt: &ReceiptHandle,
         visibility: Duration,
     ) -> Result<(), PortError> {
         check_visibility(visibility)?;
-        self.client
+        let changed = self
+            .client
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(&receipt.0)
             .visibility_timeout(whole_seconds(visibility))
             .send()
-            .await
-            .map_err(|e| from_sdk(&format!("ChangeMessageVisibility {}", self.url), e))?;
-        Ok(())
+            .await;
+        match changed {
+            Ok(_) => Ok(()),
+            Err(e) if holds_nothing(&e) => Err(PortError::conflict(format!(
+                "ChangeMessageVisibility {}: the receipt no longer holds its message \
+                 (deleted, received again or moved to the dead-letter queue)",
+                self.url
+            ))),
+            Err(e) => Err(from_sdk(
+                &format!("ChangeMessageVisibility {}", self.url),
+                e,
+            )),
+        }
     }
 
     async fn depth(&self) -> Result<QueueDepth, PortError> {
@@ -291,6 +329,43 @@ mod tests {
         assert!(matches!(err, PortError::Unavailable { .. }), "{err:?}");
         assert!(std::error::Error::source(&err).is_some());
         assert!(err.to_string().contains("GetQueueAttributes"), "{err}");
+    }
+
+    #[test]
+    fn refusals_of_a_stale_receipt_are_told_apart_from_other_refusals() {
+        let refusal = |code: &str, message: &str| {
+            aws_sdk_sqs::error::ErrorMetadata::builder()
+                .code(code)
+                .message(message)
+                .build()
+        };
+        let stale = [
+            refusal(
+                "ReceiptHandleIsInvalid",
+                "The input receipt handle is invalid.",
+            ),
+            refusal("MessageNotInflight", "The message is not in flight."),
+            refusal(
+                "InvalidParameterValue",
+                "Value AQEB for parameter ReceiptHandle is invalid. Reason: The receipt handle \
+                 has expired.",
+            ),
+        ];
+        for e in &stale {
+            assert!(holds_nothing(e), "{e:?}");
+        }
+        let other = [
+            refusal(
+                "InvalidParameterValue",
+                "Value 50000 for parameter VisibilityTimeout is invalid. Reason: Total \
+                 VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+            ),
+            refusal("QueueDoesNotExist", "The specified queue does not exist."),
+            refusal("AccessDenied", "Access to the resource is denied."),
+        ];
+        for e in &other {
+            assert!(!holds_nothing(e), "{e:?}");
+        }
     }
 
     #[test]

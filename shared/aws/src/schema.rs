@@ -336,6 +336,7 @@ mod tests {
         node.as_str()
             .map(str::to_owned)
             .or_else(|| node.as_integer().map(|i| i.to_string()))
+            .or_else(|| node.as_bool().map(|b| b.to_string()))
             .unwrap_or_else(|| panic!("expected a scalar, got {node:?}"))
     }
 
@@ -351,9 +352,9 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn template_tables_match_the_schema() {
-        let docs = Yaml::load_from_str(TEMPLATE).unwrap();
+    /// Panics at the first table of `template` that differs from what [`create_table`] makes.
+    fn check_tables(template: &str) {
+        let docs = Yaml::load_from_str(template).unwrap();
         let resources = &docs[0]["Resources"];
         for table in Table::ALL {
             let id = format!("{}Table", logical_id(table.suffix()));
@@ -387,14 +388,27 @@ mod tests {
             assert_eq!(definitions, strings, "{id}");
             let ttl = props
                 .as_mapping_get("TimeToLiveSpecification")
-                .map(|spec| text(&spec["AttributeName"]));
-            assert_eq!(ttl.as_deref(), table.ttl_attribute(), "{id}");
+                .map(|spec| (text(&spec["AttributeName"]), text(&spec["Enabled"])));
+            assert_eq!(
+                ttl,
+                table
+                    .ttl_attribute()
+                    .map(|a| (a.to_owned(), "true".to_owned())),
+                "{id}"
+            );
+            assert_eq!(text(&props["BillingMode"]), "PAY_PER_REQUEST", "{id}");
+            assert_eq!(
+                text(&props["SSESpecification"]["SSEEnabled"]),
+                "true",
+                "{id}"
+            );
         }
     }
 
-    #[test]
-    fn template_has_a_queue_and_dlq_per_flow() {
-        let docs = Yaml::load_from_str(TEMPLATE).unwrap();
+    /// Panics at the first flow queue of `template` that differs from what
+    /// [`create_queue_with_dead_letter`] makes.
+    fn check_queues(template: &str) {
+        let docs = Yaml::load_from_str(template).unwrap();
         let resources = &docs[0]["Resources"];
         for flow in Flow::ALL {
             let id = format!("{}Queue", logical_id(flow.as_str()));
@@ -423,6 +437,61 @@ mod tests {
             assert_eq!(
                 text(&dlq["MessageRetentionPeriod"]),
                 DEAD_LETTER_RETENTION.as_secs().to_string()
+            );
+            for props in [queue, dlq] {
+                assert_eq!(text(&props["SqsManagedSseEnabled"]), "true", "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn template_tables_match_the_schema() {
+        check_tables(TEMPLATE);
+    }
+
+    #[test]
+    fn template_has_a_queue_and_dlq_per_flow() {
+        check_queues(TEMPLATE);
+    }
+
+    /// A template check: panics where the template differs from the schema.
+    type TemplateCheck = fn(&str);
+
+    /// The two checks above must fail when the template drifts from the schema.
+    #[test]
+    fn template_checks_catch_drift() {
+        let drifts: [(&str, &str, TemplateCheck); 9] = [
+            ("-sync-state", "-syncstate", check_tables),
+            (
+                "AttributeName: expiration",
+                "AttributeName: expires",
+                check_tables,
+            ),
+            (
+                "expiration\n        Enabled: true",
+                "expiration\n        Enabled: false",
+                check_tables,
+            ),
+            ("KeyType: RANGE", "KeyType: HASH", check_tables),
+            ("AttributeType: S", "AttributeType: N", check_tables),
+            ("SSEEnabled: true", "SSEEnabled: false", check_tables),
+            ("maxReceiveCount: 5", "maxReceiveCount: 3", check_queues),
+            (
+                "MessageRetentionPeriod: 1209600",
+                "MessageRetentionPeriod: 345600",
+                check_queues,
+            ),
+            ("-credit-alerts-dlq", "-credit-alert-dlq", check_queues),
+        ];
+        for (from, to, check) in drifts {
+            assert!(
+                TEMPLATE.contains(from),
+                "the template no longer has {from:?}"
+            );
+            let drifted = TEMPLATE.replacen(from, to, 1);
+            assert!(
+                std::panic::catch_unwind(|| check(&drifted)).is_err(),
+                "{from:?} -> {to:?} went unnoticed"
             );
         }
     }

@@ -197,7 +197,9 @@ fn hash_object(h: &mut Sha256, fields: &Map<String, Value>) {
     h.update(b"}");
 }
 
-fn hash_value(h: &mut Sha256, v: &Value) {
+/// The canonical hash encoding of a JSON value: object keys sorted, every string and number
+/// length-prefixed, so no two different values feed the hasher the same bytes.
+pub(crate) fn hash_value(h: &mut Sha256, v: &Value) {
     match v {
         Value::Null => h.update(b"n"),
         Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),

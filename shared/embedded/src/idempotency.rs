@@ -212,9 +212,11 @@ impl IdempotencyStore for SqliteIdempotencyStore {
         let key = key.clone();
         self.db
             .run("idempotency release", move |conn, _| {
-                conn.prepare_cached("DELETE FROM idempotency_record WHERE key = ?1")
-                    .and_then(|mut stmt| stmt.execute([key.as_str()]))
-                    .or_port("idempotency release")?;
+                conn.prepare_cached(
+                    "DELETE FROM idempotency_record WHERE key = ?1 AND status = ?2",
+                )
+                .and_then(|mut stmt| stmt.execute([key.as_str(), IN_PROGRESS]))
+                .or_port("idempotency release")?;
                 Ok(())
             })
             .await

@@ -61,6 +61,8 @@ pub struct DeadLetter {
 /// - Refused with [`PortError::Invalid`], before anything is sent or received: an empty body,
 ///   a body over [`MAX_MESSAGE_BYTES`] bytes or with characters SQS refuses, a delay over 15
 ///   minutes, a visibility over 12 hours, `max` outside 1..=10.
+///
+/// [`MAX_MESSAGE_BYTES`]: lf_domain::port::queue::MAX_MESSAGE_BYTES
 /// - Messages are kept until deleted (there is no retention period).
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {

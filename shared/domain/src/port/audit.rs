@@ -46,7 +46,8 @@ pub struct AuditEntry {
 /// Guarantees:
 /// - Append-only: an entry is never overwritten, even when two entries for the same record
 ///   carry the same timestamp.
-/// - `history` returns a record's entries newest first.
+/// - `history` returns a record's entries newest first; entries with the same timestamp come
+///   in no particular order.
 pub trait AuditLog: Send + Sync {
     fn append(&self, entry: &AuditEntry) -> impl Future<Output = Result<(), PortError>> + Send;
 

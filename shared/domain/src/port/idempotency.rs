@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::PortError;
 use crate::id::IdempotencyKey;
+use crate::record::hash_value;
 
 /// Hash of the work's input, stored with the record: the same key with a different payload is
 /// refused ([`PortError::PayloadMismatch`]) instead of returning another payload's result.
@@ -28,13 +29,13 @@ impl PayloadHash {
         PayloadHash(hex::encode(Sha256::digest(bytes)))
     }
 
+    /// Hashes a JSON payload. Key order does not matter (the workspace's `serde_json` keeps
+    /// insertion order, so the text of one payload can differ between deliveries); the
+    /// encoding is the one [`crate::Fingerprint`] uses.
     pub fn of_json(value: &Value) -> Self {
-        Self::of_bytes(value.to_string().as_bytes())
-    }
-
-    /// Takes a stored hash back.
-    pub fn from_stored(hex: &str) -> Self {
-        PayloadHash(hex.to_owned())
+        let mut h = Sha256::new();
+        hash_value(&mut h, value);
+        PayloadHash(hex::encode(h.finalize()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -121,6 +122,9 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<BeginOutcome, PortError>> + Send;
 
     /// Marks the key COMPLETED with its result; the record now expires `expires_after` from now.
+    /// Records it even when the record expired or was released meanwhile (the work is done, and
+    /// recording that is what stops it running again); fails with
+    /// [`PortError::PayloadMismatch`] when the key is held for another payload.
     fn complete(
         &self,
         key: &IdempotencyKey,
@@ -128,13 +132,27 @@ pub trait IdempotencyStore: Send + Sync {
         result: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
-    /// Deletes the record after a failure so the work can be retried.
+    /// Deletes the record after a failure so the work can be retried. Only an INPROGRESS record
+    /// is deleted: a late failure must not wipe a result that is already COMPLETED (for example
+    /// by a caller that took the key over after this one's in-progress expiry passed).
     fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_payloads_hash_regardless_of_key_order() {
+        let a: Value =
+            serde_json::from_str(r#"{"id":"001","amount":{"value":5,"ccy":"EUR"}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"amount":{"ccy":"EUR","value":5},"id":"001"}"#).unwrap();
+        assert_eq!(PayloadHash::of_json(&a), PayloadHash::of_json(&b));
+        let c: Value =
+            serde_json::from_str(r#"{"id":"001","amount":{"value":6,"ccy":"EUR"}}"#).unwrap();
+        assert_ne!(PayloadHash::of_json(&a), PayloadHash::of_json(&c));
+    }
 
     #[test]
     fn in_progress_expiry_is_the_deadline_capped() {

@@ -142,12 +142,17 @@ pub trait Queue: Send + Sync {
         wait: Duration,
     ) -> impl Future<Output = Result<Vec<ReceivedMessage>, PortError>> + Send;
 
-    /// Deletes a received message. Deleting twice with the same receipt is harmless.
+    /// Deletes a received message. Deleting twice with the same receipt is harmless, and so is
+    /// deleting with a receipt that no longer holds its message (received again since, or moved
+    /// to the dead-letter queue): the call succeeds, and whether a superseded receipt still
+    /// deletes is up to the queue (SQS: it may not).
     fn delete(&self, receipt: &ReceiptHandle)
     -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Sets a received message's remaining invisibility to `visibility` from now (zero makes
-    /// it visible at once). Long work calls this to keep its message.
+    /// it visible at once). Long work calls this to keep its message. Fails with
+    /// [`PortError::Conflict`] when the receipt no longer holds its message because it was
+    /// deleted or moved to the dead-letter queue.
     fn change_visibility(
         &self,
         receipt: &ReceiptHandle,

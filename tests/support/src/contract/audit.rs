@@ -52,6 +52,8 @@ pub async fn history_is_newest_first_and_limited<H: Harness>(h: &H) {
         vec![entries[3].clone()]
     );
     assert!(log.history(&record("US/C-3"), 10).await.unwrap().is_empty());
+    // A limit of zero asks for nothing, and is not an error.
+    assert!(log.history(&record("US/C-1"), 0).await.unwrap().is_empty());
 }
 
 pub async fn entries_with_equal_timestamps_are_all_kept<H: Harness>(h: &H) {

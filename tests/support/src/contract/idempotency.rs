@@ -196,3 +196,61 @@ pub async fn concurrent_begins_have_one_winner<H: Harness>(h: &H) {
         "{outcomes:?}"
     );
 }
+
+pub async fn a_late_complete_still_records_the_result<H: Harness>(h: &H) {
+    // The owner finishes after its in-progress expiry and after the record itself expired:
+    // the work is done, so its result is recorded and returned from then on.
+    let store = h.idempotency(config()).await;
+    let deadline = epoch() + chrono::Duration::seconds(30);
+    store
+        .begin(&key("k"), &payload("p"), Some(deadline))
+        .await
+        .unwrap();
+    h.advance(Duration::from_secs(2 * 3600));
+    store
+        .complete(&key("k"), &payload("p"), &json!({"late": true}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
+        BeginOutcome::Completed(json!({"late": true}))
+    );
+    // Completing a key that was never begun (or was released) records the result too.
+    store
+        .complete(&key("fresh"), &payload("p"), &json!(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .begin(&key("fresh"), &payload("p"), None)
+            .await
+            .unwrap(),
+        BeginOutcome::Completed(json!(2))
+    );
+}
+
+pub async fn a_late_release_keeps_a_completed_result<H: Harness>(h: &H) {
+    // The first owner stalls past its deadline; a retry takes the key over and completes it;
+    // then the first owner fails and releases. The completed result must survive, or the work
+    // would run a second time.
+    let store = h.idempotency(config()).await;
+    let deadline = epoch() + chrono::Duration::seconds(30);
+    store
+        .begin(&key("k"), &payload("p"), Some(deadline))
+        .await
+        .unwrap();
+    h.advance(Duration::from_secs(31));
+    assert_eq!(
+        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
+        BeginOutcome::Started
+    );
+    store
+        .complete(&key("k"), &payload("p"), &json!({"invoice": "INV-9"}))
+        .await
+        .unwrap();
+    store.release(&key("k")).await.unwrap();
+    assert_eq!(
+        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
+        BeginOutcome::Completed(json!({"invoice": "INV-9"}))
+    );
+}

@@ -33,6 +33,8 @@ macro_rules! port_contract_tests {
             deadline_is_capped_by_max_in_progress,
             different_payload_for_same_key_is_refused,
             concurrent_begins_have_one_winner,
+            a_late_complete_still_records_the_result,
+            a_late_release_keeps_a_completed_result,
         ]);
         $crate::port_contract_tests!(@suite $harness, sync_state, [
             watermark_moves_only_forward,
@@ -51,6 +53,7 @@ macro_rules! port_contract_tests {
             visibility_can_be_extended_and_cleared,
             message_moves_to_dead_letter_queue_after_max_receives,
             delayed_message_is_hidden_until_its_delay_passes,
+            a_receipt_that_no_longer_holds_its_message_deletes_harmlessly,
         ]);
     };
     (@suite $harness:ty, $suite:ident, [$($case:ident),* $(,)?]) => {

@@ -184,3 +184,40 @@ pub async fn delayed_message_is_hidden_until_its_delay_passes<H: Harness>(h: &H)
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].body, "later");
 }
+
+pub async fn a_receipt_that_no_longer_holds_its_message_deletes_harmlessly<H: Harness>(h: &H) {
+    // Superseded: the message was received again after its visibility ran out. The late
+    // delete succeeds; whether it still deletes is the queue's business (SQS: it may).
+    let q = h.queue().await;
+    q.send_batch(&[OutgoingMessage::new("slow")]).await.unwrap();
+    let first = receive_n(&q, 1, VIS).await.remove(0);
+    h.let_queue_time_pass(Duration::from_millis(1500)).await;
+    let second = receive_n(&q, 1, LONG).await.remove(0);
+    assert_eq!(second.message_id, first.message_id);
+    q.delete(&first.receipt).await.unwrap();
+    q.delete(&second.receipt).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), QueueDepth::default());
+    let err = q
+        .change_visibility(&second.receipt, LONG)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PortError::Conflict { .. }),
+        "deleted: {err:?}"
+    );
+
+    // Moved to the dead-letter queue: the old receipt deletes nothing there and cannot extend.
+    let (q, dlq) = h.queue_with_dlq(1).await;
+    q.send_batch(&[OutgoingMessage::new("poison")])
+        .await
+        .unwrap();
+    let held = receive_n(&q, 1, VIS).await.remove(0);
+    h.let_queue_time_pass(Duration::from_millis(1500)).await;
+    nothing_visible(&q).await;
+    q.delete(&held.receipt).await.unwrap();
+    let err = q.change_visibility(&held.receipt, LONG).await.unwrap_err();
+    assert!(matches!(err, PortError::Conflict { .. }), "moved: {err:?}");
+    let dead = receive_n(&dlq, 1, LONG).await;
+    assert_eq!(dead.len(), 1, "the dead letter is still there");
+    assert_eq!(dead[0].body, "poison");
+}
