@@ -348,17 +348,32 @@ pub fn parse_result_csv(text: &str) -> Result<Vec<BTreeMap<String, String>>, Sal
     Ok(rows)
 }
 
-/// Reads an `sf__Error` value: `CODE:message:--`.
+/// Reads an `sf__Error` value: `CODE:message:fields --`, where `fields` (comma-separated) may
+/// be empty (`UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--`) and the
+/// message may itself contain colons.
 pub fn parse_bulk_error(raw: &str) -> ApiError {
-    let trimmed = raw.strip_suffix(":--").unwrap_or(raw);
-    match trimmed.split_once(':') {
+    let (body, fields) = match raw.trim_end().strip_suffix("--") {
+        Some(rest) => match rest.trim_end().rsplit_once(':') {
+            Some((body, fields)) => (body, fields),
+            None => (rest, ""),
+        },
+        None => (raw, ""),
+    };
+    let mut error = match body.split_once(':') {
         Some((code, message))
             if !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_') =>
         {
             ApiError::new(code, message)
         }
-        _ => ApiError::new("BULK_ROW_ERROR", trimmed),
-    }
+        _ => ApiError::new("BULK_ROW_ERROR", body),
+    };
+    error.fields = fields
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    error
 }
 
 fn split_system_columns(
@@ -591,6 +606,17 @@ mod tests {
         assert_eq!(e.code, "REQUIRED_FIELD_MISSING");
         assert_eq!(e.message, "Required fields are missing: [LastName]");
         assert_eq!(parse_bulk_error("something odd").code, "BULK_ROW_ERROR");
+
+        // Salesforce names the fields between the message and the closing `--`.
+        let e = parse_bulk_error(
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --",
+        );
+        assert_eq!(e.code, "REQUIRED_FIELD_MISSING");
+        assert_eq!(e.message, "Required fields are missing: [LastName]");
+        assert_eq!(e.fields, vec!["LastName"]);
+        let e = parse_bulk_error("FIELD_INTEGRITY_EXCEPTION:bad pair:Quantity,UnitPrice--");
+        assert_eq!(e.message, "bad pair");
+        assert_eq!(e.fields, vec!["Quantity", "UnitPrice"]);
 
         let ok = parse_result_csv(
             "\"sf__Id\",\"sf__Created\",LastName\n\"003000000000001AAA\",\"true\",\"Lovelace\"\n",

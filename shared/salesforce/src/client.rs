@@ -207,8 +207,8 @@ impl SalesforceClient {
             Admission::Pause(pause) => {
                 if self.remaining().is_some_and(|left| pause >= left) {
                     return Err(SalesforceError::DailyReserve {
-                        used: self.api_usage().map_or(0, |u| u.used),
-                        max: self.api_usage().map_or(0, |u| u.max),
+                        used: usage.as_ref().map_or(0, |u| u.used),
+                        max: usage.as_ref().map_or(0, |u| u.max),
                         retry_after: pause,
                     });
                 }

@@ -63,6 +63,40 @@ fn check_chunk(len: usize) -> Result<(), SalesforceError> {
     Ok(())
 }
 
+/// Refuses the call when a record lacks `key` (or holds a value `present` rejects).
+fn require_key(
+    what: &str,
+    records: &[Fields],
+    key: &str,
+    present: impl Fn(&Value) -> bool,
+) -> Result<(), SalesforceError> {
+    match records
+        .iter()
+        .position(|r| !r.get(key).is_some_and(&present))
+    {
+        Some(i) => Err(SalesforceError::InvalidInput(format!(
+            "{what}: record {i} has no {key}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A `{"allOrNone": .., "records": [..]}` call carrying 1 to 200 records of `object`.
+fn records_call(
+    method: HttpMethod,
+    path: String,
+    what: String,
+    object: &str,
+    records: &[Fields],
+    keep_id: bool,
+    all_or_none: bool,
+) -> Result<ApiRequest, SalesforceError> {
+    check_chunk(records.len())?;
+    Ok(ApiRequest::new(method, path, what).with_json(
+        json!({ "allOrNone": all_or_none, "records": typed_records(object, records, keep_id) }),
+    ))
+}
+
 /// `POST /composite/sobjects`: create up to 200 records of `object`.
 pub fn create_request(
     version: ApiVersion,
@@ -71,15 +105,15 @@ pub fn create_request(
     all_or_none: bool,
 ) -> Result<ApiRequest, SalesforceError> {
     let object = check_api_name("object", object)?;
-    check_chunk(records.len())?;
-    Ok(ApiRequest::new(
+    records_call(
         HttpMethod::Post,
         format!("{}/composite/sobjects", version.data_root()),
         format!("collections create {object}"),
+        object,
+        records,
+        false,
+        all_or_none,
     )
-    .with_json(
-        json!({ "allOrNone": all_or_none, "records": typed_records(object, records, false) }),
-    ))
 }
 
 /// `PATCH /composite/sobjects`: update up to 200 records; each needs an `Id`.
@@ -90,23 +124,17 @@ pub fn update_request(
     all_or_none: bool,
 ) -> Result<ApiRequest, SalesforceError> {
     let object = check_api_name("object", object)?;
-    check_chunk(records.len())?;
-    if let Some(i) = records
-        .iter()
-        .position(|r| !r.get("Id").is_some_and(Value::is_string))
-    {
-        return Err(SalesforceError::InvalidInput(format!(
-            "collections update of {object}: record {i} has no Id"
-        )));
-    }
-    Ok(ApiRequest::new(
+    let what = format!("collections update {object}");
+    require_key(&what, records, "Id", Value::is_string)?;
+    records_call(
         HttpMethod::Patch,
         format!("{}/composite/sobjects", version.data_root()),
-        format!("collections update {object}"),
+        what,
+        object,
+        records,
+        true,
+        all_or_none,
     )
-    .with_json(
-        json!({ "allOrNone": all_or_none, "records": typed_records(object, records, true) }),
-    ))
 }
 
 /// `PATCH /composite/sobjects/{object}/{field}`: upsert up to 200 records by external id.
@@ -119,26 +147,20 @@ pub fn upsert_request(
 ) -> Result<ApiRequest, SalesforceError> {
     let object = check_api_name("object", object)?;
     let field = check_api_name("external id field", external_id_field)?;
-    check_chunk(records.len())?;
-    if let Some(i) = records
-        .iter()
-        .position(|r| r.get(field).is_none_or(Value::is_null))
-    {
-        return Err(SalesforceError::InvalidInput(format!(
-            "collections upsert of {object}: record {i} has no {field}"
-        )));
-    }
-    Ok(ApiRequest::new(
+    let what = format!("collections upsert {object}.{field}");
+    require_key(&what, records, field, |v| !v.is_null())?;
+    records_call(
         HttpMethod::Patch,
         format!(
             "{}/composite/sobjects/{object}/{field}",
             version.data_root()
         ),
-        format!("collections upsert {object}.{field}"),
+        what,
+        object,
+        records,
+        false,
+        all_or_none,
     )
-    .with_json(
-        json!({ "allOrNone": all_or_none, "records": typed_records(object, records, false) }),
-    ))
 }
 
 /// `DELETE /composite/sobjects?ids=...&allOrNone=...`: delete up to 200 records.

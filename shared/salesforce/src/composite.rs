@@ -1,7 +1,7 @@
 //! The Composite API: up to 25 subrequests in one call (at most 5 of them queries or sObject
 //! Collections), later ones referring to earlier results as `@{referenceId.field}`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use lf_domain::SalesforceId;
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use crate::client::SalesforceClient;
 use crate::config::ApiVersion;
-use crate::error::{ApiError, SalesforceError};
+use crate::error::{ApiError, SalesforceError, errors_in, unnamed_error};
 use crate::request::{ApiRequest, HttpMethod, check_api_name, encode_segment};
-use crate::sobject::Fields;
+use crate::sobject::{Fields, upsert_body, writable};
 use crate::soql::Soql;
 
 /// Subrequests per composite call.
@@ -164,12 +164,11 @@ impl CompositeRequest {
                 "a composite request holds at most {MAX_QUERY_OR_COLLECTION_SUBREQUESTS} query or collections subrequests"
             )));
         }
-        let seen: HashSet<&str> = self
+        if self
             .composite_request
             .iter()
-            .map(|s| s.reference_id.as_str())
-            .collect();
-        if seen.contains(reference_id) {
+            .any(|s| s.reference_id == reference_id)
+        {
             return Err(SalesforceError::InvalidInput(format!(
                 "referenceId {reference_id} is used twice"
             )));
@@ -205,7 +204,7 @@ impl CompositeRequest {
             HttpMethod::Post,
             url,
             reference_id,
-            Some(Value::Object(fields.clone())),
+            Some(Value::Object(writable(fields))),
             false,
         )
     }
@@ -223,7 +222,7 @@ impl CompositeRequest {
             HttpMethod::Patch,
             url,
             reference_id,
-            Some(Value::Object(fields.clone())),
+            Some(Value::Object(writable(fields))),
             false,
         )
     }
@@ -243,13 +242,11 @@ impl CompositeRequest {
             self.sobjects(object)?,
             encode_segment(value)
         );
-        let mut body = fields.clone();
-        body.remove(field);
         self.push(
             HttpMethod::Patch,
             url,
             reference_id,
-            Some(Value::Object(body)),
+            Some(Value::Object(upsert_body(fields, field))),
             false,
         )
     }
@@ -337,12 +334,8 @@ impl SubResponse {
         if self.is_success() {
             return Vec::new();
         }
-        serde_json::from_value::<Vec<ApiError>>(self.body.clone()).unwrap_or_else(|_| {
-            vec![ApiError::new(
-                format!("HTTP_{}", self.http_status_code),
-                self.body.to_string(),
-            )]
-        })
+        errors_in(&self.body)
+            .unwrap_or_else(|| vec![unnamed_error(self.http_status_code, &self.body.to_string())])
     }
 
     /// The `id` of a successful create or upsert.
@@ -417,6 +410,29 @@ mod tests {
     }
 
     #[test]
+    fn bodies_follow_the_single_record_rules() {
+        // A record copied from a query result: its attributes and Id are not sent back.
+        let copied = fields(json!({
+            "attributes": {"type": "Account", "url": "/services/data/v62.0/sobjects/Account/001000000000001AAA"},
+            "Id": "001000000000001AAA", "Name": "Acme", "Ext__c": "A-1"
+        }));
+        let mut c = CompositeRequest::new(ApiVersion::DEFAULT);
+        c.create("C", "Account", &copied).unwrap();
+        let id = SalesforceId::parse("001000000000001").unwrap();
+        c.update("U", "Account", id, &copied).unwrap();
+        c.upsert("P", "Account", "Ext__c", "A-1", &copied).unwrap();
+        let subs = c.subrequests();
+        let body = |i: usize| subs[i].body.clone().unwrap();
+        assert_eq!(body(0), json!({"Name": "Acme", "Ext__c": "A-1"}));
+        assert_eq!(body(1), json!({"Name": "Acme", "Ext__c": "A-1"}));
+        assert_eq!(body(2), json!({"Name": "Acme"}));
+        assert_eq!(
+            subs[2].url,
+            "/services/data/v62.0/sobjects/Account/Ext__c/A-1"
+        );
+    }
+
+    #[test]
     fn limits_and_reference_ids_are_enforced() {
         let mut c = CompositeRequest::new(ApiVersion::DEFAULT);
         for i in 0..5 {
@@ -462,5 +478,14 @@ mod tests {
         let c = r.get("NewContact").unwrap();
         assert!(!c.is_success());
         assert_eq!(c.errors()[0].code, "PROCESSING_HALTED");
+
+        // The same reading as a REST failure body: one error object, or no error at all.
+        let one: SubResponse = serde_json::from_value(json!({"body": {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}, "httpStatusCode": 404, "referenceId": "Gone"})).unwrap();
+        assert_eq!(one.errors()[0].code, "NOT_FOUND");
+        let empty: SubResponse = serde_json::from_value(
+            json!({"body": [], "httpStatusCode": 500, "referenceId": "Odd"}),
+        )
+        .unwrap();
+        assert_eq!(empty.errors()[0].code, "HTTP_500");
     }
 }

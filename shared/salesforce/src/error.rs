@@ -144,21 +144,38 @@ pub struct ApiFailure {
     pub retry_after: Option<Duration>,
 }
 
+/// The error objects of a failed call's JSON body: Salesforce's array of error objects, or a
+/// single error object. `None` when the body holds neither (a proxy's page, an empty array).
+/// REST failures and failed composite subrequests are both read with it.
+pub(crate) fn errors_in(body: &Value) -> Option<Vec<ApiError>> {
+    match body {
+        Value::Array(_) => Vec::<ApiError>::deserialize(body)
+            .ok()
+            .filter(|errors| !errors.is_empty()),
+        Value::Object(_) => ApiError::deserialize(body)
+            .ok()
+            .filter(|one| !one.code.is_empty())
+            .map(|one| vec![one]),
+        _ => None,
+    }
+}
+
+/// The stand-in for a failure body that named no error: `HTTP_<status>` and the body's start.
+pub(crate) fn unnamed_error(status: u16, body: &str) -> ApiError {
+    ApiError::new(
+        format!("HTTP_{status}"),
+        body.chars().take(300).collect::<String>(),
+    )
+}
+
 impl ApiFailure {
     /// Reads a failure body. Salesforce sends a JSON array of error objects; an edge or proxy
     /// may send anything, which is kept (truncated) as the message of a synthetic error.
     pub fn from_body(status: u16, body: &[u8], retry_after: Option<Duration>) -> Self {
-        let errors = match serde_json::from_slice::<Vec<ApiError>>(body) {
-            Ok(errors) if !errors.is_empty() => errors,
-            _ => match serde_json::from_slice::<ApiError>(body) {
-                Ok(one) if !one.code.is_empty() => vec![one],
-                _ => {
-                    let text = String::from_utf8_lossy(body);
-                    let snippet: String = text.chars().take(300).collect();
-                    vec![ApiError::new(format!("HTTP_{status}"), snippet)]
-                }
-            },
-        };
+        let errors = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| errors_in(&v))
+            .unwrap_or_else(|| vec![unnamed_error(status, &String::from_utf8_lossy(body))]);
         Self {
             status,
             errors,

@@ -4,7 +4,8 @@
 //! The body is untrusted input. It is size-capped before parsing; a DOCTYPE is refused
 //! outright, so no DTD, internal entity or external entity is ever read; only the five
 //! predefined entities and character references are resolved; nesting depth and the number
-//! of notifications are capped. Elements are matched by namespace URI, never by prefix.
+//! of notifications are capped while the body is read, so an oversized message stops the
+//! parse instead of being built first. Elements are matched by namespace URI, never by prefix.
 
 use std::collections::BTreeMap;
 
@@ -81,8 +82,8 @@ pub enum OutboundError {
     TooDeep,
     #[error("not an Outbound Message envelope: {0}")]
     NotAnEnvelope(String),
-    #[error("{count} notifications exceed the limit of {limit}")]
-    TooManyNotifications { count: usize, limit: usize },
+    #[error("more than {limit} notifications")]
+    TooManyNotifications { limit: usize },
     #[error("the message carries no notification")]
     NoNotifications,
     #[error("{element} is missing")]
@@ -270,23 +271,46 @@ fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
     }
 }
 
-/// Reads the whole document into a small tree, refusing anything hostile on the way.
-fn parse_tree(text: &str) -> Result<Element, OutboundError> {
+/// Counts a `Notification` of the `notifications` element being read, refusing one too many.
+fn count_notification(
+    parent: Option<&Element>,
+    el: &Element,
+    seen: &mut usize,
+    limit: usize,
+) -> Result<(), OutboundError> {
+    if el.is(OUTBOUND_NS, "Notification")
+        && parent.is_some_and(|p| p.is(OUTBOUND_NS, "notifications"))
+    {
+        *seen += 1;
+        if *seen > limit {
+            return Err(OutboundError::TooManyNotifications { limit });
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole document into a small tree, refusing anything hostile on the way,
+/// including more than `max_notifications` notifications.
+fn parse_tree(text: &str, max_notifications: usize) -> Result<Element, OutboundError> {
     let mut reader = NsReader::from_reader(text.as_bytes());
     let config = reader.config_mut();
     config.check_end_names = true;
     config.expand_empty_elements = false;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
+    let mut notifications = 0;
     loop {
         let event = reader.read_event().map_err(malformed)?;
         match event {
             Event::DocType(_) => return Err(OutboundError::Doctype),
             Event::Start(start) => {
-                stack.push(open_child(&reader, &start, root.is_some(), stack.len())?);
+                let el = open_child(&reader, &start, root.is_some(), stack.len())?;
+                count_notification(stack.last(), &el, &mut notifications, max_notifications)?;
+                stack.push(el);
             }
             Event::Empty(start) => {
                 let el = open_child(&reader, &start, root.is_some(), stack.len())?;
+                count_notification(stack.last(), &el, &mut notifications, max_notifications)?;
                 attach(&mut stack, &mut root, el);
             }
             Event::End(_) => {
@@ -376,7 +400,7 @@ pub fn parse_outbound_message(
     }
     let text = std::str::from_utf8(body).map_err(|_| OutboundError::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let root = parse_tree(text)?;
+    let root = parse_tree(text, limits.max_notifications.min(MAX_NOTIFICATIONS))?;
     if !root.is(SOAP_ENV_NS, "Envelope") {
         return Err(OutboundError::NotAnEnvelope(format!(
             "the root is {{{}}}{}, not a SOAP 1.1 Envelope",
@@ -412,18 +436,12 @@ pub fn parse_outbound_message(
     })?;
     let action_id = required("ActionId")?;
 
+    // The count was capped while reading.
     let notification_elements: Vec<&Element> = n
         .children
         .iter()
         .filter(|c| c.is(OUTBOUND_NS, "Notification"))
         .collect();
-    let limit = limits.max_notifications.min(MAX_NOTIFICATIONS);
-    if notification_elements.len() > limit {
-        return Err(OutboundError::TooManyNotifications {
-            count: notification_elements.len(),
-            limit,
-        });
-    }
     if notification_elements.is_empty() {
         return Err(OutboundError::NoNotifications);
     }
@@ -656,7 +674,7 @@ mod tests {
         assert_eq!(env.modified_at, m.notifications[0].modified_at());
         assert!(ack_response().contains("<Ack>true</Ack>"));
         // The Ack is itself a valid envelope in the outbound namespace.
-        let ack = parse_tree(ack_response()).unwrap();
+        let ack = parse_tree(ack_response(), MAX_NOTIFICATIONS).unwrap();
         let resp = ack
             .child(SOAP_ENV_NS, "Body")
             .unwrap()
@@ -720,10 +738,15 @@ mod tests {
         );
         assert_eq!(
             parse(&with_notifications(101)).unwrap_err(),
-            OutboundError::TooManyNotifications {
-                count: 101,
-                limit: 100
-            }
+            OutboundError::TooManyNotifications { limit: 100 }
+        );
+        // The cap stops the read at the first notification too many: what follows (here a
+        // body cut short) is never parsed.
+        let cut = with_notifications(150);
+        let cut = &cut[..cut.len() - 40];
+        assert_eq!(
+            parse(cut).unwrap_err(),
+            OutboundError::TooManyNotifications { limit: 100 }
         );
         assert_eq!(
             parse(&with_notifications(0)).unwrap_err(),
@@ -733,7 +756,10 @@ mod tests {
             max_body_bytes: 1 << 20,
             max_notifications: 2,
         };
-        assert!(parse_outbound_message(with_notifications(3).as_bytes(), &tight).is_err());
+        assert_eq!(
+            parse_outbound_message(with_notifications(3).as_bytes(), &tight).unwrap_err(),
+            OutboundError::TooManyNotifications { limit: 2 }
+        );
     }
 
     #[test]

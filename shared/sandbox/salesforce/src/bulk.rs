@@ -159,13 +159,19 @@ impl IngestJob {
         v
     }
 
+    /// A reader over the uploaded CSV (header row first, every row as wide as the header).
+    fn reader(&self) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .from_reader(self.data.as_slice())
+    }
+
     /// Processes the uploaded CSV row by row; each row stands alone (no all-or-none).
     pub fn process(&mut self, store: &mut Store, mut fault: Option<WriteFault>) {
         self.modstamp = format_datetime(store.now());
+        // Not `self.reader()`: the loop below pushes results into `self` while reading.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
-            .has_headers(true)
-            .flexible(false)
             .from_reader(self.data.as_slice());
         let header: Vec<String> = match reader.headers() {
             Ok(h) => h
@@ -193,6 +199,17 @@ impl IngestJob {
             }
         }
         self.state = "JobComplete".into();
+    }
+
+    /// Aborts the job: every uploaded row becomes an unprocessed record.
+    pub fn abort(&mut self) {
+        self.state = "Aborted".into();
+        self.unprocessed = self
+            .reader()
+            .records()
+            .filter_map(Result::ok)
+            .map(|r| r.iter().map(str::to_owned).collect())
+            .collect();
     }
 
     fn fail(&mut self, message: String) {
@@ -303,18 +320,9 @@ impl IngestJob {
         }
     }
 
+    /// Result files quote every value.
     fn csv(header: Vec<String>, rows: impl Iterator<Item = Vec<String>>) -> String {
-        let mut w = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Always)
-            .from_writer(Vec::new());
-        let _ = w.write_record(&header);
-        for r in rows {
-            let _ = w.write_record(&r);
-        }
-        w.into_inner()
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default()
+        csv_text(&header, rows, csv::QuoteStyle::Always)
     }
 
     pub fn successful_results(&self) -> String {
@@ -345,9 +353,7 @@ impl IngestJob {
 
     pub fn unprocessed_records(&self) -> String {
         let header = if self.header.is_empty() {
-            csv::ReaderBuilder::new()
-                .delimiter(self.delimiter)
-                .from_reader(self.data.as_slice())
+            self.reader()
                 .headers()
                 .map(|h| h.iter().map(str::to_owned).collect())
                 .unwrap_or_default()
@@ -358,9 +364,34 @@ impl IngestJob {
     }
 }
 
-/// `CODE:message:fields--`, the failed-results error cell.
+/// A CSV file: the header row, then `rows`. Writing to memory cannot fail, and every value
+/// is a Rust string, so the text is always UTF-8.
+fn csv_text<R: AsRef<[String]>>(
+    header: &[String],
+    rows: impl IntoIterator<Item = R>,
+    quote: csv::QuoteStyle,
+) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(quote)
+        .from_writer(Vec::new());
+    let _ = w.write_record(header);
+    for r in rows {
+        let _ = w.write_record(r.as_ref());
+    }
+    w.into_inner()
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
+/// The failed-results error cell: `CODE:message:--`, or `CODE:message:Field1,Field2 --` when
+/// the error names fields (Salesforce puts a space before the `--` then).
 fn bulk_error(e: &FieldError) -> String {
-    format!("{}:{}:{}--", e.code, e.message, e.fields.join(","))
+    if e.fields.is_empty() {
+        format!("{}:{}:--", e.code, e.message)
+    } else {
+        format!("{}:{}:{} --", e.code, e.message, e.fields.join(","))
+    }
 }
 
 impl QueryJob {
@@ -393,18 +424,7 @@ impl QueryJob {
     pub fn page(&self, offset: usize, max: usize) -> (String, usize, Option<usize>) {
         let end = offset.saturating_add(max).min(self.rows.len());
         let rows = self.rows.get(offset..end).unwrap_or_default();
-        let mut w = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Necessary)
-            .from_writer(Vec::new());
-        let _ = w.write_record(&self.header);
-        for r in rows {
-            let _ = w.write_record(r);
-        }
-        let text = w
-            .into_inner()
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default();
+        let text = csv_text(&self.header, rows, csv::QuoteStyle::Necessary);
         let next = (end < self.rows.len()).then_some(end);
         (text, rows.len(), next)
     }

@@ -249,11 +249,6 @@ impl Sandbox {
         self.org.update(id, fields)
     }
 
-    /// Adds `count` Accounts named `Volume Account 00001`... (for paging and volume tests).
-    pub fn seed_accounts(&self, count: usize) -> Result<(), SandboxError> {
-        self.org.seed_accounts(count)
-    }
-
     /// Stops serving and waits for in-flight requests.
     pub async fn shutdown(self) {
         self.server.shutdown().await;

@@ -228,13 +228,6 @@ impl Org {
         self.commit(&mut w);
         Ok(())
     }
-
-    pub fn seed_accounts(&self, count: usize) -> Result<(), SandboxError> {
-        let mut w = self.lock();
-        seed::volume_accounts(&mut w.store, count).map_err(SandboxError::Seed)?;
-        w.store.take_changes();
-        Ok(())
-    }
 }
 
 fn rejected(errors: Vec<crate::value::FieldError>) -> SandboxError {

@@ -157,7 +157,6 @@ pub(crate) struct Outbound {
     rules: Vec<OutboundRule>,
     config: Mutex<Option<PushConfig>>,
     pusher: Mutex<Option<Pusher>>,
-    notifications: Mutex<u64>,
 }
 
 /// What a message needs to know about the org.
@@ -175,7 +174,6 @@ impl Outbound {
             rules,
             config: Mutex::new(config),
             pusher: Mutex::new(pusher),
-            notifications: Mutex::new(0),
         }
     }
 
@@ -247,7 +245,6 @@ impl Outbound {
                 let ids: Vec<String> = chunk.iter().map(|_| store.new_id("04l")).collect();
                 let session_id = rule.send_session_id.then(&mut *session);
                 let body = envelope(org, object, rule, index, chunk, &ids, session_id.as_deref());
-                *self.notifications.lock().unwrap_or_else(|p| p.into_inner()) += chunk.len() as u64;
                 pusher.push(Delivery {
                     content_type: "text/xml; charset=utf-8".into(),
                     headers: vec![("SOAPAction".into(), "\"\"".into())],

@@ -21,20 +21,23 @@ struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
+    /// Runs one write with "now" fixed at the next seed minute.
+    fn at_next_tick<T>(&mut self, write: impl FnOnce(&mut Store) -> T) -> T {
+        self.tick += 1;
+        self.store
+            .freeze_time(Some(seed_epoch() + Duration::minutes(self.tick)));
+        let out = write(self.store);
+        self.store.freeze_time(None);
+        out
+    }
+
     fn put(&mut self, object: &str, fields: Value) -> Result<String, String> {
         let def = Schema::get()
             .object(object)
             .ok_or_else(|| format!("no object {object}"))?;
-        self.tick += 1;
-        self.store
-            .freeze_time(Some(seed_epoch() + Duration::minutes(self.tick)));
         let map = fields.as_object().cloned().unwrap_or_default();
-        let out = self
-            .store
-            .create(def, &map, Writer::System)
-            .map_err(|e| format!("{object}: {e:?}"));
-        self.store.freeze_time(None);
-        out
+        self.at_next_tick(|store| store.create(def, &map, Writer::System))
+            .map_err(|e| format!("{object}: {e:?}"))
     }
 }
 
@@ -638,20 +641,12 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
     let opp_def = Schema::get()
         .object("Opportunity")
         .ok_or("no Opportunity object")?;
-    s.tick += 1;
-    s.store
-        .freeze_time(Some(seed_epoch() + Duration::minutes(s.tick)));
-    let linked = s.store.update(
-        opp_def,
-        &opportunities[5],
-        &json!({"SBQQ__PrimaryQuote__c": quote})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        Writer::System,
-    );
-    s.store.freeze_time(None);
-    linked.map_err(|e| format!("linking the primary quote: {e:?}"))?;
+    let primary = json!({"SBQQ__PrimaryQuote__c": quote})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    s.at_next_tick(|store| store.update(opp_def, &opportunities[5], &primary, Writer::System))
+        .map_err(|e| format!("linking the primary quote: {e:?}"))?;
 
     s.put(
         "Task",

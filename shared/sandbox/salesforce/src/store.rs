@@ -511,7 +511,7 @@ impl Store {
                 read_only.push(field.name);
                 continue;
             }
-            match coerce(field, &object.label, raw) {
+            match coerce(field, raw) {
                 Ok(v) => {
                     if field.kind == FieldType::Reference
                         && let Some(id) = v.as_str()

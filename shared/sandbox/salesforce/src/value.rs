@@ -105,9 +105,9 @@ fn number_of(raw: &Value) -> Option<Decimal> {
     }
 }
 
-/// Checks and converts `raw` for `field`. The object label names the object in messages.
-/// Reference existence is checked by the store, which knows the records.
-pub fn coerce(field: &FieldDef, object_label: &str, raw: &Value) -> Result<Value, FieldError> {
+/// Checks and converts `raw` for `field`. Reference existence is checked by the store, which
+/// knows the records.
+pub fn coerce(field: &FieldDef, raw: &Value) -> Result<Value, FieldError> {
     if raw.is_null() {
         // A boolean is never null: clearing it means false.
         return Ok(if field.kind == FieldType::Boolean {
@@ -166,7 +166,7 @@ pub fn coerce(field: &FieldDef, object_label: &str, raw: &Value) -> Result<Value
             if s.is_empty() {
                 return Ok(Value::Null);
             }
-            let id = SalesforceId::parse(s).map_err(|_| malformed_id(field, object_label, s))?;
+            let id = SalesforceId::parse(s).map_err(|_| malformed_id(field, s))?;
             if !field.reference_to.is_empty()
                 && !field.reference_to.iter().any(|target| {
                     crate::schema::Schema::get()
@@ -174,7 +174,7 @@ pub fn coerce(field: &FieldDef, object_label: &str, raw: &Value) -> Result<Value
                         .is_some_and(|o| o.key_prefix == id.key_prefix())
                 })
             {
-                return Err(malformed_id(field, object_label, s));
+                return Err(malformed_id(field, s));
             }
             Ok(Value::String(id.as_str().to_owned()))
         }
@@ -274,8 +274,7 @@ pub fn to_soap_text(field: &FieldDef, v: &Value) -> Option<String> {
     }
 }
 
-fn malformed_id(field: &FieldDef, object_label: &str, s: &str) -> FieldError {
-    let _ = object_label;
+fn malformed_id(field: &FieldDef, s: &str) -> FieldError {
     FieldError::new(
         "MALFORMED_ID",
         format!("{}: id value of incorrect type: {s}", field.label),
@@ -321,17 +320,17 @@ mod tests {
     fn numbers_round_to_scale_and_respect_precision() {
         let amount = field("Opportunity", "Amount");
         assert_eq!(
-            coerce(&amount, "Opportunity", &serde_json::json!("1234.567")).unwrap(),
+            coerce(&amount, &serde_json::json!("1234.567")).unwrap(),
             serde_json::json!(1234.57)
         );
         assert_eq!(
-            coerce(&amount, "Opportunity", &serde_json::json!(45000)).unwrap(),
+            coerce(&amount, &serde_json::json!(45000)).unwrap(),
             serde_json::json!(45000.0)
         );
-        let err = coerce(&amount, "Opportunity", &serde_json::json!("lots")).unwrap_err();
+        let err = coerce(&amount, &serde_json::json!("lots")).unwrap_err();
         assert_eq!(err.code, "JSON_PARSER_ERROR");
         let bal = field("Account", "Intacct_Balance__c");
-        let err = coerce(&bal, "Account", &serde_json::json!(1e15)).unwrap_err();
+        let err = coerce(&bal, &serde_json::json!(1e15)).unwrap_err();
         assert_eq!(err.code, "NUMBER_OUTSIDE_VALID_RANGE");
     }
 
@@ -339,25 +338,15 @@ mod tests {
     fn dates_and_datetimes_normalise() {
         let dt = field("Account", "Intacct_Last_Synced__c");
         assert_eq!(
-            coerce(
-                &dt,
-                "Account",
-                &serde_json::json!("2024-03-01T10:00:00+02:00")
-            )
-            .unwrap(),
+            coerce(&dt, &serde_json::json!("2024-03-01T10:00:00+02:00")).unwrap(),
             serde_json::json!("2024-03-01T08:00:00.000+0000")
         );
         assert_eq!(
-            coerce(
-                &dt,
-                "Account",
-                &serde_json::json!("2024-03-01T08:00:00.000+0000")
-            )
-            .unwrap(),
+            coerce(&dt, &serde_json::json!("2024-03-01T08:00:00.000+0000")).unwrap(),
             serde_json::json!("2024-03-01T08:00:00.000+0000")
         );
         let d = field("Opportunity", "CloseDate");
-        assert!(coerce(&d, "Opportunity", &serde_json::json!("2024-13-01")).is_err());
+        assert!(coerce(&d, &serde_json::json!("2024-13-01")).is_err());
     }
 
     #[test]
@@ -365,33 +354,29 @@ mod tests {
         let name = field("Opportunity", "Name");
         let long = "x".repeat(121);
         assert_eq!(
-            coerce(&name, "Opportunity", &Value::String(long))
-                .unwrap_err()
-                .code,
+            coerce(&name, &Value::String(long)).unwrap_err().code,
             "STRING_TOO_LONG"
         );
         let cur = field("Account", "CurrencyIsoCode");
         assert_eq!(
-            coerce(&cur, "Account", &serde_json::json!("eur")).unwrap(),
+            coerce(&cur, &serde_json::json!("eur")).unwrap(),
             serde_json::json!("EUR")
         );
         assert_eq!(
-            coerce(&cur, "Account", &serde_json::json!("XYZ"))
-                .unwrap_err()
-                .code,
+            coerce(&cur, &serde_json::json!("XYZ")).unwrap_err().code,
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
         );
         let email = field("Contact", "Email");
-        assert!(coerce(&email, "Contact", &serde_json::json!("not an email")).is_err());
+        assert!(coerce(&email, &serde_json::json!("not an email")).is_err());
         let acct = field("Contact", "AccountId");
         assert_eq!(
-            coerce(&acct, "Contact", &serde_json::json!("0065w000023STAmAAO"))
+            coerce(&acct, &serde_json::json!("0065w000023STAmAAO"))
                 .unwrap_err()
                 .code,
             "MALFORMED_ID"
         );
         assert_eq!(
-            coerce(&acct, "Contact", &serde_json::json!("0015w00002BFDeL")).unwrap(),
+            coerce(&acct, &serde_json::json!("0015w00002BFDeL")).unwrap(),
             serde_json::json!("0015w00002BFDeLAAX")
         );
     }

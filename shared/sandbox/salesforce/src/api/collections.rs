@@ -87,14 +87,18 @@ fn rolled_back() -> FieldError {
     )
 }
 
+/// The state to roll back to, taken only when the call is `allOrNone` (a snapshot copies
+/// every table).
+fn rollback_point(call: &Call<'_>, all_or_none: bool) -> Option<crate::store::Snapshot> {
+    all_or_none.then(|| call.world.store.snapshot())
+}
+
 /// Applies `allOrNone`: when any record failed, undo everything and mark the others.
-fn settle(
-    call: &mut Call<'_>,
-    snapshot: crate::store::Snapshot,
-    all_or_none: bool,
-    outcomes: &mut [Outcome],
-) {
-    if !all_or_none || outcomes.iter().all(|o| o.errors.is_empty()) {
+fn settle(call: &mut Call<'_>, rollback: Option<crate::store::Snapshot>, outcomes: &mut [Outcome]) {
+    let Some(snapshot) = rollback else {
+        return;
+    };
+    if outcomes.iter().all(|o| o.errors.is_empty()) {
         return;
     }
     call.world.store.restore(snapshot);
@@ -120,12 +124,12 @@ fn write(call: &mut Call<'_>, req: &ApiRequest, op: Op) -> ApiResponse {
     if records.len() > MAX_RECORDS {
         return too_many();
     }
-    let snapshot = call.world.store.snapshot();
+    let rollback = rollback_point(call, all_or_none);
     let mut outcomes = Vec::with_capacity(records.len());
     for raw in records {
         outcomes.push(write_one(call, op, raw));
     }
-    settle(call, snapshot, all_or_none, &mut outcomes);
+    settle(call, rollback, &mut outcomes);
     ApiResponse::json(200, render(&outcomes, matches!(op, Op::Upsert(..))))
 }
 
@@ -215,16 +219,7 @@ fn write_one(call: &mut Call<'_>, op: Op, raw: &Value) -> Outcome {
                 Err(errors) => Outcome {
                     id: Some(id),
                     created: None,
-                    errors: errors
-                        .into_iter()
-                        .map(|e| {
-                            if e.code == "NOT_FOUND" {
-                                FieldError::new("ENTITY_IS_DELETED", "entity is deleted", &[])
-                            } else {
-                                e
-                            }
-                        })
-                        .collect(),
+                    errors: errors.into_iter().map(missing_as_deleted).collect(),
                 },
             }
         }
@@ -280,6 +275,16 @@ fn write_one(call: &mut Call<'_>, op: Op, raw: &Value) -> Outcome {
     }
 }
 
+/// A collections item naming a record that does not exist fails with `ENTITY_IS_DELETED`,
+/// not the REST `NOT_FOUND`.
+fn missing_as_deleted(e: FieldError) -> FieldError {
+    if e.code == "NOT_FOUND" {
+        FieldError::new("ENTITY_IS_DELETED", "entity is deleted", &[])
+    } else {
+        e
+    }
+}
+
 fn normalise(id: &str) -> String {
     SalesforceId::parse(id)
         .map(|i| i.as_str().to_owned())
@@ -304,7 +309,7 @@ fn delete(call: &mut Call<'_>, req: &ApiRequest) -> ApiResponse {
     let all_or_none = req
         .param("allOrNone")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let snapshot = call.world.store.snapshot();
+    let rollback = rollback_point(call, all_or_none);
     let mut outcomes = Vec::new();
     for id in ids {
         if let Some(e) = call.take_write_fault() {
@@ -325,15 +330,11 @@ fn delete(call: &mut Call<'_>, req: &ApiRequest) -> ApiResponse {
             Err(e) => Outcome {
                 id: Some(id),
                 created: None,
-                errors: vec![if e.code == "NOT_FOUND" {
-                    FieldError::new("ENTITY_IS_DELETED", "entity is deleted", &[])
-                } else {
-                    e
-                }],
+                errors: vec![missing_as_deleted(e)],
             },
         });
     }
-    settle(call, snapshot, all_or_none, &mut outcomes);
+    settle(call, rollback, &mut outcomes);
     ApiResponse::json(200, render(&outcomes, false))
 }
 

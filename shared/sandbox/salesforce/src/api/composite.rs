@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{ApiRequest, ApiResponse, Body, Call, dispatch, split_path};
@@ -74,7 +74,8 @@ pub(crate) fn composite(call: &mut Call<'_>, req: &ApiRequest) -> ApiResponse {
         seen_refs.push(r);
     }
 
-    let snapshot = call.world.store.snapshot();
+    // Only an all-or-none request can roll back, and a snapshot copies every table.
+    let snapshot = all_or_none.then(|| call.world.store.snapshot());
     let mut results: Vec<Value> = Vec::new();
     let mut bodies: HashMap<String, Value> = HashMap::new();
     let mut failed_at: Option<usize> = None;
@@ -98,7 +99,7 @@ pub(crate) fn composite(call: &mut Call<'_>, req: &ApiRequest) -> ApiResponse {
             break;
         }
     }
-    if let Some(failed) = failed_at {
+    if let (Some(failed), Some(snapshot)) = (failed_at, snapshot) {
         call.world.store.restore(snapshot);
         for (i, sub) in subs.iter().enumerate() {
             let reference = sub.get("referenceId").and_then(Value::as_str).unwrap_or("");

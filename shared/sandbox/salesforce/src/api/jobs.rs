@@ -149,18 +149,16 @@ fn upload(call: &mut Call<'_>, req: &ApiRequest, id: &str) -> ApiResponse {
     if job.state != "Open" {
         return wrong_state(&job.state);
     }
-    if job.data.is_empty() {
-        job.data = req.body.to_vec();
-    } else {
-        // A second upload appends its rows; its header line repeats the first.
-        let text = String::from_utf8_lossy(&req.body);
-        if let Some((_, rows)) = text.split_once('\n') {
-            if !job.data.ends_with(b"\n") {
-                job.data.push(b'\n');
-            }
-            job.data.extend_from_slice(rows.as_bytes());
-        }
+    if !job.data.is_empty() {
+        // Salesforce takes one upload per job and refuses the next one, so a replayed upload
+        // can never insert its rows twice.
+        return ApiResponse::error(
+            409,
+            "INVALIDJOBSTATE",
+            &format!("Found multiple contents for job: {id}; upload the content only once per job"),
+        );
     }
+    job.data = req.body.to_vec();
     ApiResponse::empty(201)
 }
 
@@ -183,15 +181,7 @@ fn change_state(call: &mut Call<'_>, req: &ApiRequest, id: &str) -> ApiResponse 
             ApiResponse::json(200, reply)
         }
         "Aborted" if matches!(job.state.as_str(), "Open" | "UploadComplete") => {
-            job.state = "Aborted".into();
-            let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
-                .delimiter(job.delimiter)
-                .from_reader(job.data.as_slice())
-                .records()
-                .filter_map(Result::ok)
-                .map(|r| r.iter().map(str::to_owned).collect())
-                .collect();
-            job.unprocessed = rows;
+            job.abort();
             ApiResponse::json(200, job.info())
         }
         "UploadComplete" | "Aborted" => wrong_state(&job.state),

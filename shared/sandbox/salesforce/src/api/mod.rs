@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
@@ -27,8 +27,15 @@ use crate::fault::{SalesforceFault, WriteFault};
 use crate::org::{Org, World};
 use crate::value::FieldError;
 
+/// The largest request body: Bulk API 2.0's upload limit (150 MB). Axum's default of 2 MB
+/// would refuse an ordinary Bulk upload.
+const MAX_BODY_BYTES: usize = 150 * 1024 * 1024;
+
 pub(crate) fn router(org: Arc<Org>) -> Router {
-    Router::new().fallback(entry).with_state(org)
+    Router::new()
+        .fallback(entry)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(org)
 }
 
 /// API versions the sandbox answers: v31.0 (the oldest the v62 guide supports) to this one.
@@ -272,7 +279,7 @@ async fn entry(
     if segments.len() == 2 {
         // The versions list needs no session and is not counted.
         let resp = if method == Method::GET || method == Method::HEAD {
-            resources::versions(org.base_url())
+            resources::versions()
         } else {
             ApiResponse::method_not_allowed(&method)
         };

@@ -13,8 +13,7 @@ fn release_label(version: u32) -> String {
 }
 
 /// `GET /services/data/`.
-pub(crate) fn versions(base_url: &str) -> ApiResponse {
-    let _ = base_url;
+pub(crate) fn versions() -> ApiResponse {
     let list: Vec<Value> = (OLDEST_VERSION..=LATEST_VERSION)
         .map(|v| {
             json!({

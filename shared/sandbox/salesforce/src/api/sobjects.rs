@@ -87,12 +87,11 @@ fn find_by_ext(
 }
 
 fn multiple_choices(req: &ApiRequest, object: &ObjectDef, ids: &[String]) -> ApiResponse {
-    let v = req.version_str();
     ApiResponse::json(
         300,
         Value::Array(
             ids.iter()
-                .map(|id| json!(format!("/services/data/v{v}/sobjects/{}/{id}", object.name)))
+                .map(|id| json!(record_url(req, object.name, id)))
                 .collect(),
         ),
     )

@@ -151,15 +151,26 @@ const RELATIVE_DATES_N: &[&str] = &[
 /// Parses one SOQL statement.
 pub fn parse(src: &str) -> Result<Query, SoqlError> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, at: 0 };
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let q = p.query()?;
     p.expect_end()?;
     Ok(q)
 }
 
+/// How deep parentheses, `NOT`s and semi-join subqueries may nest. The parser recurses once
+/// per level, so without a bound a hostile query string would overflow the stack and abort
+/// the process.
+const MAX_NESTING: usize = 100;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Condition terms open at this point (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 impl Parser {
@@ -360,7 +371,7 @@ impl Parser {
     fn select_item(&mut self) -> Result<SelectItem, SoqlError> {
         if *self.peek() == Tok::LParen {
             self.at += 1;
-            let q = self.query()?;
+            let q = self.nested(Self::query)?;
             self.expect(&Tok::RParen)?;
             return Ok(SelectItem::Subquery(Box::new(q)));
         }
@@ -421,7 +432,31 @@ impl Parser {
         })
     }
 
+    /// Runs `parse` one nesting level down, refusing to go past [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<T, SoqlError>,
+    ) -> Result<T, SoqlError> {
+        if self.depth >= MAX_NESTING {
+            return Err(SoqlError::new(
+                "MALFORMED_QUERY",
+                format!(
+                    "ERROR at Row:1:Column:{}\nthe query nests deeper than {MAX_NESTING} levels",
+                    self.col()
+                ),
+            ));
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
+    }
+
     fn term(&mut self) -> Result<Cond, SoqlError> {
+        self.nested(Self::nested_term)
+    }
+
+    fn nested_term(&mut self) -> Result<Cond, SoqlError> {
         if self.eat_kw("NOT") {
             return Ok(Cond::Not(Box::new(self.term()?)));
         }
@@ -618,5 +653,31 @@ mod tests {
         assert!(parse("SELECT Id FROM Account LIMIT x").is_err());
         assert!(parse("SELECT Id FROM Account WHERE Name = ").is_err());
         assert!(parse("SELECT Id FROM Account extra tokens").is_err());
+    }
+
+    #[test]
+    fn runaway_nesting_is_refused_not_a_stack_overflow() {
+        // A query string can be 16 KB in a URL and far more in a composite or Bulk body.
+        let deep = format!(
+            "SELECT Id FROM Account WHERE {}Name = 'x'{}",
+            "(".repeat(20_000),
+            ")".repeat(20_000)
+        );
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(e.code, "MALFORMED_QUERY");
+        let nots = format!(
+            "SELECT Id FROM Account WHERE {}Name = 'x'",
+            "NOT ".repeat(20_000)
+        );
+        assert_eq!(parse(&nots).unwrap_err().code, "MALFORMED_QUERY");
+        let subqueries = format!("{}Id FROM Account", "SELECT (".repeat(20_000));
+        assert_eq!(parse(&subqueries).unwrap_err().code, "MALFORMED_QUERY");
+        // Reasonable nesting still parses.
+        let ok = format!(
+            "SELECT Id FROM Account WHERE {}Name = 'x'{}",
+            "(".repeat(20),
+            ")".repeat(20)
+        );
+        assert!(parse(&ok).is_ok());
     }
 }

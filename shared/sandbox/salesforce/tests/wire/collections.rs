@@ -140,3 +140,39 @@ async fn more_than_200_records_is_a_400() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(org.sandbox.records("Account").is_empty());
 }
+
+#[tokio::test]
+async fn all_or_none_delete_keeps_every_record_when_one_fails() {
+    let org = start(DataSet::Empty).await;
+    let a = org.sandbox.insert("Account", json!({"Name": "A"})).unwrap();
+    let gone = org
+        .sandbox
+        .insert("Account", json!({"Name": "Gone"}))
+        .unwrap();
+    let r = org
+        .send(
+            Method::DELETE,
+            &format!("/composite/sobjects?ids={gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()[0]["success"], true);
+
+    let r = org
+        .send(
+            Method::DELETE,
+            &format!("/composite/sobjects?ids={a},{gone}&allOrNone=true"),
+            None,
+        )
+        .await;
+    let body = r.json();
+    assert_eq!(
+        body[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    assert_eq!(body[1]["errors"][0]["statusCode"], "ENTITY_IS_DELETED");
+    assert!(
+        org.sandbox.record(&a).is_some(),
+        "the delete was rolled back"
+    );
+}
