@@ -34,7 +34,6 @@ struct Inner {
     counters: Arc<Counters>,
     clock: Arc<dyn Clock>,
     refresh_margin: chrono::Duration,
-    retry: lf_domain::RetryPolicy,
 }
 
 /// How [`IntacctClient::send`] treats a request.
@@ -42,6 +41,23 @@ struct Inner {
 pub(crate) struct SendOptions {
     /// All functions in one database transaction.
     pub transaction: bool,
+}
+
+/// HTTP 401 to a sign-in (`XMLGW_JPP0002` "Sign-in information is incorrect") refuses the
+/// credentials themselves, not a session: reported as the failed login it is, which a new
+/// session cannot heal (permanent), rather than as an expired session.
+fn sign_in_refusal(e: IntacctError) -> IntacctError {
+    match e {
+        IntacctError::HttpStatus {
+            status: 401,
+            errors,
+            ..
+        } => IntacctError::Authentication {
+            login: true,
+            errors,
+        },
+        other => other,
+    }
 }
 
 impl IntacctClient {
@@ -72,7 +88,6 @@ impl IntacctClient {
                 counters,
                 clock,
                 refresh_margin,
-                retry: config.retry,
             }),
             deadline: None,
         })
@@ -106,7 +121,7 @@ impl IntacctClient {
     }
 
     pub(crate) fn retry_policy(&self) -> lf_domain::RetryPolicy {
-        self.inner.retry
+        self.inner.transport.retry_policy()
     }
 
     pub(crate) fn deadline(&self) -> Option<Instant> {
@@ -148,7 +163,8 @@ impl IntacctClient {
         let op = inner
             .transport
             .post(&inner.endpoint, &body, true, self.deadline)
-            .await?
+            .await
+            .map_err(sign_in_refusal)?
             .into_operation(true)?;
         let data = op
             .results

@@ -110,12 +110,7 @@ const THROTTLED: ErrorClass = ErrorClass::Throttled { retry_after: None };
 /// The classification table. First match wins, so the specific rules come before the broad
 /// text rules. Sources: protocols.md B4/B8 (the numbers seen in practice) and the SDK tests.
 static RULES: &[Rule] = &[
-    // Session invalid or expired: refresh the session once and replay.
-    rule(
-        Matcher::ErrornoAndText("XL03000006", "invalid session"),
-        ErrorClass::AuthExpired,
-        Reason::InvalidSession,
-    ),
+    // Session invalid or expired ("Invalid session …"): refresh the session once and replay.
     rule(
         Matcher::ErrornoAndText("XL03000006", "session"),
         ErrorClass::AuthExpired,
@@ -129,7 +124,7 @@ static RULES: &[Rule] = &[
         Reason::BadCredentials,
     ),
     // HTTP 401 from the gateway. With a session it means the session is gone; the client
-    // refreshes once and reports a login refusal as permanent.
+    // refreshes once, and reports a 401 to a sign-in as a failed login (permanent).
     rule(
         Matcher::Errorno("XMLGW_JPP0002"),
         ErrorClass::AuthExpired,

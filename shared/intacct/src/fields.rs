@@ -42,13 +42,9 @@ fn append_field(
     let path = format!("{parent_path}/{name}");
     check_name(name, &path)?;
     match value {
+        // Each item repeats the element; an array item is refused by `element`.
         Value::Array(items) => {
             for item in items {
-                if item.is_array() {
-                    return Err(IntacctError::invalid(format!(
-                        "field {path:?}: an array inside an array has no XML form"
-                    )));
-                }
                 parent.push(element(name, item, &path)?);
             }
             Ok(())

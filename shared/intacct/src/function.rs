@@ -217,11 +217,16 @@ impl Function {
     }
 }
 
-fn field_list(fields: &[&str]) -> String {
+/// A `<fields>` value: the names comma-separated, or `*` for all.
+pub(crate) fn field_list<S: AsRef<str>>(fields: &[S]) -> String {
     if fields.is_empty() {
         "*".to_owned()
     } else {
-        fields.join(",")
+        fields
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 

@@ -3,6 +3,7 @@
 //! to 1,000 rows a page).
 
 use crate::error::IntacctError;
+use crate::function::field_list;
 use crate::xml::XmlElement;
 
 /// Largest `query` page the gateway accepts.
@@ -413,15 +414,10 @@ impl ReadByQuery {
                 self.object, self.page_size
             )));
         }
-        let fields = if self.fields.is_empty() {
-            "*".to_owned()
-        } else {
-            self.fields.join(",")
-        };
         Ok(XmlElement::new("readByQuery")
             .child(XmlElement::with_text("object", self.object.as_str()))
             .child(XmlElement::with_text("query", self.query.as_str()))
-            .child(XmlElement::with_text("fields", fields))
+            .child(XmlElement::with_text("fields", field_list(&self.fields)))
             .child(XmlElement::with_text(
                 "pagesize",
                 self.page_size.to_string(),

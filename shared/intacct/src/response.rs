@@ -185,28 +185,29 @@ fn number_attr(data: &XmlElement, name: &str) -> Result<Option<u64>, IntacctErro
     }
 }
 
-fn parse_data(data: &XmlElement) -> Result<ResultData, IntacctError> {
+fn parse_data(data: XmlElement) -> Result<ResultData, IntacctError> {
     Ok(ResultData {
         listtype: data
             .attribute("listtype")
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
-        count: number_attr(data, "count")?,
-        total_count: number_attr(data, "totalcount")?,
-        num_remaining: number_attr(data, "numremaining")?,
+        count: number_attr(&data, "count")?,
+        total_count: number_attr(&data, "totalcount")?,
+        num_remaining: number_attr(&data, "numremaining")?,
         result_id: data
             .attribute("resultId")
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_owned),
-        offset: number_attr(data, "offset")?,
-        records: data.children().to_vec(),
+        offset: number_attr(&data, "offset")?,
+        // The records move out of the parsed tree: a page can hold thousands of them.
+        records: data.into_children(),
         key: None,
     })
 }
 
-fn parse_result(el: &XmlElement) -> Result<FunctionResult, IntacctError> {
-    let status = match status_of(el, "result")?.as_str() {
+fn parse_result(mut el: XmlElement) -> Result<FunctionResult, IntacctError> {
+    let status = match status_of(&el, "result")?.as_str() {
         "success" => ResultStatus::Success,
         "failure" => ResultStatus::Failure,
         "aborted" => ResultStatus::Aborted,
@@ -218,17 +219,17 @@ fn parse_result(el: &XmlElement) -> Result<FunctionResult, IntacctError> {
     };
     Ok(FunctionResult {
         status,
-        function: opt_text(el, "function").unwrap_or_default(),
-        control_id: opt_text(el, "controlid").unwrap_or_default(),
-        key: opt_text(el, "key"),
-        data: el.find("data").map(parse_data).transpose()?,
-        errors: errors_in(el),
+        function: opt_text(&el, "function").unwrap_or_default(),
+        control_id: opt_text(&el, "controlid").unwrap_or_default(),
+        key: opt_text(&el, "key"),
+        errors: errors_in(&el),
+        data: el.take("data").map(parse_data).transpose()?,
     })
 }
 
 /// Reads a response body. Malformed or hostile XML (DOCTYPE, custom entities) is refused.
 pub fn parse_response(bytes: &[u8]) -> Result<Response, IntacctError> {
-    let root = parse_document(bytes)?;
+    let mut root = parse_document(bytes)?;
     if !root.name().eq_ignore_ascii_case("response") {
         return Err(IntacctError::protocol(format!(
             "root element is <{}>, not <response>",
@@ -250,7 +251,7 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, IntacctError> {
         dtd_version: opt_text(control_el, "dtdversion"),
     };
     let control_errors = errors_in(&root);
-    let (authentication, authentication_errors, results) = match root.find("operation") {
+    let (authentication, authentication_errors, results) = match root.take("operation") {
         None => (None, Vec::new(), Vec::new()),
         Some(op) => {
             let auth_el = op
@@ -264,11 +265,14 @@ pub fn parse_response(bytes: &[u8]) -> Result<Response, IntacctError> {
                 session_timestamp: timestamp(auth_el, "sessiontimestamp"),
                 session_timeout: timestamp(auth_el, "sessiontimeout"),
             };
+            let errors = errors_in(&op);
             let results = op
-                .find_all("result")
+                .into_children()
+                .into_iter()
+                .filter(|c| c.name().eq_ignore_ascii_case("result"))
                 .map(parse_result)
                 .collect::<Result<Vec<_>, _>>()?;
-            (Some(auth), errors_in(op), results)
+            (Some(auth), errors, results)
         }
     };
     Ok(Response {

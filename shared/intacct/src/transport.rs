@@ -48,6 +48,11 @@ impl Transport {
         })
     }
 
+    /// The backoff this transport retries with (also what idempotent creates use).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
     /// Posts `body` until it gets an answer worth returning.
     ///
     /// Throttling (429, GW-0010) and failures that happened before the request was sent are

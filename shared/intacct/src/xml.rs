@@ -155,6 +155,21 @@ impl XmlElement {
             .filter(|t| !t.is_empty())
     }
 
+    /// Removes and returns the first child with this name (case-insensitive): readers take a
+    /// response apart instead of copying its records.
+    pub(crate) fn take(&mut self, name: &str) -> Option<XmlElement> {
+        let at = self
+            .children
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))?;
+        Some(self.children.remove(at))
+    }
+
+    /// The child elements, by value.
+    pub(crate) fn into_children(self) -> Vec<XmlElement> {
+        self.children
+    }
+
     /// Follows a path of child names (`["DISPLAYCONTACT", "MAILADDRESS", "CITY"]`).
     pub fn path(&self, names: &[&str]) -> Option<&XmlElement> {
         names.iter().try_fold(self, |el, n| el.find(n))
@@ -261,8 +276,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<XmlElement, XmlError> {
         let event = reader.read_event().map_err(|e| syntax(&reader, &e))?;
         match event {
             Event::DocType(_) => return Err(XmlError::DocType),
-            Event::Start(start) | Event::Empty(start) if root.is_some() => {
-                let _ = start;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(XmlError::TrailingContent);
             }
             Event::Start(start) => {

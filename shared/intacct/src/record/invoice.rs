@@ -64,10 +64,7 @@ impl FromRecord for ArInvoice {
                 Ok(ArInvoiceLine {
                     record_no: f.text("RECORDNO"),
                     account_no: f.text_any(&["ACCOUNTNO", "GLACCOUNTNO"]),
-                    amount: match f.decimal("TRX_AMOUNT")? {
-                        Some(a) => Some(a),
-                        None => f.decimal("AMOUNT")?,
-                    },
+                    amount: f.any(&["TRX_AMOUNT", "AMOUNT"], Fields::decimal)?,
                     item_id: f.text("ITEMID"),
                     memo: f.text_any(&["ENTRYDESCRIPTION", "MEMO"]),
                     location_id: f.text_any(&["LOCATIONID", "LOCATION"]),

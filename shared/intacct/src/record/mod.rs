@@ -61,6 +61,21 @@ impl<'a> Fields<'a> {
         names.iter().find_map(|n| self.text(n))
     }
 
+    /// Like [`Fields::text_any`] for a typed reader (`Fields::decimal`, `Fields::date`…): the
+    /// first name present decides, and a present value that does not read is an error.
+    pub fn any<T>(
+        &self,
+        names: &[&str],
+        read: impl Fn(&Self, &str) -> Result<Option<T>, IntacctError>,
+    ) -> Result<Option<T>, IntacctError> {
+        for name in names {
+            if let Some(value) = read(self, name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
     pub fn decimal(&self, name: &str) -> Result<Option<Decimal>, IntacctError> {
         self.el
             .field(name)

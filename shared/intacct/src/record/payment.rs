@@ -37,14 +37,8 @@ impl FromRecord for ArPayment {
             payment_method: f.text("PAYMENTMETHOD"),
             doc_number: f.text("DOCNUMBER"),
             receipt_date: f.date("RECEIPTDATE")?,
-            payment_date: match f.date("PAYMENTDATE")? {
-                Some(d) => Some(d),
-                None => f.date("WHENPAID")?,
-            },
-            amount: match f.decimal("TOTALENTERED")? {
-                Some(a) => Some(a),
-                None => f.decimal("TOTALPAID")?,
-            },
+            payment_date: f.any(&["PAYMENTDATE", "WHENPAID"], Fields::date)?,
+            amount: f.any(&["TOTALENTERED", "TOTALPAID"], Fields::decimal)?,
             currency: f.text("CURRENCY"),
             state: f.text("STATE"),
             when_modified: f.datetime("WHENMODIFIED")?,

@@ -60,10 +60,7 @@ impl FromRecord for SalesDocument {
                 Ok(SalesDocumentEntry {
                     item_id: f.text("ITEMID"),
                     quantity: f.decimal("QUANTITY")?,
-                    price: match f.decimal("PRICE")? {
-                        Some(p) => Some(p),
-                        None => f.decimal("UIPRICE")?,
-                    },
+                    price: f.any(&["PRICE", "UIPRICE"], Fields::decimal)?,
                     total: f.decimal("TOTAL")?,
                     discount_percent: f.decimal("DISCOUNTPERCENT")?,
                     location_id: f.text_any(&["LOCATIONID", "LOCATION"]),

@@ -20,9 +20,7 @@ use lf_intacct::{
     IntacctClient, IntacctConfig, IntacctError, Query, ReadByQuery, Reason, SmartEvent,
     SmartEventVerifier, XmlElement,
 };
-use lf_sandbox_intacct::{
-    DataSet, IntacctFault, PushConfig, Sandbox, SandboxConfig, SmartEventConfig,
-};
+use lf_sandbox_intacct::{DataSet, IntacctFault, Sandbox, SandboxConfig, SmartEventConfig};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::json;
@@ -35,6 +33,15 @@ async fn sandbox(config: SandboxConfig) -> Sandbox {
     })
     .await
     .expect("the Intacct sandbox starts on loopback")
+}
+
+/// The demo company (entities US/UK/DE/EDU, customers, invoices, revenue schedules).
+async fn demo_company() -> Sandbox {
+    sandbox(SandboxConfig {
+        seed: DataSet::Demo,
+        ..Default::default()
+    })
+    .await
 }
 
 const FAST_RETRY: RetryPolicy = RetryPolicy {
@@ -256,11 +263,7 @@ async fn session_expiry_mid_run_is_healed_once_per_expiry() {
 
 #[tokio::test]
 async fn entity_sessions_write_and_read_in_their_entity() {
-    let company = sandbox(SandboxConfig {
-        seed: DataSet::Demo,
-        ..Default::default()
-    })
-    .await;
+    let company = demo_company().await;
     let client = connector(&company);
     let (uk, de) = (entity("UK"), entity("DE"));
     client
@@ -431,11 +434,7 @@ async fn lost_answer_to_a_create_is_resolved_without_a_duplicate() {
 
 #[tokio::test]
 async fn lost_answer_to_a_legacy_invoice_is_resolved_by_opportunity_id() {
-    let company = sandbox(SandboxConfig {
-        seed: DataSet::Demo,
-        ..Default::default()
-    })
-    .await;
+    let company = demo_company().await;
     company.faults().clear();
     let client = connector(&company);
     let us = entity("US");
@@ -475,11 +474,7 @@ async fn lost_answer_to_a_legacy_invoice_is_resolved_by_opportunity_id() {
 
 #[tokio::test]
 async fn legacy_documents_and_typed_reads() {
-    let company = sandbox(SandboxConfig {
-        seed: DataSet::Demo,
-        ..Default::default()
-    })
-    .await;
+    let company = demo_company().await;
     let client = connector(&company);
     let us = entity("US");
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
@@ -702,11 +697,7 @@ async fn function_errors_are_classified_with_their_texts() {
 
 #[tokio::test]
 async fn recognized_revenue_per_customer_matches_the_posted_schedule() {
-    let company = sandbox(SandboxConfig {
-        seed: DataSet::Demo,
-        ..Default::default()
-    })
-    .await;
+    let company = demo_company().await;
     let client = connector(&company);
     // Any request posts the revenue that is due; then take the posted entries as truth.
     client.session(None).await.unwrap();
@@ -770,10 +761,10 @@ async fn smart_event_receiver(token: &str) -> (String, Arc<Mutex<Vec<SmartEvent>
 async fn smart_events_from_the_sandbox_verify_and_parse() {
     let token = "loopback-smart-event-token-1234";
     let (url, received) = smart_event_receiver(token).await;
-    let mut delivery = PushConfig::new(url);
-    delivery.initial_backoff = Duration::from_millis(10);
+    let mut events = SmartEventConfig::new(url, token);
+    events.delivery.initial_backoff = Duration::from_millis(10);
     let company = sandbox(SandboxConfig {
-        smart_events: Some(SmartEventConfig::new(delivery.url.clone(), token)),
+        smart_events: Some(events),
         ..Default::default()
     })
     .await;

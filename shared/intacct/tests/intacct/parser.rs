@@ -2,11 +2,23 @@
 
 use lf_domain::{Classify, ErrorClass};
 use lf_intacct::record::{Customer, FromRecord};
-use lf_intacct::{IntacctError, Reason, ResultStatus, XmlError, parse_response};
+use lf_intacct::{IntacctError, Reason, ResultData, ResultStatus, XmlError, parse_response};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The data of the first result of a fixture whose layers all succeeded.
+fn first_data(name: &str) -> ResultData {
+    parse_response(&fixture(name))
+        .unwrap()
+        .into_operation(false)
+        .unwrap()
+        .results
+        .remove(0)
+        .into_data()
+        .unwrap()
 }
 
 #[test]
@@ -144,14 +156,7 @@ fn authentication_failures() {
 
 #[test]
 fn empty_result() {
-    let data = parse_response(&fixture("empty_result.xml"))
-        .unwrap()
-        .into_operation(false)
-        .unwrap()
-        .results
-        .remove(0)
-        .into_data()
-        .unwrap();
+    let data = first_data("empty_result.xml");
     assert!(data.records.is_empty());
     assert_eq!(data.count, Some(0));
     assert_eq!(data.remaining(), 0);
@@ -159,27 +164,13 @@ fn empty_result() {
 
 #[test]
 fn paged_results() {
-    let data = parse_response(&fixture("paged_read_by_query.xml"))
-        .unwrap()
-        .into_operation(false)
-        .unwrap()
-        .results
-        .remove(0)
-        .into_data()
-        .unwrap();
+    let data = first_data("paged_read_by_query.xml");
     assert_eq!(data.records.len(), 2);
     assert_eq!(data.remaining(), 3);
     assert_eq!(data.total_count, Some(5));
     assert_eq!(data.result_id.as_deref(), Some("lfRes0001Q@x"));
 
-    let data = parse_response(&fixture("paged_query.xml"))
-        .unwrap()
-        .into_operation(false)
-        .unwrap()
-        .results
-        .remove(0)
-        .into_data()
-        .unwrap();
+    let data = first_data("paged_query.xml");
     assert_eq!(data.offset, Some(2));
     assert_eq!(data.remaining(), 1);
     assert_eq!(data.records[1].field("customerid"), Some("NW-0002"));

@@ -1,9 +1,11 @@
 //! The client against a scripted gateway on loopback: each test says what the next answers
 //! are, and checks what the client sent. This pins the client's own rules (retries, session
-//! renewal, what is never resent) independently of the sandbox.
+//! renewal, what is never resent) independently of the sandbox. Every scripted answer is one
+//! the real gateway gives (protocols.md part B); where a test feeds something the gateway is
+//! not documented to do (results out of order, a result missing), it says so.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,9 +17,10 @@ use lf_domain::{Classify, EntityId, ErrorClass, IdempotencyKey, RetryPolicy};
 use lf_intacct::xml::parse_document;
 use lf_intacct::{
     Batch, CreateOutcome, Credentials, Function, IdempotentCreate, IntacctClient, IntacctConfig,
-    IntacctError, Lookup, Query, XmlElement,
+    IntacctError, Lookup, Query, Reason, XmlElement,
 };
 use secrecy::SecretString;
+use tokio::sync::watch;
 
 /// What the fake saw in one request.
 #[derive(Debug, Clone)]
@@ -73,8 +76,13 @@ struct Gateway {
     seen: Mutex<Vec<Seen>>,
     sessions: AtomicUsize,
     in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    delay: Mutex<Option<Duration>>,
+    /// The most calls seen in flight at once.
+    peak: watch::Sender<usize>,
+    /// When set, each call is held until this many calls have been in flight at once, so a
+    /// test gets overlapping calls by signal rather than by sleeping.
+    hold_until_peak: Mutex<Option<usize>>,
+    /// Answer getAPISession's sign-in with HTTP 401 `XMLGW_JPP0002`.
+    refuse_sign_in: AtomicBool,
     /// The endpoint getAPISession hands out; the fake's own URL when `None`.
     session_endpoint: Mutex<Option<String>>,
     url: Mutex<String>,
@@ -164,17 +172,29 @@ fn invalid_session() -> Reply {
     }
 }
 
+/// The gateway's HTTP 401 body (protocols.md B1).
+const HTTP_401: &str = r#"<?xml version="1.0" encoding="UTF-8"?><response><control><status>failure</status></control><errormessage><error><errorno>XMLGW_JPP0002</errorno><description>Sign-in information is incorrect. Please check your request.</description></error></errormessage></response>"#;
+
 const GW_0010: &str = r#"<?xml version="1.0" encoding="UTF-8"?><response><control><status>failure</status></control><errormessage><error><errorno>GW-0010</errorno><description>Too many requests</description></error></errormessage></response>"#;
 
 async fn handle(State(gw): State<Arc<Gateway>>, body: String) -> Response {
     let seen = Seen::parse(body);
     let now = gw.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    gw.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let delay = *gw.delay.lock().unwrap();
-    if let Some(d) = delay {
-        tokio::time::sleep(d).await;
+    gw.peak.send_if_modified(|peak| {
+        let higher = now > *peak;
+        if higher {
+            *peak = now;
+        }
+        higher
+    });
+    let hold = *gw.hold_until_peak.lock().unwrap();
+    if let Some(at_once) = hold {
+        let mut peak = gw.peak.subscribe();
+        peak.wait_for(|p| *p >= at_once).await.unwrap();
     }
-    let reply = if seen.functions == ["getAPISession"] {
+    let reply = if seen.functions == ["getAPISession"] && gw.refuse_sign_in.load(Ordering::SeqCst) {
+        status(401, HTTP_401)
+    } else if seen.functions == ["getAPISession"] {
         let n = gw.sessions.fetch_add(1, Ordering::SeqCst) + 1;
         let endpoint = gw
             .session_endpoint
@@ -309,12 +329,27 @@ async fn invalid_session_signs_in_again_once() {
 #[tokio::test]
 async fn http_401_renews_the_session() {
     let (gw, client) = client().await;
-    gw.then(|_| status(401, r#"<?xml version="1.0" encoding="UTF-8"?><response><control><status>failure</status></control><errormessage><error><errorno>XMLGW_JPP0002</errorno><description>Sign-in information is incorrect. Please check your request.</description></error></errormessage></response>"#));
+    gw.then(|_| status(401, HTTP_401));
     client
         .call(None, Function::lookup("CUSTOMER"))
         .await
         .unwrap();
     assert_eq!(client.stats().sessions_opened, 2);
+}
+
+#[tokio::test]
+async fn a_sign_in_refused_with_http_401_is_permanent_and_sent_once() {
+    let (gw, client) = client().await;
+    gw.refuse_sign_in.store(true, Ordering::SeqCst);
+    let err = client
+        .call(None, Function::lookup("CUSTOMER"))
+        .await
+        .unwrap_err();
+    // A new session cannot heal wrong credentials: no caller should "refresh and retry".
+    assert_eq!(err.class(), ErrorClass::Permanent, "{err}");
+    assert_eq!(err.reason(), Some(Reason::BadCredentials), "{err}");
+    assert!(err.to_string().contains("XMLGW_JPP0002"), "{err}");
+    assert_eq!(gw.seen().len(), 1, "one sign-in, no call on a session");
 }
 
 #[tokio::test]
@@ -404,7 +439,9 @@ async fn server_errors_resend_reads_but_not_writes_and_never_524() {
 async fn batch_results_are_matched_by_controlid_not_position() {
     let (gw, client) = client().await;
     gw.then(|seen| {
-        // Answer in reverse order, the second function failing.
+        // The gateway answers in request order (protocols.md B4); reversed here so that only
+        // matching by controlid can pass. The second function fails on its own: no
+        // transaction, so the others still run.
         let ids = &seen.control_ids;
         ok(&format!(
             "{}{}{}",
@@ -426,13 +463,13 @@ async fn batch_results_are_matched_by_controlid_not_position() {
             ),
         ))
     });
-    let mut batch = Batch::all_or_nothing();
+    let mut batch = Batch::new();
     let class = |id: &str| XmlElement::new("CLASS").child(XmlElement::with_text("CLASSID", id));
     let a = batch.push(Function::create([class("A")]));
     let b = batch.push(Function::create([class("B")]));
     let c = batch.push(Function::create([class("C")]));
     let out = client.execute(None, &batch).await.unwrap();
-    assert!(gw.calls()[0].transaction);
+    assert!(!gw.calls()[0].transaction);
     assert_eq!(out.succeeded(), 2);
     assert_eq!(
         out.get(&a).unwrap().as_ref().unwrap().records[0].field("RECORDNO"),
@@ -448,6 +485,7 @@ async fn batch_results_are_matched_by_controlid_not_position() {
 #[tokio::test]
 async fn missing_result_is_reported_per_function() {
     let (gw, client) = client().await;
+    // Not documented gateway behaviour: a defence against a short answer.
     gw.then(|seen| ok(&success("lookup", &seen.control_ids[0], "")));
     let mut batch = Batch::new();
     batch.push(Function::lookup("A"));
@@ -464,26 +502,26 @@ async fn concurrency_cap_holds_under_parallel_calls() {
     let (gw, client) = client().await;
     // Open the session first so only the calls themselves overlap.
     client.session(None).await.unwrap();
-    *gw.delay.lock().unwrap() = Some(Duration::from_millis(30));
+    // Each call is held until two are in flight at once: the cap must let two through, and
+    // with it, the calls finish only because the cap is used.
+    *gw.hold_until_peak.lock().unwrap() = Some(2);
     let calls: Vec<_> = (0..8)
         .map(|i| {
             let client = client.clone();
             tokio::spawn(async move { client.call(None, Function::lookup(&format!("O{i}"))).await })
         })
         .collect();
-    for c in calls {
-        c.await.unwrap().unwrap();
-    }
+    let all = async {
+        for c in calls {
+            c.await.unwrap().unwrap();
+        }
+    };
+    // A guard against a cap of one holding every call forever, not a timing assertion.
+    tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("two calls were let through at once");
     assert_eq!(gw.calls().len(), 8);
-    assert!(
-        gw.max_in_flight.load(Ordering::SeqCst) <= 2,
-        "default cap is 2"
-    );
-    assert_eq!(
-        gw.max_in_flight.load(Ordering::SeqCst),
-        2,
-        "the cap is used"
-    );
+    assert_eq!(*gw.peak.borrow(), 2, "the default cap is 2, and it is used");
 }
 
 #[tokio::test]
@@ -707,11 +745,9 @@ async fn idempotent_create_finds_what_exists_and_resolves_duplicates() {
 #[tokio::test]
 async fn secrets_never_appear_in_errors_or_debug() {
     let (gw, client) = client().await;
-    gw.then(|_| status(500, ""));
-    gw.then(|_| status(500, ""));
-    gw.then(|_| status(500, ""));
-    gw.then(|_| status(500, ""));
-    gw.then(|_| status(500, ""));
+    for _ in 0..5 {
+        gw.then(|_| status(500, ""));
+    }
     let err = client.call(None, Function::lookup("X")).await.unwrap_err();
     let shown = format!("{err} {err:?} {client:?} {:?}", client.sessions().await);
     for secret in ["sender-secret", "user-secret", "sess-1"] {

@@ -435,10 +435,16 @@ fn tokenize(query: &str) -> Result<Vec<Spanned>, FilterError> {
     Ok(out)
 }
 
+/// How deeply parentheses and `NOT`s may nest: the same bound as XML elements, far beyond any
+/// real condition, and shallow enough that the recursive parser cannot exhaust the stack.
+const MAX_NESTING: usize = 64;
+
 struct Parser {
     toks: Vec<Spanned>,
     pos: usize,
     len: usize,
+    /// Parentheses and `NOT`s open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -496,11 +502,12 @@ impl Parser {
         match self.peek() {
             Some(Tok::Not) => {
                 self.pos += 1;
-                Ok(Filter::Not(Box::new(self.unary()?)))
+                let inner = self.nested(Self::unary)?;
+                Ok(Filter::Not(Box::new(inner)))
             }
             Some(Tok::LParen) => {
                 self.pos += 1;
-                let inner = self.expr()?;
+                let inner = self.nested(Self::expr)?;
                 if self.next() != Some(Tok::RParen) {
                     self.pos -= 1;
                     return self.fail("')'");
@@ -510,6 +517,23 @@ impl Parser {
             Some(Tok::Ident(_)) => self.predicate(),
             _ => self.fail("a field name, NOT or '('"),
         }
+    }
+
+    /// Parses one nesting level deeper with `inner`, refusing to go past [`MAX_NESTING`].
+    fn nested(
+        &mut self,
+        inner: fn(&mut Self) -> Result<Filter, FilterError>,
+    ) -> Result<Filter, FilterError> {
+        if self.depth >= MAX_NESTING {
+            return Err(FilterError(format!(
+                "Conditions nested deeper than {MAX_NESTING} levels at position {}",
+                self.here()
+            )));
+        }
+        self.depth += 1;
+        let parsed = inner(self);
+        self.depth -= 1;
+        parsed
     }
 
     fn predicate(&mut self) -> Result<Filter, FilterError> {
@@ -618,6 +642,7 @@ pub(crate) fn parse_query_string(query: &str) -> Result<Filter, FilterError> {
         toks,
         pos: 0,
         len: query.chars().count(),
+        depth: 0,
     };
     let filter = parser.expr()?;
     if parser.peek().is_some() {
@@ -878,6 +903,17 @@ mod tests {
         assert!(e.contains("IN list"), "{e}");
         let e = parse("(NAME = 'a'").unwrap_err().0;
         assert!(e.contains("')'"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        // A hostile query string must not exhaust the stack (the body cap allows megabytes).
+        for deep in ["(".repeat(200_000), "NOT ".repeat(200_000)] {
+            let e = parse_query_string(&deep).unwrap_err().0;
+            assert!(e.contains("nested deeper than"), "{e}");
+        }
+        let ok = format!("{}CUSTOMERID = 'C-1001'{}", "(".repeat(40), ")".repeat(40));
+        assert!(parse(&ok).unwrap().matches(&row(), false));
     }
 
     #[test]

@@ -263,7 +263,11 @@ pub(crate) fn create_invoice(
         {
             return Err(one(business(format!("Invalid item '{item}'"))));
         }
+        if line.revrec.as_ref().is_some_and(|rr| rr.end < rr.start) {
+            return Err(one(business("revrecenddate is before revrecstartdate")));
+        }
     }
+    // Everything that can fail was checked above: from here on the invoice is written whole.
     let trx_total: Decimal = inv.lines.iter().map(|l| l.amount.round_dp(2)).sum();
     let total = (trx_total * rate).round_dp(2);
     let record_id = inv
@@ -376,8 +380,7 @@ pub(crate) fn create_invoice(
                 },
                 rr,
                 line.amount,
-            )
-            .map_err(one)?;
+            );
         }
     }
     recompute_customer(company, &inv.customer_id);
@@ -394,29 +397,27 @@ fn due_by_term(company: &Company, term: &str, from: NaiveDate) -> Result<NaiveDa
 }
 
 /// Where a revenue schedule comes from.
-pub(crate) struct RevenueSource {
-    pub object: &'static str,
-    pub key: u64,
-    pub line: u64,
-    pub doc_number: String,
-    pub customer: String,
-    pub item: String,
-    pub currency: String,
+struct RevenueSource {
+    object: &'static str,
+    key: u64,
+    line: u64,
+    doc_number: String,
+    customer: String,
+    item: String,
+    currency: String,
 }
 
-/// A straight-line monthly schedule from the start month to the end month; each entry posts
-/// on the last day of its month, the last one takes the rounding remainder.
-pub(crate) fn schedule_revenue(
+/// A straight-line monthly schedule from the start month to the end month (the caller has
+/// checked that the end is not before the start); each entry posts on the last day of its
+/// month, the last one takes the rounding remainder.
+fn schedule_revenue(
     company: &mut Company,
     ctx: &Ctx,
     owner: Option<String>,
     source: RevenueSource,
     rr: &Revrec,
     total: Decimal,
-) -> Result<u64, ErrorEntry> {
-    if rr.end < rr.start {
-        return Err(business("revrecenddate is before revrecstartdate"));
-    }
+) {
     let months = (rr.end.year() - rr.start.year()) * 12 + rr.end.month() as i32
         - rr.start.month() as i32
         + 1;
@@ -463,7 +464,6 @@ pub(crate) fn schedule_revenue(
         put("POSTED", (last <= today).to_string());
         company.insert("REVRECSCHEDULEENTRY", owner.clone(), e, ctx);
     }
-    Ok(schedule)
 }
 
 /// Posts the revenue entries whose posting date has come (what Intacct's scheduled revenue

@@ -125,33 +125,35 @@ impl ObjectDef {
     }
 }
 
-/// Audit fields every record carries, set by the company, never by a request. Master data keeps
-/// its creation timestamp in WHENCREATED; documents use WHENCREATED for the document date and
-/// AUWHENCREATED for the timestamp, as Intacct does.
+/// The fields every record carries, set by the company, never by a request: RECORDNO first,
+/// then the object's own fields, then the audit fields. Master data keeps its creation
+/// timestamp in WHENCREATED; documents use WHENCREATED for the document date and AUWHENCREATED
+/// for the timestamp, as Intacct does.
 macro_rules! fields {
     ($($field:expr),* $(,)?) => {
-        &[$($field,)*
+        &[f("RECORDNO", I, RO), $($field,)*
           f("WHENCREATED", DT, RO), f("WHENMODIFIED", DT, RO), f("CREATEDBY", T, RO),
           f("MODIFIEDBY", T, RO), f("MEGAENTITYID", T, RO), f("MEGAENTITYNAME", T, RO)]
     };
 }
 macro_rules! document_fields {
     ($($field:expr),* $(,)?) => {
-        &[$($field,)*
+        &[f("RECORDNO", I, RO), $($field,)*
           f("WHENCREATED", D, RO), f("AUWHENCREATED", DT, RO), f("WHENMODIFIED", DT, RO),
           f("CREATEDBY", T, RO), f("MODIFIEDBY", T, RO), f("MEGAENTITYID", T, RO),
           f("MEGAENTITYNAME", T, RO)]
     };
 }
 
-static CUSTOMER_REL: [Relation; 0] = [];
-static INVOICE_REL: [Relation; 1] = [Relation {
+/// `CUSTOMER.FIELD` through the record's CUSTOMERID (invoices, payments, revenue).
+static CUSTOMER_BY_CUSTOMERID: [Relation; 1] = [Relation {
     prefix: "CUSTOMER",
     object: "CUSTOMER",
     local: "CUSTOMERID",
     remote: "CUSTOMERID",
 }];
-static SO_REL: [Relation; 1] = [Relation {
+/// `CUSTOMER.FIELD` through an Order Entry document's CUSTVENDID.
+static CUSTOMER_BY_CUSTVENDID: [Relation; 1] = [Relation {
     prefix: "CUSTOMER",
     object: "CUSTOMER",
     local: "CUSTVENDID",
@@ -163,7 +165,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "CUSTOMER",
         id_field: Some("CUSTOMERID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("CUSTOMERID", T, W),
             f("NAME", T, REQ),
             f("DISPLAYCONTACT", G, W),
@@ -205,7 +206,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("RESTRICTEDDEPARTMENTS", T, W),
             custom("SFDC_ACCOUNT_ID"),
         ],
-        relations: &CUSTOMER_REL,
+        relations: &[],
         writes: ALL,
         entity_owned: true,
         lines: None,
@@ -214,7 +215,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "CONTACT",
         id_field: Some("CONTACTNAME"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("CONTACTNAME", T, REQ),
             f("PRINTAS", T, REQ),
             f("COMPANYNAME", T, W),
@@ -246,7 +246,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ITEM",
         id_field: Some("ITEMID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("ITEMID", T, REQ),
             f("NAME", T, REQ),
             f("ITEMTYPE", T, W),
@@ -266,7 +265,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "GLACCOUNT",
         id_field: Some("ACCOUNTNO"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("ACCOUNTNO", T, REQ),
             f("TITLE", T, REQ),
             f("ACCOUNTTYPE", T, W),
@@ -283,7 +281,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ARTERM",
         id_field: Some("NAME"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("NAME", T, REQ),
             f("DESCRIPTION", T, W),
             f("STATUS", T, W),
@@ -299,7 +296,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "DEPARTMENT",
         id_field: Some("DEPARTMENTID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("DEPARTMENTID", T, REQ),
             f("TITLE", T, REQ),
             f("STATUS", T, W),
@@ -312,12 +308,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
     ObjectDef {
         name: "CLASS",
         id_field: Some("CLASSID"),
-        fields: fields![
-            f("RECORDNO", I, RO),
-            f("CLASSID", T, REQ),
-            f("NAME", T, REQ),
-            f("STATUS", T, W),
-        ],
+        fields: fields![f("CLASSID", T, REQ), f("NAME", T, REQ), f("STATUS", T, W),],
         relations: &[],
         writes: READ_ONLY,
         entity_owned: false,
@@ -327,7 +318,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "TAXGROUP",
         id_field: Some("NAME"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("NAME", T, REQ),
             f("GROUPTYPE", T, W),
             f("DESCRIPTION", T, W),
@@ -341,7 +331,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "TAXSOLUTION",
         id_field: Some("SOLUTIONID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("SOLUTIONID", T, REQ),
             f("DESCRIPTION", T, W),
             f("TYPE", T, W),
@@ -356,7 +345,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "REVRECTEMPLATE",
         id_field: Some("TEMPLATEID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("TEMPLATEID", T, REQ),
             f("DESCRIPTION", T, W),
             f("RECMETHOD", T, W),
@@ -371,7 +359,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "LOCATIONENTITY",
         id_field: Some("LOCATIONID"),
         fields: fields![
-            f("RECORDNO", I, RO),
             f("LOCATIONID", T, RO),
             f("NAME", T, RO),
             f("CURRENCY", T, RO),
@@ -386,12 +373,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
     ObjectDef {
         name: "TRXCURRENCIES",
         id_field: Some("CODE"),
-        fields: fields![
-            f("RECORDNO", I, RO),
-            f("CODE", T, RO),
-            f("FULLNAME", T, RO),
-            f("SYMBOL", T, RO),
-        ],
+        fields: fields![f("CODE", T, RO), f("FULLNAME", T, RO), f("SYMBOL", T, RO),],
         relations: &[],
         writes: READ_ONLY,
         entity_owned: false,
@@ -400,11 +382,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
     ObjectDef {
         name: "EXCHANGERATETYPES",
         id_field: Some("NAME"),
-        fields: fields![
-            f("RECORDNO", I, RO),
-            f("NAME", T, RO),
-            f("ISDEFAULT", B, RO),
-        ],
+        fields: fields![f("NAME", T, RO), f("ISDEFAULT", B, RO),],
         relations: &[],
         writes: READ_ONLY,
         entity_owned: false,
@@ -414,7 +392,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "EXCHANGERATE",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("FROM_CURRENCY", T, RO),
             f("TO_CURRENCY", T, RO),
             f("TYPENAME", T, RO),
@@ -428,7 +405,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "EXCHANGERATEENTRY",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("EXCHANGERATEID", I, RO),
             f("EFFECTIVE_START_DATE", D, RO),
             f("RATE", N, RO),
@@ -443,7 +419,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ARINVOICE",
         id_field: Some("RECORDID"),
         fields: document_fields![
-            f("RECORDNO", I, RO),
             f("RECORDID", T, RO),
             f("RECORDTYPE", T, RO),
             f("MODULEKEY", T, RO),
@@ -470,7 +445,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("SODOCUMENTID", T, RO),
             custom("SFDC_OPPORTUNITY_ID"),
         ],
-        relations: &INVOICE_REL,
+        relations: &CUSTOMER_BY_CUSTOMERID,
         writes: Writes {
             create: false,
             update: false,
@@ -483,7 +458,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ARINVOICEITEM",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("RECORDKEY", I, RO),
             f("LINE_NO", I, RO),
             f("ACCOUNTNO", T, RO),
@@ -508,7 +482,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ARPYMT",
         id_field: None,
         fields: document_fields![
-            f("RECORDNO", I, RO),
             f("CUSTOMERID", T, REQ),
             f("CUSTOMERNAME", T, RO),
             f("PAYMENTMETHOD", T, REQ),
@@ -527,7 +500,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("TRX_TOTALAPPLIED", N, RO),
             f("ARPYMTDETAILS", G, W),
         ],
-        relations: &INVOICE_REL,
+        relations: &CUSTOMER_BY_CUSTOMERID,
         writes: Writes {
             create: true,
             update: false,
@@ -540,7 +513,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "ARPYMTDETAIL",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("PAYMENTKEY", I, RO),
             f("RECORDKEY", I, RO),
             f("ENTRYKEY", I, RO),
@@ -557,7 +529,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "SODOCUMENT",
         id_field: Some("DOCID"),
         fields: document_fields![
-            f("RECORDNO", I, RO),
             f("DOCID", T, RO),
             f("DOCNO", T, RO),
             f("DOCPARID", T, RO),
@@ -580,7 +551,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("EXTERNALID", T, RO),
             custom("SFDC_OPPORTUNITY_ID"),
         ],
-        relations: &SO_REL,
+        relations: &CUSTOMER_BY_CUSTVENDID,
         writes: READ_ONLY,
         entity_owned: true,
         lines: Some(("SODOCUMENTENTRIES", "SODOCUMENTENTRY", "DOCHDRNO")),
@@ -589,7 +560,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "SODOCUMENTENTRY",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("DOCHDRNO", I, RO),
             f("DOCHDRID", T, RO),
             f("LINE_NO", I, RO),
@@ -619,7 +589,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "REVRECSCHEDULE",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("REVRECTEMPLATE", T, RO),
             f("SOURCEOBJECT", T, RO),
             f("SOURCEKEY", I, RO),
@@ -632,7 +601,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("CURRENCY", T, RO),
             f("TOTALAMOUNT", N, RO),
         ],
-        relations: &INVOICE_REL,
+        relations: &CUSTOMER_BY_CUSTOMERID,
         writes: READ_ONLY,
         entity_owned: true,
         lines: Some((
@@ -645,7 +614,6 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
         name: "REVRECSCHEDULEENTRY",
         id_field: None,
         fields: fields![
-            f("RECORDNO", I, RO),
             f("REVRECSCHEDULEKEY", I, RO),
             f("CUSTOMERID", T, RO),
             f("ITEMID", T, RO),
@@ -656,7 +624,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("CURRENCY", T, RO),
             f("POSTED", B, RO),
         ],
-        relations: &INVOICE_REL,
+        relations: &CUSTOMER_BY_CUSTOMERID,
         writes: READ_ONLY,
         entity_owned: true,
         lines: None,

@@ -126,15 +126,27 @@ fn duplicate(def: &ObjectDef, id: &str) -> Vec<ErrorEntry> {
 
 /// `<create>`: every child element is one record, possibly of different objects.
 pub(super) fn create(env: &mut Env<'_>, body: &Element) -> FnResult {
+    write_each(env, body, create_one)
+}
+
+/// Runs `write` on each record of a `<create>` or `<update>` and answers with the key fields of
+/// every record written (`<data listtype="objects">`). A failure stops there and keeps what
+/// the records before it did, as Intacct does.
+fn write_each(
+    env: &mut Env<'_>,
+    body: &Element,
+    write: fn(&mut Env<'_>, &Element) -> Result<Written, Vec<ErrorEntry>>,
+) -> FnResult {
     let mut done = Outcome::default();
     let mut keys = Element::new("data").with_attr("listtype", "objects");
+    let mut failure = None;
     for record in &body.children {
-        match create_one(env, record) {
+        match write(env, record) {
             Ok((def, recordno, changes)) => {
                 done.billable += 1;
                 let mut key = Element::new(def.name.to_ascii_lowercase())
                     .with_child(Element::leaf("RECORDNO", recordno.to_string()));
-                if let Some(id) = def.id_field.filter(|f| *f != "RECORDNO")
+                if let Some(id) = def.id_field
                     && let Some(r) = env.company.get(def.name, recordno)
                 {
                     key.children.push(Element::leaf(id, r.value(id)));
@@ -143,23 +155,26 @@ pub(super) fn create(env: &mut Env<'_>, body: &Element) -> FnResult {
                 done.changes.extend(changes);
             }
             Err(errors) => {
-                let count = keys.children.len();
-                done.data = Some(keys.with_attr("count", count.to_string()));
-                return Err(Failure {
-                    errors,
-                    partial: Box::new(done),
-                });
+                failure = Some(errors);
+                break;
             }
         }
     }
     let count = keys.children.len();
     done.data = Some(keys.with_attr("count", count.to_string()));
-    Ok(done)
+    match failure {
+        None => Ok(done),
+        Some(errors) => Err(Failure {
+            errors,
+            partial: Box::new(done),
+        }),
+    }
 }
 
-type Created = (&'static ObjectDef, u64, Vec<Change>);
+/// A record written: its object, RECORDNO and the change to announce.
+type Written = (&'static ObjectDef, u64, Vec<Change>);
 
-fn create_one(env: &mut Env<'_>, record: &Element) -> Result<Created, Vec<ErrorEntry>> {
+fn create_one(env: &mut Env<'_>, record: &Element) -> Result<Written, Vec<ErrorEntry>> {
     let def = schema::object(&record.name).ok_or_else(|| {
         vec![business(format!(
             "Could not create {} record: object definition not found",
@@ -299,7 +314,7 @@ fn prepare_customer(
     if let Some(dc) = el.child_mut("DISPLAYCONTACT")
         && dc.non_empty("CONTACTNAME").is_none()
     {
-        let name = format!("{}({id})", el_name(dc));
+        let name = format!("{}({id})", dc.value("PRINTAS"));
         dc.children.insert(0, Element::leaf("CONTACTNAME", name));
     }
     check_reference(company, el, "TERMNAME", "ARTERM", "NAME")?;
@@ -310,10 +325,6 @@ fn prepare_customer(
         }
     }
     Ok(())
-}
-
-fn el_name(dc: &Element) -> String {
-    dc.value("PRINTAS").to_owned()
 }
 
 fn check_reference(
@@ -345,42 +356,10 @@ fn merge(stored: &mut Element, incoming: &Element) {
 
 /// `<update>`: each child names a record by RECORDNO or its id field.
 pub(super) fn update(env: &mut Env<'_>, body: &Element) -> FnResult {
-    let mut done = Outcome::default();
-    let mut keys = Element::new("data").with_attr("listtype", "objects");
-    for record in &body.children {
-        match update_one(env, record) {
-            Ok((def, recordno)) => {
-                done.billable += 1;
-                let mut key = Element::new(def.name.to_ascii_lowercase())
-                    .with_child(Element::leaf("RECORDNO", recordno.to_string()));
-                if let Some(id) = def.id_field
-                    && let Some(r) = env.company.get(def.name, recordno)
-                {
-                    key.children.push(Element::leaf(id, r.value(id)));
-                }
-                keys.children.push(key);
-                done.changes
-                    .extend(env.company.change(def.name, ChangeKind::Set, recordno));
-            }
-            Err(e) => {
-                let count = keys.children.len();
-                done.data = Some(keys.with_attr("count", count.to_string()));
-                return Err(Failure {
-                    errors: e,
-                    partial: Box::new(done),
-                });
-            }
-        }
-    }
-    let count = keys.children.len();
-    done.data = Some(keys.with_attr("count", count.to_string()));
-    Ok(done)
+    write_each(env, body, update_one)
 }
 
-fn update_one(
-    env: &mut Env<'_>,
-    record: &Element,
-) -> Result<(&'static ObjectDef, u64), Vec<ErrorEntry>> {
+fn update_one(env: &mut Env<'_>, record: &Element) -> Result<Written, Vec<ErrorEntry>> {
     let def = schema::object(&record.name).ok_or_else(|| {
         vec![business(format!(
             "Object definition {} not found",
@@ -440,7 +419,12 @@ fn update_one(
         merge(&mut stored.el, &changes);
     }
     env.company.touch(def.name, recordno, env.ctx);
-    Ok((def, recordno))
+    let changes = env
+        .company
+        .change(def.name, ChangeKind::Set, recordno)
+        .into_iter()
+        .collect();
+    Ok((def, recordno, changes))
 }
 
 /// `<delete><object>…</object><keys>RECORDNO,…</keys></delete>`.

@@ -404,6 +404,42 @@ pub(super) fn create_sotransaction(env: &mut Env<'_>, body: &Element) -> FnResul
         }
     };
 
+    // A Sales Invoice that is not a draft posts its AR invoice. That is the last step that can
+    // fail, so it runs before anything is written: a refused invoice leaves no document behind
+    // and its source unconverted, as one function of the gateway should.
+    let posted_invoice = if doc_type == "Sales Invoice" && state != "Draft" {
+        let invoice = NewInvoice {
+            customer_id: customer_id.clone(),
+            date: Some(created),
+            due: Some(due_date),
+            term: term.clone(),
+            invoice_no: Some(docno.clone()),
+            po_number: opt(body, "referenceno"),
+            currency: Some(currency.clone()),
+            rate: Some(rate),
+            opportunity_id: opportunity.clone(),
+            module_key: "8.SO",
+            so_document: Some(docid.clone()),
+            lines: lines
+                .iter()
+                .map(|l| NewLine {
+                    account: Some(l.account.clone().unwrap_or_else(|| "4000".into())),
+                    amount: l.total,
+                    memo: opt(&l.source, "memo"),
+                    location: opt(&l.source, "locationid").or_else(|| owner.clone()),
+                    department: opt(&l.source, "departmentid"),
+                    item: Some(l.item.clone()),
+                    revrec: l.revrec.clone(),
+                    ..NewLine::default()
+                })
+                .collect(),
+            ..NewInvoice::default()
+        };
+        Some(receivable::create_invoice(env.company, env.ctx, invoice).map_err(failed)?)
+    } else {
+        None
+    };
+
     let mut el = Element::new("SODOCUMENT");
     let mut put = |k: &str, v: String| el.children.push(Element::leaf(k, v));
     put("DOCID", docid.clone());
@@ -430,6 +466,9 @@ pub(super) fn create_sotransaction(env: &mut Env<'_>, body: &Element) -> FnResul
         "SFDC_OPPORTUNITY_ID",
         opportunity.clone().unwrap_or_default(),
     );
+    if let Some(invoice_no) = posted_invoice {
+        put("PRRECORDKEY", invoice_no.to_string());
+    }
     let recordno = env.company.insert("SODOCUMENT", owner.clone(), el, env.ctx);
     for (i, l) in lines.iter().enumerate() {
         let mut e = Element::new("SODOCUMENTENTRY");
@@ -493,39 +532,7 @@ pub(super) fn create_sotransaction(env: &mut Env<'_>, body: &Element) -> FnResul
         env.company.touch("SODOCUMENT", source, env.ctx);
         changes.extend(env.company.change("SODOCUMENT", ChangeKind::Set, source));
     }
-    if doc_type == "Sales Invoice" && state != "Draft" {
-        let invoice = NewInvoice {
-            customer_id: customer_id.clone(),
-            date: Some(created),
-            due: Some(due_date),
-            term: term.clone(),
-            invoice_no: Some(docno.clone()),
-            po_number: opt(body, "referenceno"),
-            currency: Some(currency.clone()),
-            rate: Some(rate),
-            opportunity_id: opportunity.clone(),
-            module_key: "8.SO",
-            so_document: Some(docid.clone()),
-            lines: lines
-                .iter()
-                .map(|l| NewLine {
-                    account: Some(l.account.clone().unwrap_or_else(|| "4000".into())),
-                    amount: l.total,
-                    memo: opt(&l.source, "memo"),
-                    location: opt(&l.source, "locationid").or_else(|| owner.clone()),
-                    department: opt(&l.source, "departmentid"),
-                    item: Some(l.item.clone()),
-                    revrec: l.revrec.clone(),
-                    ..NewLine::default()
-                })
-                .collect(),
-            ..NewInvoice::default()
-        };
-        let invoice_no =
-            receivable::create_invoice(env.company, env.ctx, invoice).map_err(failed)?;
-        if let Some(r) = env.company.get_mut("SODOCUMENT", recordno) {
-            r.el.set("PRRECORDKEY", invoice_no.to_string());
-        }
+    if let Some(invoice_no) = posted_invoice {
         changes.extend(env.company.change("ARINVOICE", ChangeKind::Add, invoice_no));
     }
     changes.extend(env.company.change("SODOCUMENT", ChangeKind::Add, recordno));

@@ -104,7 +104,7 @@ fn bind(def: &ObjectDef, filter: &mut Filter) -> Result<(), ErrorEntry> {
         .map_err(failed)
 }
 
-/// Records of `def` the caller sees that pass `filter`, in RECORDNO order.
+/// Records of `def` the caller sees that pass `filter`, with their RECORDNOs, in that order.
 fn select<'c>(
     reader: &Reader<'c>,
     entity: Option<&str>,
@@ -112,14 +112,13 @@ fn select<'c>(
     docparid: Option<&str>,
     filter: &Filter,
     case_insensitive: bool,
-) -> Vec<&'c Record> {
+) -> Vec<(u64, &'c Record)> {
     reader
         .company
         .rows(reader.def.name)
-        .map(|(_, r)| r)
-        .filter(|r| Company::visible(r, entity, show_private))
-        .filter(|r| docparid.is_none_or(|d| r.value("DOCPARID") == d))
-        .filter(|r| filter.matches(&reader.row(r), case_insensitive))
+        .filter(|(_, r)| Company::visible(r, entity, show_private))
+        .filter(|(_, r)| docparid.is_none_or(|d| r.value("DOCPARID") == d))
+        .filter(|(_, r)| filter.matches(&reader.row(r), case_insensitive))
         .collect()
 }
 
@@ -180,8 +179,8 @@ pub(super) fn read_by_query(env: &mut Env<'_>, body: &Element) -> FnResult {
         &filter,
         false,
     )
-    .iter()
-    .filter_map(|r| r.value("RECORDNO").parse().ok())
+    .into_iter()
+    .map(|(recordno, _)| recordno)
     .collect();
     let total = recordnos.len();
     let mut cursor = Cursor {
@@ -363,14 +362,17 @@ pub(super) fn query(env: &mut Env<'_>, body: &Element) -> FnResult {
     }
 
     let reader = Reader::new(env.company, def);
-    let records = select(
+    let records: Vec<&Record> = select(
         &reader,
         env.ctx.entity.as_deref(),
         show_private,
         body.non_empty("docparid"),
         &filter,
         case_insensitive,
-    );
+    )
+    .into_iter()
+    .map(|(_, r)| r)
+    .collect();
     let grouped = columns.iter().any(|c| matches!(c, Column::Agg(..)));
     let mut lines: Vec<(Line, Vec<String>)> = if grouped {
         aggregate(&reader, &records, &columns, &order)

@@ -172,3 +172,53 @@ async fn order_entry_documents_and_revenue() {
     assert_eq!(a.status(0), "failure");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failing_document_function_leaves_nothing_behind() {
+    let sb = start(SandboxConfig {
+        seed: DataSet::Demo,
+        ..Default::default()
+    })
+    .await;
+    let us = Client::in_entity(&sb, "US");
+    let invoices = sb.record_count("ARINVOICE");
+    let due = sb.find("CUSTOMER", "CUSTOMERID", "C-1004")[0]["TOTALDUE"].clone();
+
+    // A service period that ends before it starts is refused, and no invoice is left half made.
+    let backwards = "<create_invoice><customerid>C-1004</customerid><datecreated><year>2025</year><month>03</month><day>01</day></datecreated>\
+         <termname>Net 30</termname><invoiceitems><lineitem><glaccountno>4000</glaccountno><amount>100</amount>\
+         <revrectemplate>Monthly straight line</revrectemplate><revrecstartdate><year>2025</year><month>06</month><day>01</day></revrecstartdate>\
+         <revrecenddate><year>2025</year><month>01</month><day>31</day></revrecenddate></lineitem></invoiceitems></create_invoice>";
+    let a = us.call(&[("i", backwards)]).await;
+    assert_eq!(a.status(0), "failure");
+    assert!(a.messages(0).contains("revrecenddate"), "{}", a.body);
+    assert_eq!(sb.record_count("ARINVOICE"), invoices);
+    assert_eq!(
+        sb.find("CUSTOMER", "CUSTOMERID", "C-1004")[0]["TOTALDUE"],
+        due
+    );
+
+    // A Sales Invoice whose AR invoice cannot be posted (the item names no GL account the
+    // company has) creates no document and does not convert its source.
+    us.one("<create><ITEM><ITEMID>ODD-GL</ITEMID><NAME>Odd</NAME><GLACCOUNTNO>9999</GLACCOUNTNO></ITEM></create>")
+        .await;
+    let documents = sb.record_count("SODOCUMENT");
+    let entries = sb.record_count("SODOCUMENTENTRY");
+    let source = "Sales Order-SO-00001";
+    let invoice = format!(
+        "<create_sotransaction><transactiontype>Sales Invoice</transactiontype><datecreated><year>2025</year><month>03</month><day>01</day></datecreated>\
+         <createdfrom>{source}</createdfrom><customerid>C-1004</customerid><termname>Net 30</termname>\
+         <sotransitems><sotransitem><itemid>ODD-GL</itemid><quantity>1</quantity><price>10</price></sotransitem></sotransitems></create_sotransaction>"
+    );
+    let a = us.call(&[("s", &invoice)]).await;
+    assert_eq!(a.status(0), "failure");
+    assert!(a.messages(0).contains("9999"), "{}", a.body);
+    assert_eq!(sb.record_count("SODOCUMENT"), documents);
+    assert_eq!(sb.record_count("SODOCUMENTENTRY"), entries);
+    assert_eq!(sb.record_count("ARINVOICE"), invoices);
+    assert_eq!(
+        sb.find("SODOCUMENT", "DOCID", source)[0]["STATE"],
+        "Pending"
+    );
+    sb.shutdown().await;
+}
