@@ -86,8 +86,8 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(url) = &args.smart_event_url {
         println!("smart events: {url}");
     }
-    println!("Ctrl-C stops it.");
-    tokio::signal::ctrl_c().await?;
+    println!("Ctrl-C (or SIGTERM) stops it.");
+    super::wait_for_stop().await;
     let usage = company.usage();
     company.shutdown().await;
     println!(

@@ -23,3 +23,20 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, CliError> {
         SandboxCommand::Intacct(args) => intacct::run(args).await,
     }
 }
+
+/// Returns on Ctrl-C, or on SIGTERM from a script that started the sandbox, so both emulators
+/// shut down cleanly (and print their counters) however they are stopped.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -121,7 +121,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     );
     println!("Press Ctrl-C to stop.");
 
-    wait_for_stop().await;
+    super::wait_for_stop().await;
     let stats = org.outbound_stats();
     let calls = org.api_calls();
     org.shutdown().await;
@@ -133,27 +133,4 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         stats.dropped
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C, or SIGTERM from a script that started us.
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
