@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use lf_mapping::{MappingError, ObjectDescribe, SpecBundle, SpecSet};
+use lf_mapping::{Diagnostic, MappingError, ObjectDescribe, SpecBundle, SpecSet};
 
 use crate::CliError;
 
@@ -105,21 +105,12 @@ fn compile(dir: &Path, describes: &[ObjectDescribe]) -> Result<Option<SpecSet>, 
         Err(MappingError::Invalid(diags)) => {
             // File names relative to DIR read best prefixed with it: infra/mappings/x.yaml:3:5
             for d in diags.iter() {
-                eprintln!("{}:{}", dir.join(&d.file).display(), d_tail(d));
+                let file = dir.join(&d.file).display().to_string();
+                eprintln!("{}", Diagnostic { file, ..d.clone() });
             }
             eprintln!("{} error(s); nothing was compiled", diags.len());
             Ok(None)
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// `line:column: field: message` without the file (printed with its directory instead).
-fn d_tail(d: &lf_mapping::Diagnostic) -> String {
-    let field = if d.field.is_empty() {
-        String::new()
-    } else {
-        format!("{}: ", d.field)
-    };
-    format!("{}:{}: {field}{}", d.line, d.column, d.message)
 }

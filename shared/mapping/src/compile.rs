@@ -199,21 +199,47 @@ pub(crate) fn compile(
     }
 }
 
+/// A named definition of a spec file: its section, what messages call it, its name, and
+/// whether it loaded.
+struct Definition<'s> {
+    section: &'static str,
+    what: &'static str,
+    name: &'s str,
+    loaded: bool,
+}
+
+/// Every named definition of a file.
+fn definitions(s: &SpecFile) -> Vec<Definition<'_>> {
+    fn each<'s, T>(
+        out: &mut Vec<Definition<'s>>,
+        section: &'static str,
+        what: &'static str,
+        m: &'s BTreeMap<String, Located<T>>,
+    ) {
+        out.extend(m.iter().map(|(name, v)| Definition {
+            section,
+            what,
+            name,
+            loaded: v.value.is_some(),
+        }));
+    }
+    let mut out = Vec::new();
+    each(&mut out, "objects", "object", &s.objects);
+    each(&mut out, "lookups", "lookup table", &s.lookups);
+    each(&mut out, "field_groups", "field group", &s.field_groups);
+    each(&mut out, "entities", "entity", &s.entities);
+    each(&mut out, "routings", "routing", &s.routings);
+    each(&mut out, "matching", "matching rules", &s.matching);
+    each(&mut out, "mappings", "mapping", &s.mappings);
+    out
+}
+
 fn note_broken(s: &SpecFile, broken: &mut HashSet<String>) {
-    fn each<T>(section: &str, m: &BTreeMap<String, Located<T>>, broken: &mut HashSet<String>) {
-        for (k, v) in m {
-            if v.value.is_none() {
-                broken.insert(format!("{section}.{k}"));
-            }
+    for d in definitions(s) {
+        if !d.loaded {
+            broken.insert(format!("{}.{}", d.section, d.name));
         }
     }
-    each("objects", &s.objects, broken);
-    each("lookups", &s.lookups, broken);
-    each("field_groups", &s.field_groups, broken);
-    each("entities", &s.entities, broken);
-    each("routings", &s.routings, broken);
-    each("matching", &s.matching, broken);
-    each("mappings", &s.mappings, broken);
 }
 
 struct Compiler<'f, 'd> {
@@ -266,6 +292,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
     fn run(mut self) -> Compiled {
         let flows = self.identify();
         self.resolve_includes();
+        self.unique_names();
         self.objects();
         for f in 0..self.files.len() {
             self.lookups(f);
@@ -392,6 +419,40 @@ impl<'f, 'd> Compiler<'f, 'd> {
         }
     }
 
+    /// A name defined in two of the files one file sees (itself and its includes) is an
+    /// error, in every section: which definition applied would depend on the include order.
+    /// Reported at the file's own definition when it has one, else at the later include's.
+    fn unique_names(&mut self) {
+        for f in 0..self.files.len() {
+            let mut first: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+            for &sf in &self.scopes[f] {
+                let Some(spec) = self.files[sf].spec.as_ref() else {
+                    continue;
+                };
+                // Mappings are a flow file's own; nothing looks them up across files.
+                for d in definitions(spec)
+                    .into_iter()
+                    .filter(|d| d.section != "mappings")
+                {
+                    let Some(&prev) = first.get(&(d.section, d.name)) else {
+                        first.insert((d.section, d.name), sf);
+                        continue;
+                    };
+                    let (at, other) = if prev == f { (f, sf) } else { (sf, prev) };
+                    let other = &self.files[other].name;
+                    self.d.at(
+                        at,
+                        &child_path(d.section, d.name),
+                        format!(
+                            "{} `{}` is also defined in {other}; a name is defined once in a file and its includes",
+                            d.what, d.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn objects(&mut self) {
         for f in 0..self.files.len() {
             let Some(spec) = self.spec(f) else { continue };
@@ -428,20 +489,10 @@ impl<'f, 'd> Compiler<'f, 'd> {
         }
         for f in 0..self.files.len() {
             let mut catalog = Catalog::default();
-            let mut from: BTreeMap<String, usize> = BTreeMap::new();
-            for &sf in &self.scopes[f] {
-                for (name, def) in &self.pieces[sf].objects {
-                    if let Some(prev) = from.insert(name.clone(), sf) {
-                        if sf == f || prev == f {
-                            let other = self.files[if sf == f { prev } else { sf }].name.clone();
-                            self.d.at(
-                                f,
-                                &child_path("objects", name),
-                                format!("object `{name}` is also declared in {other}"),
-                            );
-                        }
-                        continue;
-                    }
+            for &sf in self.scopes[f].iter().rev() {
+                // Inserted last to first: the first in scope order wins (`unique_names`
+                // reports a second one).
+                for def in self.pieces[sf].objects.values() {
                     catalog.insert(def.clone());
                 }
             }
@@ -1579,19 +1630,7 @@ impl<'f, 'd> Compiler<'f, 'd> {
                 file: self.files[f].name.clone(),
                 line,
                 flow,
-                spec: TestSpec {
-                    name: t.name.clone(),
-                    mapping: t.mapping.clone(),
-                    input: t.input.clone(),
-                    rates: t.rates.clone(),
-                    expect: crate::spec::ExpectSpec {
-                        entity: e.entity.clone(),
-                        output: e.output.clone(),
-                        skipped: e.skipped,
-                        error: e.error.clone(),
-                        match_keys: e.match_keys.clone(),
-                    },
-                },
+                spec: t.clone(),
                 rates,
             });
         }

@@ -53,7 +53,7 @@ pub use ownership::{Owner, Winner, decide as decide_owner};
 pub use plan::{MapContext, Mapped, MappedRecord, MappingPlan, Routed};
 pub use routing::{Entity, Rates};
 pub use testcase::{TestOutcome, TestReport};
-pub use yaml::{Located, Pos};
+pub use yaml::Located;
 
 /// The shipped specs, embedded at build time from `infra/mappings`.
 const SHIPPED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
@@ -135,10 +135,12 @@ impl SpecBundle {
         self.files.iter().map(|(n, t)| (n.as_str(), t.as_str()))
     }
 
+    /// The number of files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether the bundle has no file.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

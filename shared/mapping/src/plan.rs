@@ -496,18 +496,22 @@ impl MappingPlan {
         &self.name
     }
 
+    /// The declared object this mapping reads (`Account`).
     pub fn source_object(&self) -> &str {
         &self.source_object
     }
 
+    /// The declared object this mapping writes (`CUSTOMER`).
     pub fn target_object(&self) -> &str {
         &self.target_object
     }
 
+    /// The system the source object lives in.
     pub fn source_system(&self) -> System {
         self.source_system
     }
 
+    /// The system the target object lives in.
     pub fn target_system(&self) -> System {
         self.target_system
     }

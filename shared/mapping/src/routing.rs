@@ -68,7 +68,7 @@ impl Entity {
                     .collect(),
             ),
         );
-        let view = EntityView::new(Value::Object(m));
+        let view = EntityView::new(&Value::Object(m));
         Entity {
             id,
             name,

@@ -476,7 +476,7 @@ pub enum StateFormat {
 }
 
 /// A test case: map `input` with `mapping` and compare.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestSpec {
     pub name: String,
@@ -492,7 +492,7 @@ pub struct TestSpec {
 }
 
 /// What a test case expects. Give `output` (and optionally `entity`), `skipped`, or `error`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// The routed entity id.

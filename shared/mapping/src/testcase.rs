@@ -20,6 +20,7 @@ pub struct TestOutcome {
 }
 
 impl TestOutcome {
+    /// Whether the test case gave what it expects.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
@@ -32,10 +33,12 @@ pub struct TestReport {
 }
 
 impl TestReport {
+    /// The number of test cases that passed.
     pub fn passed(&self) -> usize {
         self.outcomes.iter().filter(|o| o.passed()).count()
     }
 
+    /// The number of test cases that failed.
     pub fn failed(&self) -> usize {
         self.outcomes.len() - self.passed()
     }

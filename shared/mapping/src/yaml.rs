@@ -25,7 +25,7 @@ use crate::suggest::did_you_mean;
 
 /// A position in a spec file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: u32,
     pub column: u32,
 }

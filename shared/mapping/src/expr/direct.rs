@@ -13,7 +13,8 @@ use cel::common::ast::{CallExpr, ComprehensionExpr, Expr as Ast, IdedExpr, Liter
 use serde_json::{Number, Value};
 
 use super::{
-    Bindings, Conv, ENTITY_FIELDS, Evaluated, Scope, Var, conv_for, entity_field, select_chain,
+    Bindings, CONV_DEPTH, Conv, ENTITY_FIELDS, Evaluated, Scope, Var, conv_for, entity_field,
+    select_chain,
 };
 use crate::path::Reads;
 use crate::schema::{FieldType, ObjectDef};
@@ -60,7 +61,8 @@ pub(super) enum Node {
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Root {
-    Var(Var),
+    Record,
+    Line,
     /// The entity, whose first field (the first name of the path) is `ENTITY_FIELDS[i]`.
     Entity(usize),
     /// The record, whose first field is read from `Bindings::slots[i]` when they are bound
@@ -99,10 +101,18 @@ pub(super) enum V<'a> {
     List(Vec<V<'a>>),
 }
 
+/// A comprehension variable: its name, the object it holds, and the depth at which the
+/// interpreter converts that object's fields (see [`conv_for`]).
+type Local = (String, Arc<ObjectDef>, usize);
+
+/// The depth at which the interpreter converts the fields of `record` and `line` (bound as
+/// their top-level fields, or whole: the same depth).
+const ROOT_DEPTH: usize = 1;
+
 /// Translation state: what is in scope, and the comprehension variables bound so far.
 pub(super) struct Tx<'s, 'c> {
     pub scope: &'s Scope<'c>,
-    locals: Vec<(String, Arc<ObjectDef>)>,
+    locals: Vec<Local>,
 }
 
 impl<'s, 'c> Tx<'s, 'c> {
@@ -143,51 +153,67 @@ impl<'s, 'c> Tx<'s, 'c> {
             return None;
         }
         let path: Box<[Box<str>]> = segs.iter().map(|s| Box::from(*s)).collect();
-        if let Some(slot) = self.locals.iter().rposition(|(n, _)| n == root_name) {
-            let ty = self.resolve(&self.locals[slot].1, &segs)?;
+        if let Some(slot) = self.locals.iter().rposition(|(n, ..)| n == root_name) {
+            let (_, object, depth) = &self.locals[slot];
+            let (ty, depth) = self.resolve(object, &segs, *depth)?;
             return Some(Node::Path {
                 root: Root::Local(slot),
                 path,
-                conv: conv_for(self.scope.catalog, &ty, 1),
+                conv: conv_for(self.scope.catalog, &ty, depth),
                 missing_is_null: true,
             });
         }
-        let var = Var::parse(root_name)?;
-        let (ty, missing_is_null) = match var {
-            Var::Record => (self.resolve(&self.scope.record, &segs)?, true),
-            Var::Line => (self.resolve(self.scope.line.as_ref()?, &segs)?, true),
-            Var::Entity => match segs.as_slice() {
-                ["dimensions", _] => (FieldType::String { max: None }, false),
-                [f] if ENTITY_FIELDS.contains(f) && *f != "dimensions" => {
-                    (FieldType::String { max: None }, true)
-                }
-                _ => return None,
-            },
-        };
-        let root = match var {
-            Var::Entity => Root::Entity(entity_field(segs.first()?)?),
-            Var::Record | Var::Line => Root::Var(var),
+        let (root, ty, depth, missing_is_null) = match Var::parse(root_name)? {
+            Var::Record => {
+                let (ty, depth) = self.resolve(&self.scope.record, &segs, ROOT_DEPTH)?;
+                (Root::Record, ty, depth, true)
+            }
+            Var::Line => {
+                let (ty, depth) = self.resolve(self.scope.line.as_ref()?, &segs, ROOT_DEPTH)?;
+                (Root::Line, ty, depth, true)
+            }
+            Var::Entity => {
+                let missing_is_null = match segs.as_slice() {
+                    ["dimensions", _] => false,
+                    [f] if ENTITY_FIELDS.contains(f) && *f != "dimensions" => true,
+                    _ => return None,
+                };
+                let root = Root::Entity(entity_field(segs.first()?)?);
+                let text = FieldType::String { max: None };
+                (root, text, ROOT_DEPTH, missing_is_null)
+            }
         };
         Some(Node::Path {
             root,
             path,
-            conv: conv_for(self.scope.catalog, &ty, 1),
+            conv: conv_for(self.scope.catalog, &ty, depth),
             missing_is_null,
         })
     }
 
-    /// The declared type at `segs` below `object`, through nested records only.
-    fn resolve(&self, object: &ObjectDef, segs: &[&str]) -> Option<FieldType> {
+    /// The declared type at `segs` below `object`, through nested records only, and the depth
+    /// at which the interpreter converts it; `depth` is that of `object`'s fields. `None` past
+    /// a record the interpreter converts untyped (deeper than [`CONV_DEPTH`]): its fields
+    /// read differently there (text not parsed, an absent field an error).
+    fn resolve(
+        &self,
+        object: &ObjectDef,
+        segs: &[&str],
+        depth: usize,
+    ) -> Option<(FieldType, usize)> {
         let mut def = object;
         let mut owned;
+        let mut depth = depth;
         let mut ty = None;
         for (i, s) in segs.iter().enumerate() {
             let t = match ty.take() {
                 None => def.fields.get(*s)?.clone(),
+                // The records of a child relationship are converted at its depth.
                 Some(FieldType::Children(o)) if *s == "records" => FieldType::List(o),
-                Some(FieldType::Ref(o)) => {
+                Some(FieldType::Ref(o)) if depth < CONV_DEPTH => {
                     owned = self.scope.catalog.get(&o)?.clone();
                     def = &owned;
+                    depth += 1;
                     def.fields.get(*s)?.clone()
                 }
                 Some(_) => return None,
@@ -198,7 +224,7 @@ impl<'s, 'c> Tx<'s, 'c> {
             }
             ty = Some(t);
         }
-        ty
+        ty.map(|t| (t, depth))
     }
 
     fn call(&mut self, c: &CallExpr) -> Option<Node> {
@@ -304,8 +330,8 @@ impl<'s, 'c> Tx<'s, 'c> {
         else {
             return None;
         };
-        let element = self.element_object(&c.iter_range)?;
-        self.locals.push((c.iter_var.clone(), element));
+        let (element, depth) = self.element_object(&c.iter_range)?;
+        self.locals.push((c.iter_var.clone(), element, depth));
         let pred = self.translate(&step.args[1]);
         let slot = self.locals.len() - 1;
         self.locals.pop();
@@ -317,19 +343,22 @@ impl<'s, 'c> Tx<'s, 'c> {
         })
     }
 
-    /// The object a list path holds.
-    fn element_object(&self, range: &IdedExpr) -> Option<Arc<ObjectDef>> {
+    /// The object a list path holds, and the depth at which its fields are converted.
+    fn element_object(&self, range: &IdedExpr) -> Option<(Arc<ObjectDef>, usize)> {
         let (root_name, segs) = select_chain(range)?;
-        let root = match self.locals.iter().rposition(|(n, _)| n == root_name) {
-            Some(slot) => self.locals[slot].1.clone(),
+        let (root, depth) = match self.locals.iter().rposition(|(n, ..)| n == root_name) {
+            Some(slot) => (self.locals[slot].1.clone(), self.locals[slot].2),
             None => match Var::parse(root_name)? {
-                Var::Record => self.scope.record.clone(),
-                Var::Line => self.scope.line.clone()?,
+                Var::Record => (self.scope.record.clone(), ROOT_DEPTH),
+                Var::Line => (self.scope.line.clone()?, ROOT_DEPTH),
                 Var::Entity => return None,
             },
         };
-        match self.resolve(&root, &segs)? {
-            FieldType::List(o) => self.scope.catalog.get(&o).cloned(),
+        match self.resolve(&root, &segs, depth)? {
+            // The interpreter converts the elements typed only this shallow.
+            (FieldType::List(o), depth) if depth < CONV_DEPTH => {
+                Some((self.scope.catalog.get(&o).cloned()?, depth + 1))
+            }
             _ => None,
         }
     }
@@ -399,7 +428,7 @@ impl Node {
     pub(super) fn intern_reads(&mut self, reads: &mut Reads) {
         match self {
             Node::Path { root, path, .. } => {
-                if let Root::Var(Var::Record) = root
+                if let Root::Record = root
                     && let Some(slot) = path.get(..1).and_then(|first| reads.slot(first))
                 {
                     *root = Root::RecordSlot(slot);
@@ -453,9 +482,8 @@ impl Node {
                 missing_is_null,
             } => {
                 let (mut v, start): (&'a Value, usize) = match root {
-                    Root::Var(Var::Record) => (b.record, 0),
-                    Root::Var(Var::Line) => (b.line?, 0),
-                    Root::Var(Var::Entity) => (&b.entity?.json, 0),
+                    Root::Record => (b.record, 0),
+                    Root::Line => (b.line?, 0),
                     // The first name read by its index: the same value, and the same
                     // absence, as reading it from the entity's JSON object.
                     Root::Entity(f) => match b.entity?.field(*f) {
@@ -611,12 +639,10 @@ impl Node {
 }
 
 impl<'a> V<'a> {
-    /// The value as a mapping result.
+    /// The value as a mapping result. `None` for a record or list read from the input: the
+    /// interpreter gives it converted (declared fields only, typed), so it answers that.
     pub(super) fn into_evaluated(self) -> Option<Evaluated<'a>> {
-        Some(match self {
-            V::Json(v) => Evaluated::Borrowed(v),
-            other => Evaluated::Owned(other.into_json()?),
-        })
+        self.into_json().map(Evaluated::Owned)
     }
 
     fn into_json(self) -> Option<Value> {
@@ -626,7 +652,7 @@ impl<'a> V<'a> {
             V::Int(i) => Value::from(i),
             V::Double(d) => Value::Number(Number::from_f64(d)?),
             V::Str(s) => Value::String(s.into_owned()),
-            V::Json(v) => v.clone(),
+            V::Json(_) => return None,
             V::List(items) => {
                 Value::Array(items.into_iter().map(V::into_json).collect::<Option<_>>()?)
             }

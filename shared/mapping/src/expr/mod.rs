@@ -156,32 +156,32 @@ fn entity_field(name: &str) -> Option<usize> {
     ENTITY_FIELDS.iter().position(|f| *f == name)
 }
 
-/// The routed entity as expressions read it, built once per entity: JSON for direct reads,
-/// CEL for the interpreter. Each of [`ENTITY_FIELDS`] is also kept at its index, so that
-/// `entity.terms` is an index into a slice rather than a hashed lookup for every record.
+/// The routed entity as expressions read it, built once per entity: each of
+/// [`ENTITY_FIELDS`] as JSON at its index for direct reads (`entity.terms` is an index into a
+/// slice rather than a hashed lookup for every record), and the whole as CEL for the
+/// interpreter.
 #[derive(Debug)]
 pub(crate) struct EntityView {
-    pub json: Value,
     pub cel: Cel,
-    /// `json`'s value for each of `ENTITY_FIELDS`, `None` where it has none.
+    /// The entity's value for each of `ENTITY_FIELDS`, `None` where it has none.
     fields: Box<[Option<Value>]>,
 }
 
 impl EntityView {
-    pub(crate) fn new(json: Value) -> EntityView {
-        let cel = json_to_cel(&json);
-        EntityView::with_cel(json, cel)
+    /// The view of the entity `json` (an object with the fields of `ENTITY_FIELDS`).
+    pub(crate) fn new(json: &Value) -> EntityView {
+        EntityView::with_cel(json, json_to_cel(json))
     }
 
-    fn with_cel(json: Value, cel: Cel) -> EntityView {
+    fn with_cel(json: &Value, cel: Cel) -> EntityView {
         let fields = ENTITY_FIELDS
             .iter()
             .map(|f| json.get(*f).cloned())
             .collect();
-        EntityView { json, cel, fields }
+        EntityView { cel, fields }
     }
 
-    /// The value of `ENTITY_FIELDS[i]`, as `json.get(ENTITY_FIELDS[i])` gives it.
+    /// The value of `ENTITY_FIELDS[i]`, as the entity's JSON object has it.
     fn field(&self, i: usize) -> Option<&Value> {
         self.fields.get(i)?.as_ref()
     }
@@ -372,13 +372,10 @@ pub(crate) struct Expr {
 
 #[derive(Debug, Clone)]
 enum ExprKind {
-    /// `var.a.b`: read directly. `entity_field` is the index of `a` in `ENTITY_FIELDS` when
-    /// `var` is the entity; `slot`, where `a` is in `Bindings::slots` when `var` is the record.
+    /// `var.a.b`: read directly.
     Path {
-        var: Var,
+        root: PathRoot,
         path: Arc<[Box<str>]>,
-        entity_field: Option<usize>,
-        slot: Option<usize>,
     },
     Cel {
         program: Arc<Program>,
@@ -387,6 +384,18 @@ enum ExprKind {
         /// The same expression evaluated on the JSON directly, when it can be.
         direct: Option<Arc<direct::Node>>,
     },
+}
+
+/// What a plain read (`var.a.b`) starts from.
+#[derive(Debug, Clone, Copy)]
+enum PathRoot {
+    /// The record; `a` is `Bindings::slots[slot]` when it has a slot.
+    Record {
+        slot: Option<usize>,
+    },
+    Line,
+    /// The entity, `a` being `ENTITY_FIELDS[i]`.
+    Entity(usize),
 }
 
 /// The CEL environment (standard library), shared by every expression of a spec set.
@@ -454,20 +463,25 @@ impl Expr {
             })?;
         let source: Arc<str> = Arc::from(text);
         if let Some((var, path)) = plain_path(program.expression()) {
-            let entity_field = match var {
-                Var::Entity => path.first().and_then(|f| entity_field(f)),
-                Var::Record | Var::Line => None,
+            let root = match var {
+                Var::Record => Some(PathRoot::Record { slot: None }),
+                Var::Line => Some(PathRoot::Line),
+                // The checker let only entity fields through.
+                Var::Entity => path
+                    .first()
+                    .and_then(|f| entity_field(f))
+                    .map(PathRoot::Entity),
             };
-            return Ok(Expr {
-                source,
-                ty,
-                kind: ExprKind::Path {
-                    var,
-                    path: path.into_iter().map(Box::from).collect(),
-                    entity_field,
-                    slot: None,
-                },
-            });
+            if let Some(root) = root {
+                return Ok(Expr {
+                    source,
+                    ty,
+                    kind: ExprKind::Path {
+                        root,
+                        path: path.into_iter().map(Box::from).collect(),
+                    },
+                });
+            }
         }
         let mut needs: BTreeMap<Var, Option<Vec<String>>> = BTreeMap::new();
         collect_needs(program.expression(), &mut needs);
@@ -524,10 +538,8 @@ impl Expr {
     pub(crate) fn intern_reads(&mut self, reads: &mut Reads) {
         match &mut self.kind {
             ExprKind::Path {
-                var: Var::Record,
+                root: PathRoot::Record { slot },
                 path,
-                slot,
-                ..
             } => *slot = path.get(..1).and_then(|first| reads.slot(first)),
             ExprKind::Path { .. } => {}
             ExprKind::Cel { direct, .. } => {
@@ -541,29 +553,23 @@ impl Expr {
     /// Evaluates to a value.
     pub(crate) fn eval<'a>(&'a self, b: &Bindings<'a>) -> Result<Evaluated<'a>, String> {
         match &self.kind {
-            ExprKind::Path {
-                var,
-                path,
-                entity_field,
-                slot,
-            } => {
+            ExprKind::Path { root, path } => {
                 let mut segs = path.iter();
-                let root = match (var, entity_field) {
+                let root = match root {
                     // The first name as read once for the record: what `get` would give.
-                    (Var::Record, _) => match slot.and_then(|s| b.slots.get(s)) {
+                    PathRoot::Record { slot } => match slot.and_then(|s| b.slots.get(s)) {
                         Some(first) => {
                             segs.next();
                             *first
                         }
                         None => Some(b.record),
                     },
-                    (Var::Line, _) => b.line,
+                    PathRoot::Line => b.line,
                     // The first name is read by its index (same value as the JSON has).
-                    (Var::Entity, Some(i)) => b.entity.and_then(|e| {
+                    PathRoot::Entity(i) => b.entity.and_then(|e| {
                         segs.next();
                         e.field(*i)
                     }),
-                    (Var::Entity, None) => b.entity.map(|e| &e.json),
                 };
                 let mut v = match root {
                     Some(v) => v,
@@ -1180,6 +1186,7 @@ mod tests {
             fields: [
                 ("ProductCode".to_owned(), FieldType::String { max: None }),
                 ("TotalPrice".to_owned(), FieldType::Decimal),
+                ("Account".to_owned(), FieldType::Ref("Account".into())),
             ]
             .into(),
         }));
@@ -1230,7 +1237,7 @@ mod tests {
             "OpportunityLineItems": {"totalSize": 2, "done": true, "records": [
                 {"ProductCode": "SVC-1", "TotalPrice": 10}, {"ProductCode": "LIC-1", "TotalPrice": 5}]}});
         let ent_json = json!({"id": "FR01", "terms": "N30", "dimensions": {"department": "SALES"}});
-        let ent = EntityView::new(ent_json.clone());
+        let ent = EntityView::new(&ent_json);
         let b = bindings(&rec, &ent);
         let e =
             compile("record.BillingCountry in ['FR', 'DE'] && record.AnnualRevenue > 1000000.0")
@@ -1286,7 +1293,7 @@ mod tests {
         let e = compile("record.Parent.Name").unwrap();
         assert!(matches!(e.kind, ExprKind::Path { .. }));
         let rec = json!({"Parent": null});
-        let ent = EntityView::with_cel(json!({}), Cel::Null);
+        let ent = EntityView::with_cel(&json!({}), Cel::Null);
         assert!(matches!(
             e.eval(&bindings(&rec, &ent)).unwrap(),
             Evaluated::Missing
@@ -1316,10 +1323,24 @@ mod tests {
             "entity.terms == 'N30'",
             "entity.dimensions.department == 'SALES'",
         ];
+        // Expressions whose direct form, where there is one, may decline: when it answers, it
+        // must still answer what the interpreter does. A record or list as the result (the
+        // interpreter gives the declared fields only, converted), and records nested deeper
+        // than the interpreter converts them typed.
+        let edges = [
+            "record.NumberOfEmployees > 10 ? record.Parent : null",
+            "record.NumberOfEmployees > 10 ? record.OpportunityLineItems.records : []",
+            "record.Parent.OpportunityLineItems.records.exists(l, l.Account.Parent.NumberOfEmployees > 10)",
+            "record.OpportunityLineItems.records.exists(l, l.Account.OpportunityLineItems.records.exists(m, m.Account.Parent.NumberOfEmployees > 10))",
+        ];
+        let deep = json!({"OpportunityLineItems": {"records": [{"ProductCode": "A",
+            "Account": {"Parent": {"NumberOfEmployees": "12"}}}]}});
         let records = [
             json!({"Name": "Acme", "BillingCountry": "US", "AnnualRevenue": 2500.5, "NumberOfEmployees": 40,
                    "Parent": {"Name": "Group"}, "OpportunityLineItems": {"records": [
                        {"ProductCode": "SVC-1", "TotalPrice": 10}, {"ProductCode": "LIC", "TotalPrice": 0.5}]}}),
+            json!({"Name": "Deep", "NumberOfEmployees": 20, "Parent": deep,
+                   "OpportunityLineItems": {"records": [{"ProductCode": "B", "Account": deep}]}}),
             json!({"Name": "Globex", "BillingCountry": "FR", "AnnualRevenue": "12.5", "NumberOfEmployees": "3",
                    "Parent": null, "OpportunityLineItems": {"records": [{"ProductCode": null, "TotalPrice": "2"}]}}),
             json!({"Name": null, "BillingCountry": null, "AnnualRevenue": "", "NumberOfEmployees": "",
@@ -1331,35 +1352,45 @@ mod tests {
             json!({"id": "EU01", "terms": null, "dimensions": {}}),
         ];
         let mut answered = 0;
-        for text in exprs {
+        for (text, edge) in exprs
+            .iter()
+            .map(|t| (t, false))
+            .chain(edges.iter().map(|t| (t, true)))
+        {
             let e = compile(text).unwrap();
             let ExprKind::Cel { direct, .. } = &e.kind else {
                 continue;
             };
             let Some(d) = direct else {
-                panic!("`{text}` has no direct form");
+                assert!(edge, "`{text}` has no direct form");
+                continue;
             };
             for rec in &records {
                 for ent in &entities {
-                    let view = EntityView::new(ent.clone());
+                    let view = EntityView::new(ent);
                     let b = Bindings {
                         record: rec,
                         line: None,
                         entity: Some(&view),
                         slots: &[],
                     };
-                    let Some(v) = d.eval(&b, &mut Vec::new()) else {
+                    // What `Expr::eval` takes from the direct form; the rest goes to the
+                    // interpreter, so there is nothing to compare.
+                    let Some(v) = d
+                        .eval(&b, &mut Vec::new())
+                        .and_then(direct::V::into_evaluated)
+                    else {
                         continue;
                     };
                     answered += 1;
                     let interpreted = e.run(&b);
-                    let direct_json = v.into_evaluated().map(|ev| match ev {
+                    let direct_json = match v {
                         Evaluated::Borrowed(x) => x.clone(),
                         Evaluated::Owned(x) => x,
                         Evaluated::Missing => Value::Null,
-                    });
+                    };
                     assert_eq!(
-                        direct_json,
+                        Some(direct_json),
                         interpreted.as_ref().ok().map(cel_to_json),
                         "`{text}` on {rec} / {ent}: interpreter gave {interpreted:?}"
                     );
@@ -1396,7 +1427,7 @@ mod tests {
             json!(null),
             json!(["Name"]),
         ];
-        let view = EntityView::new(json!({"id": "US01", "terms": "N30", "dimensions": {}}));
+        let view = EntityView::new(&json!({"id": "US01", "terms": "N30", "dimensions": {}}));
         for text in exprs {
             let plain = compile(text).unwrap();
             let mut slotted = plain.clone();
@@ -1429,7 +1460,7 @@ mod tests {
     fn intacct_text_values_are_typed_for_cel() {
         let e = compile("record.NumberOfEmployees > 10 && record.AnnualRevenue < 10.5").unwrap();
         let rec = json!({"NumberOfEmployees": "12", "AnnualRevenue": "10.25"});
-        let ent = EntityView::with_cel(json!({}), Cel::Null);
+        let ent = EntityView::with_cel(&json!({}), Cel::Null);
         assert!(e.test(&bindings(&rec, &ent)).unwrap());
         // Empty text is null: the comparison errors at run time, reported with the expression.
         let rec = json!({"NumberOfEmployees": "", "AnnualRevenue": "1"});

@@ -15,10 +15,6 @@
 //! - The two demo data sets name each other, and the demo records themselves go through the
 //!   onboarding and opportunity-won mappings into the Intacct company.
 
-// Test code: helpers outside #[test] functions unwrap and panic too (a failed fixture must stop
-// the test loudly).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;

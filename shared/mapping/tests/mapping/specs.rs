@@ -2,10 +2,6 @@
 //! of every shipped mapping's payloads, and the routing / matching / ownership API the flows
 //! call.
 
-// Test code: helpers outside #[test] functions unwrap and panic too (a failed fixture must stop
-// the test loudly).
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -275,6 +271,37 @@ fn an_undefined_entity_is_reported() {
     assert!(
         e.contains("mappings.customer.routing: routing `by_region` is not defined"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_name_defined_twice_in_what_a_file_sees_is_reported() {
+    // In the flow file and in a library it includes: which table applied would depend on the
+    // include order.
+    let e = one_error(&format!("{VALID}lookups:\n  types: {{values: {{a: c}}}}\n"));
+    assert_eq!(
+        e,
+        "account-onboarding.yaml:18:3: lookups.types: lookup table `types` is also defined in library/objects.yaml; a name is defined once in a file and its includes"
+    );
+    // In two libraries a flow includes.
+    let flow = VALID.replace("include: [objects]", "include: [objects, more]");
+    let bundle = SpecBundle::from_files([
+        ("library/objects.yaml", OBJECTS),
+        (
+            "library/more.yaml",
+            "library: more\nentities:\n  US01: {base_currency: EUR}\n",
+        ),
+        ("account-onboarding.yaml", flow.as_str()),
+    ]);
+    let Err(MappingError::Invalid(d)) = bundle.compile() else {
+        panic!("compiled");
+    };
+    let errors: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "library/more.yaml:3:3: entities.US01: entity `US01` is also defined in library/objects.yaml; a name is defined once in a file and its includes"
+        ],
     );
 }
 
