@@ -6,6 +6,7 @@
 //! against every adapter family.
 
 pub mod clock;
+pub mod deadline;
 pub mod error;
 pub mod id;
 pub mod money;
@@ -14,10 +15,11 @@ pub mod record;
 pub mod retry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deadline::Deadline;
 pub use error::{Classify, ErrorClass, PortError};
 pub use id::{
     CorrelationId, EntityId, IdError, IdempotencyKey, IntacctKey, IntacctRef, SalesforceId,
 };
 pub use money::{CurrencyCode, Money, MoneyError};
 pub use record::{ChangeEnvelope, EventOrigin, Fingerprint, Flow, RecordRef, System};
-pub use retry::{RetryDecision, RetryPolicy};
+pub use retry::{RetryDecision, RetryPolicy, retry_after};

@@ -1,9 +1,21 @@
-//! The one retry rule: exponential backoff with full jitter, Retry-After honoured, bounded by the
-//! attempts allowed and the time left before the caller's deadline (a Lambda's remaining time).
-//! Pure: the caller supplies the random draw and does the sleeping.
+//! The one retry rule and the one retry executor.
+//!
+//! [`RetryPolicy::decide`] is the rule: exponential backoff with full jitter, Retry-After
+//! honoured, bounded by the attempts allowed and the time left before the caller's deadline (a
+//! Lambda's remaining time). It is pure: the caller supplies the random draw.
+//!
+//! [`run`] is the executor every retrying path uses (Salesforce, Intacct, AWS adapters): it
+//! calls an operation, asks the caller's judge whether a failure is worth another attempt, and
+//! sleeps as the policy decides. [`retry_after`] reads an HTTP `Retry-After` header in both of
+//! its forms.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use crate::deadline::Deadline;
 use crate::error::ErrorClass;
 
 /// What to do after a failed attempt.
@@ -75,9 +87,176 @@ impl RetryPolicy {
     }
 }
 
+/// Runs `op` until it succeeds, the judge refuses a retry, or the policy gives up.
+///
+/// - `op` gets the 1-based attempt number.
+/// - `judge` sees each failure with its attempt number and returns the class to retry it as,
+///   or `None` to return the failure at once (a non-idempotent write whose outcome is unknown,
+///   an auth error the caller handles, a permanent refusal).
+/// - Sleeps happen only when the policy's delay ends before `deadline`; otherwise the last
+///   failure is returned.
+/// - `what` names the operation in the log line written for each retry.
+pub async fn run<T, E, Op, Fut, Judge>(
+    policy: &RetryPolicy,
+    deadline: Option<Deadline>,
+    what: &str,
+    mut judge: Judge,
+    mut op: Op,
+) -> Result<T, E>
+where
+    Op: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    Judge: FnMut(&E, u32) -> Option<ErrorClass>,
+    E: Display,
+{
+    let mut attempt = 1u32;
+    loop {
+        let err = match op(attempt).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Some(class) = judge(&err, attempt) else {
+            return Err(err);
+        };
+        let remaining = deadline.map(|d| d.remaining());
+        match policy.decide(class, attempt, remaining, rand::random::<f64>()) {
+            RetryDecision::GiveUp => return Err(err),
+            RetryDecision::RetryAfter(delay) => {
+                tracing::debug!(
+                    what,
+                    attempt,
+                    class = class.name(),
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error = %err,
+                    "retrying"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
+        attempt += 1;
+    }
+}
+
+/// Reads a `Retry-After` header value: delay-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`), judged against `now`. A date in the past is zero; an
+/// unreadable value is `None` (the caller then backs off by its policy alone).
+pub fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.to_utc();
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+            max_attempts: 4,
+        }
+    }
+
+    #[tokio::test]
+    async fn run_retries_what_the_judge_allows_and_stops_at_the_cap() {
+        let calls = AtomicU32::new(0);
+        let out: Result<u32, String> = run(
+            &quick(),
+            None,
+            "test",
+            |_, _| Some(ErrorClass::Transient),
+            |n| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 3 {
+                        Err(format!("fail {n}"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(out, Ok(3));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let calls = AtomicU32::new(0);
+        let out: Result<(), String> = run(
+            &quick(),
+            None,
+            "test",
+            |_, _| Some(ErrorClass::Transient),
+            |n| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move { Err(format!("fail {n}")) }
+            },
+        )
+        .await;
+        assert_eq!(out, Err("fail 4".to_owned()));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn run_returns_at_once_when_the_judge_refuses_or_the_deadline_is_past() {
+        let calls = AtomicU32::new(0);
+        let out: Result<(), String> = run(
+            &quick(),
+            None,
+            "test",
+            |_, _| None,
+            |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err("permanent".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!(out, Err("permanent".to_owned()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        let calls = AtomicU32::new(0);
+        let past = Deadline::after(Duration::ZERO);
+        let out: Result<(), String> = run(
+            &quick(),
+            Some(past),
+            "test",
+            |_, _| {
+                Some(ErrorClass::Throttled {
+                    retry_after: Some(Duration::from_secs(5)),
+                })
+            },
+            |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err("throttled".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!(out, Err("throttled".to_owned()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

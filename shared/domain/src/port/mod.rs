@@ -8,12 +8,14 @@
 
 pub mod audit;
 pub mod idempotency;
+pub mod limiter;
 pub mod queue;
 pub mod sync_state;
 pub mod xref;
 
 pub use audit::{AuditAction, AuditEntry, AuditLog};
 pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 pub use sync_state::{SyncState, Watermark};
 pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};

@@ -1,0 +1,1 @@
+//! The Intacct fault wrapper.
