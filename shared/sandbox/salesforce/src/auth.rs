@@ -26,6 +26,9 @@ pub const DEMO_CONSUMER_SECRET: &str = "ledgerforce-sandbox-demo-secret";
 pub const DEMO_USERNAME: &str = "integration@ledgerforce.sandbox";
 /// The integration user's password, for the username-password flow.
 pub const DEMO_PASSWORD: &str = "ledgerforce-sandbox-password";
+/// The integration user's security token, which SOAP `login()` accepts appended to the
+/// password (and, as from a trusted network, also does without).
+pub const DEMO_SECURITY_TOKEN: &str = "LedgerforceSandboxToken";
 
 /// Everything a client needs to log in to the sandbox.
 #[derive(Clone)]

@@ -3,9 +3,11 @@
 //! The sandbox speaks the wire formats of the real REST API closely enough that unmodified
 //! clients (jsforce, simple-salesforce, our own `lf-salesforce`) work against it: the OAuth
 //! token endpoint (JWT bearer with real RS256 verification, client credentials, password),
-//! sObject CRUD and upsert by external id, describe, SOQL with paging, sObject Collections,
-//! Composite, Bulk API 2.0, `/limits`, `Sforce-Limit-Info` with a daily allowance, Outbound
-//! Messages to a webhook, and seeded fault injection.
+//! SOAP `login()`, sObject CRUD and upsert by external id, describe, getUpdated / getDeleted,
+//! SOQL with paging, sObject Collections, Composite, Bulk API 2.0, `/limits`,
+//! `Sforce-Limit-Info` with a daily allowance, Outbound Messages to a webhook, and seeded fault
+//! injection. It serves plain HTTP, or HTTPS with a certificate made at start
+//! ([`SandboxConfig::tls`]).
 //!
 //! State lives in memory and is lost when the sandbox stops.
 //!
@@ -23,12 +25,14 @@ mod api;
 mod auth;
 mod bulk;
 mod fault;
+mod login;
 mod org;
 mod outbound;
 pub mod schema;
 mod seed;
 pub mod soql;
 mod store;
+mod tls;
 mod value;
 
 use std::sync::Arc;
@@ -39,7 +43,8 @@ use lf_sandbox_core::Server;
 use serde_json::{Map, Value};
 
 pub use auth::{
-    Credentials, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, DEMO_PASSWORD, DEMO_USERNAME,
+    Credentials, DEMO_CONSUMER_KEY, DEMO_CONSUMER_SECRET, DEMO_PASSWORD, DEMO_SECURITY_TOKEN,
+    DEMO_USERNAME,
 };
 pub use fault::SalesforceFault;
 pub use lf_sandbox_core::{DataSet, FaultPlan, PushConfig, PushStats};
@@ -90,6 +95,9 @@ pub struct SandboxConfig {
     pub outbound_rules: Vec<OutboundRule>,
     /// The org's clock: timestamps, token `exp` checks, relative SOQL dates.
     pub clock: Arc<dyn Clock>,
+    /// Serve HTTPS with a certificate made at start ([`Sandbox::tls_ca_pem`] is what a client
+    /// trusts) instead of plain HTTP.
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -106,6 +114,7 @@ impl Default for SandboxConfig {
             outbound: None,
             outbound_rules: OutboundRule::standard(),
             clock: Arc::new(SystemClock),
+            tls: false,
         }
     }
 }
@@ -117,6 +126,8 @@ pub enum SandboxError {
     Bind(#[source] std::io::Error),
     #[error(transparent)]
     Keys(#[from] auth::KeyError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("no sObject named {0}")]
     UnknownObject(String),
     #[error("{code}: {message}")]
@@ -137,28 +148,81 @@ impl Classify for SandboxError {
 /// A running org. Dropping it stops the server; [`Sandbox::shutdown`] waits for it.
 #[derive(Debug)]
 pub struct Sandbox {
-    server: Server,
+    server: Endpoint,
     org: Arc<Org>,
+    /// PEM of the CA behind the HTTPS certificate, when serving HTTPS.
+    tls_ca_pem: Option<String>,
+}
+
+/// Where the org listens: plain HTTP or HTTPS.
+#[derive(Debug)]
+enum Endpoint {
+    Http(Server),
+    Https(tls::TlsServer),
+}
+
+impl Endpoint {
+    fn base_url(&self) -> String {
+        match self {
+            Endpoint::Http(s) => s.base_url(),
+            Endpoint::Https(s) => s.base_url(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            Endpoint::Http(s) => s.local_addr().port(),
+            Endpoint::Https(s) => s.local_addr().port(),
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Endpoint::Http(s) => s.shutdown().await,
+            Endpoint::Https(s) => s.shutdown().await,
+        }
+    }
 }
 
 impl Sandbox {
     /// Generates (once per process) the JWT key pair, seeds the data set and starts serving.
     pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
         let org = Arc::new(Org::new(&config)?);
-        let server = lf_sandbox_core::serve(api::router(Arc::clone(&org)), config.port)
-            .await
-            .map_err(SandboxError::Bind)?;
+        let router = api::router(Arc::clone(&org));
+        let (server, tls_ca_pem) = if config.tls {
+            let material = tls::material()?;
+            let server = tls::serve(router, config.port, material.config)
+                .await
+                .map_err(SandboxError::Bind)?;
+            (Endpoint::Https(server), Some(material.ca_pem))
+        } else {
+            let server = lf_sandbox_core::serve(router, config.port)
+                .await
+                .map_err(SandboxError::Bind)?;
+            (Endpoint::Http(server), None)
+        };
         org.set_base_url(server.base_url());
-        Ok(Self { server, org })
+        Ok(Self {
+            server,
+            org,
+            tls_ca_pem,
+        })
     }
 
-    /// `http://127.0.0.1:PORT`: the instance URL and the login URL.
+    /// `http://127.0.0.1:PORT` (`https://` with [`SandboxConfig::tls`]): the instance URL
+    /// and the login URL.
     pub fn base_url(&self) -> String {
         self.server.base_url()
     }
 
     pub fn port(&self) -> u16 {
-        self.server.local_addr().port()
+        self.server.port()
+    }
+
+    /// PEM of the certificate authority that signed the HTTPS certificate (made fresh at
+    /// every start), for clients to trust; `None` when serving plain HTTP.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca_pem.as_deref()
     }
 
     /// The demo connected app, user, org id and JWT signing key.

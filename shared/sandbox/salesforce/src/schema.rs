@@ -873,6 +873,29 @@ fn specs() -> Vec<ObjectSpec> {
                     .label("Currency ISO Code"),
             ],
         },
+        // Advanced currency management: one rate per currency and period, each period
+        // running from StartDate up to the next period's (NextStartDate, kept by the org).
+        ObjectSpec {
+            name: "DatedConversionRate",
+            label: "Dated Exchange Rate",
+            plural: "Dated Exchange Rates",
+            prefix: "04w",
+            owned: false,
+            currency: false,
+            auto_number: None,
+            fields: vec![
+                picklist("IsoCode", CURRENCIES)
+                    .restricted()
+                    .required()
+                    .len(3)
+                    .label("Currency ISO Code"),
+                double("ConversionRate", 18, 6)
+                    .required()
+                    .label("Conversion Rate"),
+                date("StartDate").required().label("Start Date"),
+                date("NextStartDate").computed().label("Next Start Date"),
+            ],
+        },
         ObjectSpec {
             name: "Revenue_Reconciliation__c",
             label: "Revenue Reconciliation",

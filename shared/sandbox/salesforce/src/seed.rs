@@ -56,7 +56,7 @@ pub fn load(store: &mut Store, set: DataSet) -> Result<(), String> {
         json!({"Name": "Standard Price Book", "IsActive": true, "IsStandard": true}),
     )?;
     if set == DataSet::Empty {
-        return Ok(());
+        return dated_rates(&mut s);
     }
     demo(&mut s, &standard)
 }
@@ -658,6 +658,36 @@ fn demo(s: &mut Seeder<'_>, standard: &str) -> Result<(), String> {
         json!({"Subject": "Send order form", "WhatId": opportunities[10], "Priority": "High", "OwnerId": owners[2],
                "ActivityDate": "2026-05-20"}),
     )?;
+    dated_rates(s)
+}
+
+/// Months of dated exchange rates, from July 2025 (before the first seeded close date) to
+/// December 2026 (after the last).
+const RATE_MONTHS: u32 = 18;
+/// Month-on-month movement of a rate, in hundredths of a percent: a fixed, plausible wobble
+/// so the periods differ and a conversion at the wrong period's rate shows.
+const RATE_WOBBLE: [i64; RATE_MONTHS as usize] = [
+    0, 12, -8, 25, 31, 18, -5, -22, -14, 3, 9, 27, 40, 33, 15, -6, -19, -11,
+];
+
+/// `DatedConversionRate` for every non-corporate currency of the demo price book, one per
+/// month: what an org with advanced currency management holds and reconciliation reads.
+fn dated_rates(s: &mut Seeder<'_>) -> Result<(), String> {
+    let foreign = RATES
+        .iter()
+        .filter(|(c, _)| *c != crate::schema::CORPORATE_CURRENCY);
+    for (ci, (currency, base)) in foreign.enumerate() {
+        for month in 0..RATE_MONTHS {
+            let (year, m) = (2025 + (6 + month) / 12, (6 + month) % 12 + 1);
+            let wobble = RATE_WOBBLE[(month as usize + 3 * ci) % RATE_WOBBLE.len()];
+            let rate = (base * (1.0 + wobble as f64 / 10_000.0) * 1e6).round() / 1e6;
+            s.put(
+                "DatedConversionRate",
+                json!({"IsoCode": currency, "ConversionRate": rate,
+                       "StartDate": format!("{year}-{m:02}-01")}),
+            )?;
+        }
+    }
     Ok(())
 }
 

@@ -76,6 +76,9 @@ pub struct Store {
     frozen_now: Option<DateTime<Utc>>,
     /// The running user: owner and modifier of what the API writes.
     pub user_id: String,
+    /// Deletions since this instant are listed by getDeleted: the org's start, or the last
+    /// hard delete (which removes a record and its deletion for good).
+    deletions_kept_since: DateTime<Utc>,
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -125,6 +128,7 @@ fn text_key(field: &FieldDef, v: &Value) -> Option<String> {
 
 impl Store {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let clock_start = clock.now();
         let tables = Schema::get()
             .objects()
             .iter()
@@ -139,6 +143,7 @@ impl Store {
             clock,
             frozen_now: None,
             user_id: make_id("005", 0),
+            deletions_kept_since: clock_start,
         }
     }
 
@@ -172,6 +177,11 @@ impl Store {
         self.keys = snap.keys;
         self.autonumbers = snap.autonumbers;
         self.changes.truncate(snap.changes);
+    }
+
+    /// The earliest instant whose deletions getDeleted still lists.
+    pub fn earliest_deletion_kept(&self) -> DateTime<Utc> {
+        self.deletions_kept_since
     }
 
     /// Committed changes since the last call.
@@ -456,6 +466,7 @@ impl Store {
         if let Some(t) = self.tables.get_mut(object.name) {
             t.remove(&id18);
         }
+        self.deletions_kept_since = self.now();
         Ok(())
     }
 
@@ -799,9 +810,52 @@ impl Store {
         Ok(())
     }
 
+    /// Sets `NextStartDate` on every live rate of the written rate's currency: the next
+    /// period's `StartDate`, or 9999-12-31 for the last period, as Salesforce does.
+    fn chain_dated_rates(&mut self, id: &str) {
+        let table = "DatedConversionRate";
+        let Some(iso) = self
+            .tables
+            .get(table)
+            .and_then(|t| t.get(id))
+            .and_then(|r| r.get("IsoCode"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return;
+        };
+        let mut periods: Vec<(String, String)> = self
+            .rows(table)
+            .filter(|r| !is_deleted(r))
+            .filter(|r| r.get("IsoCode").and_then(Value::as_str) == Some(iso.as_str()))
+            .filter_map(|r| {
+                let start = r.get("StartDate").and_then(Value::as_str)?.to_owned();
+                Some((start, r.get("Id").and_then(Value::as_str)?.to_owned()))
+            })
+            .collect();
+        periods.sort();
+        let nexts: Vec<String> = periods
+            .iter()
+            .skip(1)
+            .map(|(start, _)| start.clone())
+            .chain(std::iter::once("9999-12-31".to_owned()))
+            .collect();
+        if let Some(t) = self.tables.get_mut(table) {
+            for ((_, rid), next) in periods.iter().zip(nexts) {
+                if let Some(r) = t.get_mut(rid) {
+                    r.insert("NextStartDate".into(), Value::String(next));
+                }
+            }
+        }
+    }
+
     /// Keeps roll-ups current after a write to `object`'s record `id`: an Opportunity's
     /// `Amount` and `HasOpportunityLineItem`, a quote's net amount.
     fn roll_up_from(&mut self, object: &ObjectDef, id: &str) {
+        if object.name == "DatedConversionRate" {
+            self.chain_dated_rates(id);
+            return;
+        }
         let (parent_field, parent_object) = match object.name {
             "OpportunityLineItem" => ("OpportunityId", "Opportunity"),
             "SBQQ__QuoteLine__c" => ("SBQQ__Quote__c", "SBQQ__Quote__c"),

@@ -9,6 +9,7 @@ mod collections;
 mod composite;
 mod jobs;
 mod query;
+mod replication;
 mod resources;
 mod sobjects;
 
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, TokenContext};
 use crate::fault::{SalesforceFault, WriteFault};
+use crate::login;
 use crate::org::{Org, World};
 use crate::value::FieldError;
 
@@ -273,6 +275,14 @@ async fn entry(
     if segments.first().map(String::as_str) == Some("id") {
         return identity(&org, &headers, &segments);
     }
+    if let ["services", "Soap", "u", version, ..] = segments
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        return soap_login(&org, &method, version, &body);
+    }
     if segments.len() < 2 || segments[0] != "services" || segments[1] != "data" {
         return into_http(ApiResponse::not_found());
     }
@@ -425,6 +435,36 @@ fn token_endpoint(org: &Org, method: &Method, headers: &HeaderMap, body: &Bytes)
         auth::token(&ctx, &mut w.sessions, authorization, &form)
     };
     into_http(ApiResponse::json(reply.status, reply.body))
+}
+
+/// `POST /services/Soap/u/{version}`: SOAP `login()`, neither counted nor limited (logins do
+/// not count against the daily allowance).
+fn soap_login(org: &Org, method: &Method, version: &str, body: &Bytes) -> Response {
+    let supported = version
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor)))
+        .is_some_and(|(major, minor)| {
+            minor == "0" && (OLDEST_VERSION..=LATEST_VERSION).contains(&major)
+        });
+    if !supported {
+        return into_http(ApiResponse::not_found());
+    }
+    if *method != Method::POST {
+        return into_http(ApiResponse::method_not_allowed(method));
+    }
+    let ctx = login::LoginContext {
+        credentials: &org.credentials,
+        base_url: org.base_url(),
+        version,
+    };
+    let reply = login::answer(&ctx, body, || org.issue_token());
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [("content-type", "text/xml;charset=UTF-8")],
+        reply.body,
+    )
+        .into_response()
 }
 
 /// `GET /id/{orgId}/{userId}`: the identity URL a token response points at.

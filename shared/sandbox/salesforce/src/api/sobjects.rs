@@ -4,6 +4,7 @@ use axum::http::Method;
 use lf_domain::SalesforceId;
 use serde_json::{Map, Value, json};
 
+use super::replication::{self, Replication};
 use super::{ApiRequest, ApiResponse, Call};
 use crate::schema::{FieldDef, FieldType, ObjectDef, Schema};
 use crate::store::{Record, UpsertOutcome, Writer};
@@ -28,6 +29,8 @@ pub(crate) fn route(call: &mut Call<'_>, req: &ApiRequest, segs: &[&str]) -> Api
         ([], method) => ApiResponse::method_not_allowed(method),
         (["describe"], &Method::GET) => ApiResponse::json(200, describe(object, req)),
         ([id], &Method::POST) if id.eq_ignore_ascii_case("Id") => create(call, req, object),
+        (["updated"], &Method::GET) => replication::get(call, req, object, Replication::Updated),
+        (["deleted"], &Method::GET) => replication::get(call, req, object, Replication::Deleted),
         ([id], method) => match SalesforceId::parse(id) {
             Ok(parsed) if parsed.key_prefix() == object.key_prefix => {
                 let id = parsed.as_str();

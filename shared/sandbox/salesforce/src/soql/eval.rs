@@ -66,6 +66,9 @@ pub fn execute(store: &Store, soql: &str, opts: &QueryOptions) -> Result<QueryOu
         return Ok(QueryOutput::Count(n));
     }
     if bound.aggregate {
+        // Groups come out in the order their first row is met, so sorting the rows first
+        // orders the groups by the grouped fields ORDER BY names.
+        ctx.sort(&mut rows, &bound.order);
         let out = ctx.aggregate(&bound, &rows);
         return Ok(QueryOutput::Records(page(out, q.offset, q.limit)));
     }
@@ -1197,6 +1200,19 @@ mod tests {
         assert_eq!(eur["total"], json!(5100.0));
         assert_eq!(eur["expr0"], json!(2));
         assert_eq!(eur["attributes"]["type"], "AggregateResult");
+        let order = |dir: &str| -> Vec<Value> {
+            records(
+                &s,
+                &format!("SELECT CurrencyIsoCode FROM Opportunity GROUP BY CurrencyIsoCode ORDER BY CurrencyIsoCode {dir}"),
+            )
+            .iter()
+            .map(|x| x["CurrencyIsoCode"].clone())
+            .collect()
+        };
+        let mut asc = order("ASC");
+        assert_eq!(asc.len(), 2);
+        asc.reverse();
+        assert_eq!(order("DESC"), asc, "ORDER BY orders the groups");
     }
 
     #[test]

@@ -12,5 +12,8 @@ mod limits;
 mod metadata;
 mod outbound;
 mod query;
+mod rates;
+mod replication;
 mod rest;
+mod soap_login;
 mod support;
