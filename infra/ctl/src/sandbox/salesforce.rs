@@ -41,6 +41,13 @@ pub(crate) struct Args {
     /// Where to write the JWT signing key (PEM). Default: a file in the temp directory.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at start; its CA (PEM) is written to a file whose
+    /// path is printed, for clients to trust (e.g. REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS).
+    #[arg(long)]
+    tls: bool,
+    /// Where to write that CA certificate. Default: a file beside the JWT key.
+    #[arg(long, requires = "tls")]
+    tls_cert_file: Option<PathBuf>,
 }
 
 fn write_key(path: &PathBuf, pem: &str) -> std::io::Result<()> {
@@ -71,6 +78,7 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         fault_rates,
         daily_limit: args.daily_limit,
         outbound,
+        tls: args.tls,
         ..Default::default()
     })
     .await?;
@@ -83,6 +91,24 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     });
     write_key(&key_file, &creds.private_key_pem)
         .map_err(|e| format!("cannot write the JWT key to {}: {e}", key_file.display()))?;
+    let cert_file = match org.tls_ca_pem() {
+        Some(pem) => {
+            let path = args.tls_cert_file.clone().unwrap_or_else(|| {
+                key_file
+                    .parent()
+                    .map_or_else(std::env::temp_dir, PathBuf::from)
+                    .join("salesforce-tls-ca.pem")
+            });
+            write_key(&path, pem).map_err(|e| {
+                format!(
+                    "cannot write the TLS certificate to {}: {e}",
+                    path.display()
+                )
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
 
     let accounts = org.records("Account").len();
     println!("Salesforce sandbox running (in memory: everything is lost when it stops)");
@@ -93,8 +119,16 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     println!("  consumer secret:  {}", creds.consumer_secret);
     println!("  username:         {}", creds.username);
     println!("  password:         {}", creds.password);
+    println!(
+        "  security token:   {} (optional: SOAP login accepts the password with or without it)",
+        lf_sandbox_salesforce::DEMO_SECURITY_TOKEN
+    );
+    println!("  SOAP login URL:   {base}/services/Soap/u/62.0");
     println!("  org id:           {}", creds.org_id);
     println!("  JWT private key:  {}", key_file.display());
+    if let Some(path) = &cert_file {
+        println!("  TLS certificate:  {}", path.display());
+    }
     println!("  daily API limit:  {}", args.daily_limit);
     if !args.faults.is_empty() {
         println!(
@@ -110,14 +144,18 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         None => println!("  outbound messages: off (no --outbound-url)"),
     }
     println!();
+    let ca = cert_file
+        .as_ref()
+        .map(|p| format!(" --cacert {}", p.display()))
+        .unwrap_or_default();
     println!("Get a token (client credentials):");
     println!(
-        "  curl -s {base}/services/oauth2/token -u '{}:{}' -d grant_type=client_credentials",
+        "  curl{ca} -s {base}/services/oauth2/token -u '{}:{}' -d grant_type=client_credentials",
         creds.consumer_key, creds.consumer_secret
     );
     println!("Then:");
     println!(
-        "  curl -s -H \"Authorization: Bearer $TOKEN\" '{base}/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account+LIMIT+5'"
+        "  curl{ca} -s -H \"Authorization: Bearer $TOKEN\" '{base}/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account+LIMIT+5'"
     );
     println!("Press Ctrl-C to stop.");
 
@@ -126,6 +164,9 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     let calls = org.api_calls();
     org.shutdown().await;
     let _ = std::fs::remove_file(&key_file);
+    if let Some(path) = &cert_file {
+        let _ = std::fs::remove_file(path);
+    }
     println!(
         "stopped: {calls} API calls; outbound messages delivered {}, pending {}, dropped {}",
         stats.delivered,
