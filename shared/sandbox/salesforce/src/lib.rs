@@ -49,6 +49,7 @@ pub use auth::{
 pub use fault::SalesforceFault;
 pub use lf_sandbox_core::{DataSet, FaultPlan, PushConfig, PushStats};
 pub use outbound::{OutboundRule, Trigger, acknowledged};
+pub use tls::TlsError;
 
 use org::Org;
 
