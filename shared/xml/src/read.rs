@@ -104,11 +104,11 @@ where
             },
             Event::Text(t) => {
                 let content = t.xml10_content();
-                append_text(&reader, &mut stack, &content, "text")?;
+                append_text(&reader, &mut stack, &content, Content::Text)?;
             }
             Event::CData(c) => {
                 let content = c.xml10_content();
-                append_text(&reader, &mut stack, &content, "CDATA")?;
+                append_text(&reader, &mut stack, &content, Content::CData)?;
             }
             Event::GeneralRef(r) => {
                 let resolved: Cow<'_, str> = if r.is_char_ref() {
@@ -122,7 +122,7 @@ where
                         None => return Err(XmlError::UnknownEntity(r.to_string()).into()),
                     }
                 };
-                append_text(&reader, &mut stack, &resolved, "a reference")?;
+                append_text(&reader, &mut stack, &resolved, Content::Reference)?;
             }
             Event::Decl(decl) => {
                 // The bytes were checked as UTF-8 above; a declaration saying otherwise
@@ -217,11 +217,19 @@ fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement
     }
 }
 
+/// Where character data came from, for the error when it stands outside the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Text,
+    CData,
+    Reference,
+}
+
 fn append_text(
     reader: &NsReader<&[u8]>,
     stack: &mut [XmlElement],
     text: &str,
-    what: &str,
+    from: Content,
 ) -> Result<(), XmlError> {
     match stack.last_mut() {
         Some(el) => {
@@ -230,8 +238,15 @@ fn append_text(
         }
         // Whitespace between the declaration, comments and the root is fine; anything else
         // outside the root is not XML.
-        None if what == "text" && text.trim().is_empty() => Ok(()),
-        None => Err(syntax(reader, format!("{what} outside the root element"))),
+        None if from == Content::Text && text.trim().is_empty() => Ok(()),
+        None => {
+            let what = match from {
+                Content::Text => "text",
+                Content::CData => "CDATA",
+                Content::Reference => "a reference",
+            };
+            Err(syntax(reader, format!("{what} outside the root element")))
+        }
     }
 }
 
