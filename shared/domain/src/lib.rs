@@ -6,6 +6,7 @@
 //! against every adapter family.
 
 pub mod clock;
+pub mod datetime;
 pub mod deadline;
 pub mod error;
 pub mod id;

@@ -173,7 +173,7 @@ fn errors_in(el: &XmlElement) -> Vec<ErrorDetail> {
 
 fn timestamp(el: &XmlElement, name: &str) -> Option<DateTime<FixedOffset>> {
     el.field(name)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .and_then(|t| lf_domain::datetime::parse_datetime(t).ok())
 }
 
 fn number_attr(data: &XmlElement, name: &str) -> Result<Option<u64>, IntacctError> {

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::date::parse_datetime;
+use lf_domain::datetime::parse_datetime;
 
 /// Largest body accepted; ours are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -239,11 +239,10 @@ fn parse_fields(map: &Map<String, Value>) -> Result<SmartEvent, SmartEventError>
     let when_modified = if when_modified_raw.is_empty() {
         None
     } else {
-        Some(parse_datetime(&when_modified_raw).ok_or_else(|| {
-            SmartEventError::malformed(format!(
-                "WHENMODIFIED {when_modified_raw:?} is not MM/DD/YYYY HH:MM:SS, MM/DD/YYYY or RFC 3339"
-            ))
-        })?)
+        // Intacct writes no offset: without a company offset configured it is read as UTC.
+        let at = parse_datetime(&when_modified_raw)
+            .map_err(|e| SmartEventError::malformed(format!("WHENMODIFIED: {e}")))?;
+        Some(at.to_utc())
     };
     Ok(SmartEvent {
         topic: non_empty(map, "topic")?.map(str::to_owned),

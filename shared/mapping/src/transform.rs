@@ -7,7 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use lf_domain::datetime;
 use lf_domain::{CurrencyCode, Money};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Number, Value};
@@ -778,8 +779,8 @@ fn convert(m: Money, to: CurrencyCode, cx: &Cx<'_>) -> Result<Money, String> {
     m.convert(to, factor).map_err(|e| e.to_string())
 }
 
-/// Reads a date written by either system: `2026-01-31`, `01/31/2026`, an ISO datetime, or
-/// Intacct's legacy `{year, month, day}`.
+/// Reads a date written by either system ([`datetime::parse_date`]'s forms) or Intacct's
+/// legacy `{year, month, day}`, whose parts may be numbers or text.
 pub(crate) fn parse_date(v: &Val<'_>) -> Option<NaiveDate> {
     if let Some(Value::Object(m)) = v.json() {
         let part = |k: &str| -> Option<i64> {
@@ -789,82 +790,35 @@ pub(crate) fn parse_date(v: &Val<'_>) -> Option<NaiveDate> {
                 _ => None,
             }
         };
-        return NaiveDate::from_ymd_opt(
-            i32::try_from(part("year")?).ok()?,
-            u32::try_from(part("month")?).ok()?,
-            u32::try_from(part("day")?).ok()?,
-        );
+        return datetime::legacy_date_from_parts(part("year")?, part("month")?, part("day")?);
     }
-    let text = v.text()?;
-    let t = text.trim();
-    if let Some(d) = iso_date(t) {
-        return Some(d);
-    }
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(t, "%m/%d/%Y"))
-        .ok()
-        .or_else(|| parse_datetime(t).map(|dt| dt.date_naive()))
+    datetime::parse_date(&v.text()?).ok()
 }
 
-/// `YYYY-MM-DD` exactly, read without chrono's format parser (which gives the same date for
-/// it); anything else, or an impossible date, is `None` and goes the general way.
-fn iso_date(t: &str) -> Option<NaiveDate> {
-    let b = t.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
-}
-
-/// Two digits, zero-padded: `format!("{:02}")` of a month or a day.
-fn two_digits(n: u32) -> String {
-    let mut s = String::with_capacity(2);
-    s.push(char::from(b'0' + (n / 10 % 10) as u8));
-    s.push(char::from(b'0' + (n % 10) as u8));
-    s
-}
-
-/// Intacct's legacy date element, keys in place: a record clones it instead of hashing
-/// `year`, `month` and `day` each time.
+/// Intacct's legacy date element, keys in place and in element order: a record clones it
+/// instead of hashing `year`, `month` and `day` each time.
 static LEGACY_DATE: LazyLock<Map<String, Value>> = LazyLock::new(|| {
     let mut m = Map::new();
-    for k in ["year", "month", "day"] {
+    for (k, _) in datetime::legacy_date_parts(NaiveDate::MIN) {
         m.insert(k.to_owned(), Value::Null);
     }
     m
 });
 
-/// Reads a datetime: RFC 3339, Salesforce (`2026-01-31T17:05:00.000+0000`) or Intacct
-/// (`01/31/2026 17:05:00`, taken as UTC).
+/// Reads a datetime in any form either system writes ([`datetime::parse_datetime`]);
+/// Intacct's offset-less forms are taken as UTC.
 pub(crate) fn parse_datetime(t: &str) -> Option<DateTime<FixedOffset>> {
-    let t = t.trim();
-    DateTime::parse_from_rfc3339(t)
-        .or_else(|_| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(t, "%m/%d/%Y %H:%M:%S")
-                .ok()
-                .map(|n| n.and_utc().fixed_offset())
-        })
+    datetime::parse_datetime(t).ok()
 }
 
 fn format_date<'a>(d: NaiveDate, f: DateFormat) -> Val<'a> {
     match f {
-        DateFormat::Salesforce => Val::Text(Cow::Owned(d.format("%Y-%m-%d").to_string())),
-        DateFormat::Intacct => Val::Text(Cow::Owned(d.format("%m/%d/%Y").to_string())),
+        DateFormat::Salesforce => Val::Text(Cow::Owned(datetime::format_salesforce_date(d))),
+        DateFormat::Intacct => Val::Text(Cow::Owned(datetime::format_intacct_date(d))),
         DateFormat::IntacctLegacy => {
             let mut m = LEGACY_DATE.clone();
-            for (k, v) in m.iter_mut() {
-                *v = Value::String(match k.as_str() {
-                    "year" => d.year().to_string(),
-                    "month" => two_digits(d.month()),
-                    _ => two_digits(d.day()),
-                });
+            for ((_, slot), (_, part)) in m.iter_mut().zip(datetime::legacy_date_parts(d)) {
+                *slot = Value::String(part);
             }
             Val::Owned(Value::Object(m))
         }
@@ -872,11 +826,11 @@ fn format_date<'a>(d: NaiveDate, f: DateFormat) -> Val<'a> {
 }
 
 fn format_datetime(dt: DateTime<FixedOffset>, f: DateTimeFormat) -> String {
-    let utc = dt.with_timezone(&Utc);
+    let utc = dt.to_utc();
     match f {
-        DateTimeFormat::Salesforce => utc.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
-        DateTimeFormat::Intacct => utc.format("%m/%d/%Y %H:%M:%S").to_string(),
-        DateTimeFormat::Rfc3339 => utc.to_rfc3339_opts(SecondsFormat::Secs, true),
+        DateTimeFormat::Salesforce => datetime::format_salesforce_datetime(utc),
+        DateTimeFormat::Intacct => datetime::format_intacct_datetime(&utc),
+        DateTimeFormat::Rfc3339 => datetime::format_rfc3339(utc),
     }
 }
 
@@ -884,6 +838,7 @@ fn format_datetime(dt: DateTime<FixedOffset>, f: DateTimeFormat) -> String {
 mod tests {
     use super::*;
     use crate::path::SourcePath;
+    use chrono::Datelike;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -1211,26 +1166,6 @@ mod tests {
             let intacct = run(Transform::Date(DateFormat::Intacct), json!(sf.clone())).unwrap();
             let back = run(Transform::Date(DateFormat::Salesforce), intacct).unwrap();
             prop_assert_eq!(back, json!(sf));
-        }
-
-        // The shortcuts below each give what the general way they replace gives.
-
-        #[test]
-        fn iso_dates_read_as_chrono_reads_them(
-            t in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9-]{8,11}|[0-9]{4}-[0-9]-[0-9]{2}|.{0,12}",
-        ) {
-            let chrono = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok();
-            // The shortcut answers only for what chrono reads; the rest goes the general way.
-            if let Some(d) = iso_date(&t) {
-                prop_assert_eq!(Some(d), chrono);
-            }
-            prop_assert_eq!(parse_date(&Val::Text(Cow::Borrowed(&t))), {
-                let t = t.trim();
-                NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                    .or_else(|_| NaiveDate::parse_from_str(t, "%m/%d/%Y"))
-                    .ok()
-                    .or_else(|| parse_datetime(t).map(|dt| dt.date_naive()))
-            });
         }
 
         #[test]

@@ -1,11 +1,12 @@
 //! Outbound Messages: the SOAP `notifications` envelope Salesforce posts to our webhook, and
 //! the `Ack` it expects back.
 //!
-//! The body is untrusted input. It is size-capped before parsing; a DOCTYPE is refused
-//! outright, so no DTD, internal entity or external entity is ever read; only the five
-//! predefined entities and character references are resolved; nesting depth and the number
-//! of notifications are capped while the body is read, so an oversized message stops the
-//! parse instead of being built first. Elements are matched by namespace URI, never by prefix.
+//! The body is untrusted input, read with the workspace's one hardened XML reader
+//! ([`lf_xml`]): it is size-capped before parsing; a DOCTYPE is refused outright, so no DTD,
+//! internal entity or external entity is ever read; only the five predefined entities and
+//! character references are resolved; nesting depth and the number of notifications are
+//! capped while the body is read, so an oversized message stops the parse instead of being
+//! built first. Elements are matched by namespace URI, never by prefix.
 
 use std::collections::BTreeMap;
 
@@ -13,9 +14,7 @@ use chrono::{DateTime, Utc};
 use lf_domain::{
     ChangeEnvelope, Classify, CorrelationId, ErrorClass, EventOrigin, Flow, RecordRef, SalesforceId,
 };
-use quick_xml::NsReader;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, ResolveResult};
+use lf_xml::{XmlElement, XmlError, XmlLimits, parse_document_with};
 use secrecy::SecretString;
 
 const SOAP_ENV_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -152,7 +151,7 @@ impl Notification {
         ["SystemModstamp", "LastModifiedDate"]
             .iter()
             .filter_map(|f| self.field(f))
-            .find_map(|v| DateTime::parse_from_rfc3339(v).ok())
+            .find_map(|v| lf_domain::datetime::parse_datetime(v).ok())
             .map(|t| t.to_utc())
     }
 
@@ -177,214 +176,62 @@ impl Notification {
     }
 }
 
-/// A parsed element: namespace, local name, `xsi:nil`, `xsi:type`, text, children.
-#[derive(Debug, Default)]
-struct Element {
-    ns: Option<String>,
-    name: String,
-    nil: bool,
-    xsi_type: Option<String>,
-    text: String,
-    children: Vec<Element>,
-}
-
-impl Element {
-    fn is(&self, ns: &str, name: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && self.name == name
-    }
-
-    fn child(&self, ns: &str, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.is(ns, name))
-    }
-
-    fn value(&self) -> Option<String> {
-        (!self.nil).then(|| self.text.trim().to_owned())
-    }
-}
-
-fn malformed(e: impl std::fmt::Display) -> OutboundError {
-    OutboundError::Malformed(e.to_string())
-}
-
-fn open(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Result<Element, OutboundError> {
-    let (ns, local) = reader.resolver().resolve_element(start.name());
-    let ns = match ns {
-        ResolveResult::Bound(Namespace(uri)) => Some(uri.to_owned()),
-        ResolveResult::Unbound => None,
-        ResolveResult::Unknown(prefix) => {
-            return Err(OutboundError::Malformed(format!(
-                "undeclared namespace prefix {prefix:?}"
-            )));
+impl From<XmlError> for OutboundError {
+    fn from(e: XmlError) -> Self {
+        match e {
+            XmlError::TooLarge { size, limit } => OutboundError::TooLarge { size, limit },
+            XmlError::NotUtf8 => OutboundError::NotUtf8,
+            XmlError::DocType => OutboundError::Doctype,
+            XmlError::UnknownEntity(name) => OutboundError::Entity(name),
+            XmlError::TooDeep { .. } => OutboundError::TooDeep,
+            XmlError::NoRoot => OutboundError::NotAnEnvelope("the body is empty".into()),
+            other => OutboundError::Malformed(other.to_string()),
         }
+    }
+}
+
+/// A field's value: its trimmed text, `None` when `xsi:nil` says it has none.
+fn value(el: &XmlElement) -> Option<String> {
+    let nil = el
+        .attribute_ns(XSI_NS, "nil")
+        .is_some_and(|v| matches!(v.trim(), "true" | "1"));
+    (!nil).then(|| el.text().trim().to_owned())
+}
+
+/// The local part of `xsi:type` (`sf:Opportunity` → `Opportunity`): the prefix belongs to
+/// the QName, only the local part names the sObject type.
+fn xsi_type(el: &XmlElement) -> Option<String> {
+    el.attribute_ns(XSI_NS, "type")
+        .map(|v| v.rsplit(':').next().unwrap_or_default().to_owned())
+}
+
+/// Reads the whole body into a tree with the shared hardened reader, capped at
+/// `max_body_bytes` and [`MAX_DEPTH`], and stopping at the first notification past
+/// `max_notifications` so the rest of an oversized message is never built.
+fn read_envelope(
+    body: &[u8],
+    max_body_bytes: usize,
+    max_notifications: usize,
+) -> Result<XmlElement, OutboundError> {
+    let limits = XmlLimits {
+        max_bytes: max_body_bytes,
+        max_depth: MAX_DEPTH,
+        max_elements: XmlLimits::DEFAULT.max_elements,
     };
-    let mut el = Element {
-        ns,
-        name: local.as_ref().to_owned(),
-        ..Element::default()
-    };
-    for attr in start.attributes() {
-        let attr = attr.map_err(malformed)?;
-        let (ns, local) = reader.resolver().resolve_attribute(attr.key);
-        if !matches!(ns, ResolveResult::Bound(Namespace(uri)) if uri == XSI_NS) {
-            continue;
-        }
-        let value = attr
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| refuse_entity(&e.to_string()))?;
-        match local.as_ref() {
-            "nil" => el.nil = matches!(value.trim(), "true" | "1"),
-            // `sf:Opportunity`: the prefix is a QName prefix; only the local part names the type.
-            "type" => el.xsi_type = Some(value.rsplit(':').next().unwrap_or_default().to_owned()),
-            _ => {}
-        }
-    }
-    Ok(el)
-}
-
-fn refuse_entity(message: &str) -> OutboundError {
-    OutboundError::Malformed(format!("attribute value: {message}"))
-}
-
-/// Opens an element at `depth`, refusing a second root and runaway nesting.
-fn open_child(
-    reader: &NsReader<&[u8]>,
-    start: &BytesStart<'_>,
-    root_done: bool,
-    depth: usize,
-) -> Result<Element, OutboundError> {
-    if root_done {
-        return Err(OutboundError::Malformed(
-            "content after the root element".into(),
-        ));
-    }
-    if depth >= MAX_DEPTH {
-        return Err(OutboundError::TooDeep);
-    }
-    open(reader, start)
-}
-
-/// Hangs a finished element on its parent, or makes it the root.
-fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(el),
-        None => *root = Some(el),
-    }
-}
-
-/// Counts a `Notification` of the `notifications` element being read, refusing one too many.
-fn count_notification(
-    parent: Option<&Element>,
-    el: &Element,
-    seen: &mut usize,
-    limit: usize,
-) -> Result<(), OutboundError> {
-    if el.is(OUTBOUND_NS, "Notification")
-        && parent.is_some_and(|p| p.is(OUTBOUND_NS, "notifications"))
-    {
-        *seen += 1;
-        if *seen > limit {
-            return Err(OutboundError::TooManyNotifications { limit });
-        }
-    }
-    Ok(())
-}
-
-/// Reads the whole document into a small tree, refusing anything hostile on the way,
-/// including more than `max_notifications` notifications.
-fn parse_tree(text: &str, max_notifications: usize) -> Result<Element, OutboundError> {
-    let mut reader = NsReader::from_reader(text.as_bytes());
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.expand_empty_elements = false;
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
     let mut notifications = 0;
-    loop {
-        let event = reader.read_event().map_err(malformed)?;
-        match event {
-            Event::DocType(_) => return Err(OutboundError::Doctype),
-            Event::Start(start) => {
-                let el = open_child(&reader, &start, root.is_some(), stack.len())?;
-                count_notification(stack.last(), &el, &mut notifications, max_notifications)?;
-                stack.push(el);
+    parse_document_with(body, &limits, |parent, el| {
+        if el.is(OUTBOUND_NS, "Notification")
+            && parent.is_some_and(|p| p.is(OUTBOUND_NS, "notifications"))
+        {
+            notifications += 1;
+            if notifications > max_notifications {
+                return Err(OutboundError::TooManyNotifications {
+                    limit: max_notifications,
+                });
             }
-            Event::Empty(start) => {
-                let el = open_child(&reader, &start, root.is_some(), stack.len())?;
-                count_notification(stack.last(), &el, &mut notifications, max_notifications)?;
-                attach(&mut stack, &mut root, el);
-            }
-            Event::End(_) => {
-                let el = stack
-                    .pop()
-                    .ok_or_else(|| OutboundError::Malformed("unbalanced end tag".into()))?;
-                attach(&mut stack, &mut root, el);
-            }
-            Event::Text(t) => {
-                let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(el) => el.text.push_str(&content),
-                    None if content.trim().is_empty() => {}
-                    None => {
-                        return Err(OutboundError::Malformed(
-                            "text outside the root element".into(),
-                        ));
-                    }
-                }
-            }
-            Event::CData(c) => {
-                let content = c.xml10_content();
-                if let Some(el) = stack.last_mut() {
-                    el.text.push_str(&content);
-                } else {
-                    return Err(OutboundError::Malformed(
-                        "CDATA outside the root element".into(),
-                    ));
-                }
-            }
-            Event::GeneralRef(r) => {
-                let resolved = if r.is_char_ref() {
-                    r.resolve_char_ref().map_err(malformed)?.ok_or_else(|| {
-                        OutboundError::Malformed("empty character reference".into())
-                    })?
-                } else {
-                    match r.as_ref() {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        other => return Err(OutboundError::Entity(other.to_owned())),
-                    }
-                };
-                match stack.last_mut() {
-                    Some(el) => el.text.push(resolved),
-                    None => {
-                        return Err(OutboundError::Malformed(
-                            "reference outside the root element".into(),
-                        ));
-                    }
-                }
-            }
-            Event::Decl(decl) => {
-                if let Some(enc) = decl.encoding() {
-                    let enc = enc.map_err(malformed)?;
-                    if !enc.eq_ignore_ascii_case("utf-8") {
-                        return Err(OutboundError::Malformed(format!(
-                            "encoding {enc} is not UTF-8"
-                        )));
-                    }
-                }
-            }
-            Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
         }
-    }
-    if !stack.is_empty() {
-        return Err(OutboundError::Malformed(
-            "the document ends inside an element".into(),
-        ));
-    }
-    root.ok_or_else(|| OutboundError::NotAnEnvelope("the body is empty".into()))
+        Ok(())
+    })
 }
 
 /// Parses an Outbound Message body.
@@ -392,40 +239,36 @@ pub fn parse_outbound_message(
     body: &[u8],
     limits: &OutboundLimits,
 ) -> Result<OutboundMessage, OutboundError> {
-    if body.len() > limits.max_body_bytes {
-        return Err(OutboundError::TooLarge {
-            size: body.len(),
-            limit: limits.max_body_bytes,
-        });
-    }
-    let text = std::str::from_utf8(body).map_err(|_| OutboundError::NotUtf8)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let root = parse_tree(text, limits.max_notifications.min(MAX_NOTIFICATIONS))?;
+    let root = read_envelope(
+        body,
+        limits.max_body_bytes,
+        limits.max_notifications.min(MAX_NOTIFICATIONS),
+    )?;
     if !root.is(SOAP_ENV_NS, "Envelope") {
         return Err(OutboundError::NotAnEnvelope(format!(
             "the root is {{{}}}{}, not a SOAP 1.1 Envelope",
-            root.ns.as_deref().unwrap_or(""),
-            root.name
+            root.qualified_name().namespace().unwrap_or(""),
+            root.qualified_name().local()
         )));
     }
     let body = root
-        .child(SOAP_ENV_NS, "Body")
+        .find_ns(SOAP_ENV_NS, "Body")
         .ok_or_else(|| OutboundError::NotAnEnvelope("no SOAP Body".into()))?;
-    let n = body.child(OUTBOUND_NS, "notifications").ok_or_else(|| {
+    let n = body.find_ns(OUTBOUND_NS, "notifications").ok_or_else(|| {
         OutboundError::NotAnEnvelope(format!("no {{{OUTBOUND_NS}}}notifications in the Body"))
     })?;
 
     let required = |name: &str| -> Result<String, OutboundError> {
-        n.child(OUTBOUND_NS, name)
-            .and_then(Element::value)
+        n.find_ns(OUTBOUND_NS, name)
+            .and_then(value)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| OutboundError::Missing {
                 element: name.to_owned(),
             })
     };
     let optional = |name: &str| {
-        n.child(OUTBOUND_NS, name)
-            .and_then(Element::value)
+        n.find_ns(OUTBOUND_NS, name)
+            .and_then(value)
             .filter(|v| !v.is_empty())
     };
     let org = required("OrganizationId")?;
@@ -437,11 +280,8 @@ pub fn parse_outbound_message(
     let action_id = required("ActionId")?;
 
     // The count was capped while reading.
-    let notification_elements: Vec<&Element> = n
-        .children
-        .iter()
-        .filter(|c| c.is(OUTBOUND_NS, "Notification"))
-        .collect();
+    let notification_elements: Vec<&XmlElement> =
+        n.find_all_ns(OUTBOUND_NS, "Notification").collect();
     if notification_elements.is_empty() {
         return Err(OutboundError::NoNotifications);
     }
@@ -461,25 +301,24 @@ pub fn parse_outbound_message(
     })
 }
 
-fn notification(index: usize, el: &Element) -> Result<Notification, OutboundError> {
+fn notification(index: usize, el: &XmlElement) -> Result<Notification, OutboundError> {
     let at = |what: &str| format!("Notification[{index}]/{what}");
     let notification_id = el
-        .child(OUTBOUND_NS, "Id")
-        .and_then(Element::value)
+        .find_ns(OUTBOUND_NS, "Id")
+        .and_then(value)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| OutboundError::Missing { element: at("Id") })?;
     let sobject = el
-        .child(OUTBOUND_NS, "sObject")
+        .find_ns(OUTBOUND_NS, "sObject")
         .ok_or_else(|| OutboundError::Missing {
             element: at("sObject"),
         })?;
-    let object_type = sobject
-        .xsi_type
-        .clone()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OutboundError::Missing {
-            element: at("sObject/@xsi:type"),
-        })?;
+    let object_type =
+        xsi_type(sobject)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OutboundError::Missing {
+                element: at("sObject/@xsi:type"),
+            })?;
     if crate::request::check_api_name("object", &object_type).is_err() {
         return Err(OutboundError::Invalid {
             element: at("sObject/@xsi:type"),
@@ -488,24 +327,26 @@ fn notification(index: usize, el: &Element) -> Result<Notification, OutboundErro
         });
     }
     let mut fields = BTreeMap::new();
-    for f in &sobject.children {
-        if f.ns.as_deref() != Some(ENTERPRISE_NS) {
+    for f in sobject.children() {
+        let name = f.qualified_name();
+        let field = at(&format!("sObject/{}", name.local()));
+        if name.namespace() != Some(ENTERPRISE_NS) {
             return Err(OutboundError::Invalid {
-                element: at(&format!("sObject/{}", f.name)),
-                value: f.ns.clone().unwrap_or_default(),
+                element: field,
+                value: name.namespace().unwrap_or_default().to_owned(),
                 reason: format!("sObject fields must be in namespace {ENTERPRISE_NS}"),
             });
         }
-        if !f.children.is_empty() {
+        if !f.children().is_empty() {
             return Err(OutboundError::Invalid {
-                element: at(&format!("sObject/{}", f.name)),
+                element: field,
                 value: String::new(),
                 reason: "a field value cannot contain elements".into(),
             });
         }
-        if fields.insert(f.name.clone(), f.value()).is_some() {
+        if fields.insert(name.local().to_owned(), value(f)).is_some() {
             return Err(OutboundError::Invalid {
-                element: at(&format!("sObject/{}", f.name)),
+                element: field,
                 value: String::new(),
                 reason: "the field appears twice".into(),
             });
@@ -603,6 +444,26 @@ mod tests {
     }
 
     #[test]
+    fn modified_at_reads_every_salesforce_offset_style() {
+        let with = |stamp: &str| {
+            let body = TWO.replace("2026-02-03T04:05:06.000Z", stamp);
+            parse(&body).unwrap().notifications[0].modified_at()
+        };
+        let want = DateTime::parse_from_rfc3339("2026-02-03T04:05:06Z")
+            .unwrap()
+            .to_utc();
+        // REST writes `+0000` (no colon); SOAP writes `Z`; both are the same instant.
+        for stamp in [
+            "2026-02-03T04:05:06.000+0000",
+            "2026-02-03T05:05:06+01:00",
+            "2026-02-03T04:05:06Z",
+        ] {
+            assert_eq!(with(stamp), Some(want), "{stamp}");
+        }
+        assert_eq!(with("yesterday"), None);
+    }
+
+    #[test]
     fn prefixes_do_not_matter_namespaces_do() {
         let renamed = TWO
             .replace("soapenv:", "S:")
@@ -674,13 +535,13 @@ mod tests {
         assert_eq!(env.modified_at, m.notifications[0].modified_at());
         assert!(ack_response().contains("<Ack>true</Ack>"));
         // The Ack is itself a valid envelope in the outbound namespace.
-        let ack = parse_tree(ack_response(), MAX_NOTIFICATIONS).unwrap();
+        let ack = read_envelope(ack_response().as_bytes(), 1 << 20, MAX_NOTIFICATIONS).unwrap();
         let resp = ack
-            .child(SOAP_ENV_NS, "Body")
+            .find_ns(SOAP_ENV_NS, "Body")
             .unwrap()
-            .child(OUTBOUND_NS, "notificationsResponse")
+            .find_ns(OUTBOUND_NS, "notificationsResponse")
             .unwrap();
-        assert_eq!(resp.child(OUTBOUND_NS, "Ack").unwrap().text, "true");
+        assert_eq!(resp.find_ns(OUTBOUND_NS, "Ack").unwrap().text(), "true");
     }
 
     #[test]

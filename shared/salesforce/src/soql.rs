@@ -4,8 +4,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lf_domain::SalesforceId;
+use lf_domain::datetime;
 use rust_decimal::Decimal;
 
 use crate::error::SalesforceError;
@@ -64,8 +65,8 @@ impl Literal {
             Literal::Text(s) => quote(&escape(s)),
             Literal::Integer(i) => i.to_string(),
             Literal::Decimal(d) => d.normalize().to_string(),
-            Literal::Date(d) => d.format("%Y-%m-%d").to_string(),
-            Literal::DateTime(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            Literal::Date(d) => datetime::format_salesforce_date(*d),
+            Literal::DateTime(t) => datetime::format_rfc3339(*t),
             Literal::Id(id) => quote(id.as_str()),
         }
     }

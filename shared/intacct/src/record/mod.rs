@@ -14,7 +14,9 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::date::{format_date, legacy_date, parse_date, parse_datetime};
+use lf_domain::datetime::{format_intacct_date, parse_date, parse_datetime};
+
+use crate::date::legacy_date;
 use crate::error::IntacctError;
 use crate::xml::XmlElement;
 
@@ -93,9 +95,7 @@ impl<'a> Fields<'a> {
         self.el
             .field(name)
             .map(|v| {
-                parse_date(v).ok_or_else(|| {
-                    IntacctError::record(self.object, format!("{name} {v:?} is not a date"))
-                })
+                parse_date(v).map_err(|e| IntacctError::record(self.object, format!("{name}: {e}")))
             })
             .transpose()
     }
@@ -104,12 +104,11 @@ impl<'a> Fields<'a> {
         self.el
             .field(name)
             .map(|v| {
-                parse_datetime(v).ok_or_else(|| {
-                    IntacctError::record(
-                        self.object,
-                        format!("{name} {v:?} is not a date and time"),
-                    )
-                })
+                // Intacct writes no offset: without a company offset configured it is
+                // read as UTC.
+                parse_datetime(v)
+                    .map(|at| at.to_utc())
+                    .map_err(|e| IntacctError::record(self.object, format!("{name}: {e}")))
             })
             .transpose()
     }
@@ -156,7 +155,7 @@ impl ElementExt for XmlElement {
     }
 
     fn opt_date(self, name: &str, value: Option<NaiveDate>) -> Self {
-        self.opt_text(name, value.map(format_date))
+        self.opt_text(name, value.map(format_intacct_date))
     }
 
     fn opt_legacy_date(self, name: &str, value: Option<NaiveDate>) -> Self {

@@ -8,11 +8,11 @@ use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate};
 use lf_domain::EntityId;
+use lf_domain::datetime::format_intacct_date;
 use rust_decimal::Decimal;
 
 use super::{Fields, FromRecord};
 use crate::client::IntacctClient;
-use crate::date::format_date;
 use crate::error::IntacctError;
 use crate::query::{Direction, Filter, Query};
 use crate::xml::XmlElement;
@@ -243,8 +243,8 @@ impl RevenueSource {
     /// included when read from the top level).
     pub fn query(&self, period: RevenuePeriod) -> Result<Query, IntacctError> {
         let (from, to) = (
-            format_date(period.first_day()),
-            format_date(period.last_day()),
+            format_intacct_date(period.first_day()),
+            format_intacct_date(period.last_day()),
         );
         Ok(match self {
             RevenueSource::ScheduleEntries => Query::new(

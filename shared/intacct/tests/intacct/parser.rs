@@ -270,7 +270,7 @@ fn hostile_and_malformed_documents_are_refused_clearly() {
     assert!(matches!(err("truncated.xml"), IntacctError::Malformed(_)));
     assert!(matches!(
         err("too_deep.xml"),
-        IntacctError::Malformed(XmlError::TooDeep)
+        IntacctError::Malformed(XmlError::TooDeep { limit: 64 })
     ));
     assert!(matches!(
         err("html_page.xml"),

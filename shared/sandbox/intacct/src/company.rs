@@ -11,12 +11,12 @@ use crate::schema::{self, ObjectDef};
 
 /// `MM/DD/YYYY HH:MM:SS`, how read results carry timestamps.
 pub(crate) fn format_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%m/%d/%Y %H:%M:%S").to_string()
+    lf_domain::datetime::format_intacct_datetime(&t)
 }
 
 /// `MM/DD/YYYY`.
 pub(crate) fn format_date(d: NaiveDate) -> String {
-    d.format("%m/%d/%Y").to_string()
+    lf_domain::datetime::format_intacct_date(d)
 }
 
 /// An entity of the multi-entity company.

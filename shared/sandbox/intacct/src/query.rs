@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 
 use crate::element::Element;
@@ -205,25 +205,12 @@ pub(crate) fn compare(
     }
 }
 
-/// `MM/DD/YYYY`, `MM/DD/YYYY HH:MM:SS`, or ISO `YYYY-MM-DD[THH:MM:SS]`.
+/// `MM/DD/YYYY`, `MM/DD/YYYY HH:MM:SS`, ISO `YYYY-MM-DD[THH:MM:SS]` or RFC 3339, as a UTC
+/// wall clock (the emulated company runs on UTC): the workspace's one date reader.
 pub(crate) fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
-    let s = s.trim();
-    for fmt in [
-        "%m/%d/%Y %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-    ] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(dt);
-        }
-    }
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(dt.naive_utc());
-    }
-    ["%m/%d/%Y", "%Y-%m-%d"]
-        .iter()
-        .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    lf_domain::datetime::parse_datetime(s)
+        .ok()
+        .map(|d| d.naive_utc())
 }
 
 pub(crate) fn parse_bool(s: &str) -> Option<bool> {
