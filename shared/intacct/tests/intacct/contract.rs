@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use lf_domain::port::IntacctObject;
+use chrono::{Datelike, NaiveDate};
+use lf_domain::port::{IntacctObject, Month};
 use lf_domain::{EntityId, SalesforceId};
 use lf_intacct::IntacctClient;
 use lf_sandbox_intacct::{DataSet, IntacctFault, Sandbox, SandboxConfig};
 use lf_testkit::connector::intacct::{DocumentRefs, IntacctHarness, ServiceUsage};
+use rust_decimal::Decimal;
 
 pub struct SandboxHarness {
     company: Sandbox,
@@ -95,6 +97,24 @@ impl IntacctHarness for SandboxHarness {
             location_id: "US".into(),
             transaction_type: "Sales Order".into(),
         }
+    }
+
+    fn posted_revenue(&self) -> Vec<(String, Month, Decimal)> {
+        self.company
+            .find("REVRECSCHEDULEENTRY", "POSTED", "true")
+            .into_iter()
+            .map(|e| {
+                let date = NaiveDate::parse_from_str(&e["POSTINGDATE"], "%m/%d/%Y").unwrap();
+                (
+                    e["CUSTOMERID"].clone(),
+                    Month {
+                        year: date.year(),
+                        month: date.month(),
+                    },
+                    e["AMOUNT"].parse().unwrap(),
+                )
+            })
+            .collect()
     }
 }
 

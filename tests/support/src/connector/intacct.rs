@@ -5,14 +5,15 @@
 //! counters and records, so the cases check what really happened there, not what the port
 //! says happened) and expands [`intacct_connector_tests!`](crate::intacct_connector_tests).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lf_domain::port::{
-    AccountFields, FieldTree, IdempotentWrite, IntacctObject, IntacctPort, QueryFilter,
-    RecordQuery, RecordUpdate, WriteResult, WriteStatus,
+    AccountFields, FieldTree, IdempotentWrite, IntacctObject, IntacctPort, Month, QueryFilter,
+    RecordQuery, RecordUpdate, RevenueBasis, WriteResult, WriteStatus,
 };
 use lf_domain::{Classify, EntityId, ErrorClass, IdempotencyKey, SalesforceId};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::fault::intacct::{FaultError, FaultyIntacct};
@@ -63,6 +64,9 @@ pub trait IntacctHarness: Sized {
     /// The next `passing` requests are answered; the one after commits and its answer is lost.
     fn lose_answer_after(&self, passing: u32);
     fn document_refs(&self) -> DocumentRefs;
+    /// Every posted revenue recognition line as the service stores it: customer, month,
+    /// amount. (Call after at least one request, which posts what is due.)
+    fn posted_revenue(&self) -> Vec<(String, Month, Decimal)>;
 }
 
 /// A valid Salesforce id of `prefix` (`001`, `003`, `006`) numbered `n`.
@@ -391,6 +395,90 @@ pub async fn updates_change_only_the_fields_given<H: IntacctHarness>(h: &H) {
     assert_eq!(read[0].field("NAME"), Some("Contract customer 7"), "kept");
 }
 
+pub async fn a_lost_update_answer_is_resent_and_reported_applied<H: IntacctHarness>(h: &H) {
+    let port = h.port();
+    h.warm(&port).await;
+    let w = customer_write(8);
+    let created = port
+        .create_idempotent(None, std::slice::from_ref(&w))
+        .await
+        .expect("create")
+        .remove(0)
+        .expect("created");
+    let update = RecordUpdate {
+        object: IntacctObject::Customer,
+        key: created.record.id.clone().expect("CUSTOMERID"),
+        fields: tree(json!({"CREDITLIMIT": "2500"})),
+    };
+    h.lose_answer_after(0);
+    let before = h.usage();
+    let out = port.update(None, &[update]).await.expect("update");
+    assert!(out[0].is_ok(), "{:?}", out[0]);
+    let after = h.usage();
+    assert_eq!(
+        after.requests - before.requests,
+        2,
+        "the lost update, then its resend"
+    );
+    assert_eq!(
+        after.writes - before.writes,
+        1,
+        "applied once, replay refused"
+    );
+    let read = port
+        .query(
+            None,
+            &RecordQuery::new("CUSTOMER", ["CUSTOMERID", "CREDITLIMIT"])
+                .filter(QueryFilter::Equals("CUSTOMERID".into(), "CT-0008".into())),
+        )
+        .await
+        .expect("query");
+    assert_eq!(
+        read[0]
+            .field("CREDITLIMIT")
+            .map(|v| v.parse::<Decimal>().expect("number")),
+        Some(Decimal::new(2500, 0))
+    );
+}
+
+pub async fn recognized_revenue_matches_the_posted_schedule<H: IntacctHarness>(h: &H) {
+    let port = h.port();
+    h.warm(&port).await;
+    let posted = h.posted_revenue();
+    let month = posted
+        .first()
+        .expect("the company has recognized revenue")
+        .1;
+    let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (customer, m, amount) in &posted {
+        if *m == month {
+            *expected.entry(customer.clone()).or_default() += *amount;
+        }
+    }
+    let got = port
+        .recognized_revenue(None, month, &RevenueBasis::ScheduleEntries)
+        .await
+        .expect("revenue");
+    let mut by_customer: BTreeMap<String, Decimal> = BTreeMap::new();
+    for r in got {
+        assert_eq!(r.month, month);
+        *by_customer.entry(r.customer_id).or_default() += r.amount;
+    }
+    assert_eq!(by_customer, expected);
+    let bad = port
+        .recognized_revenue(
+            None,
+            Month {
+                year: 2025,
+                month: 13,
+            },
+            &RevenueBasis::ScheduleEntries,
+        )
+        .await
+        .expect_err("no 13th month");
+    assert_eq!(bad.class(), ErrorClass::Permanent);
+}
+
 /// The fault wrapper over the port: every fault classifies as it should and none loses or
 /// duplicates a record once the caller retries the way a flow does (the whole batch again).
 pub async fn injected_faults_classify_and_lose_nothing<H: IntacctHarness>(h: &H) {
@@ -456,6 +544,8 @@ macro_rules! intacct_connector_tests {
             documents_are_created_once_in_the_routed_entity,
             linked_records_and_accounts_are_read_in_one_request,
             updates_change_only_the_fields_given,
+            a_lost_update_answer_is_resent_and_reported_applied,
+            recognized_revenue_matches_the_posted_schedule,
             injected_faults_classify_and_lose_nothing,
         ]);
     };
