@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use lf_domain::{Classify, Clock, EntityId, ErrorClass, SystemClock};
+use lf_domain::{Classify, Clock, Deadline, EntityId, ErrorClass, SystemClock};
 use reqwest::Url;
 use secrecy::SecretString;
-use tokio::time::Instant;
 
 use crate::config::{Credentials, IntacctConfig};
 use crate::envelope::{Auth, Envelope};
@@ -15,14 +14,14 @@ use crate::function::{Function, random_control_id};
 use crate::metrics::{ClientStats, Counters};
 use crate::response::FunctionResult;
 use crate::session::{Session, SessionInfo, Sessions};
-use crate::transport::Transport;
+use crate::transport::{Transport, TransportConfig};
 
 /// A connection to one Intacct company. Cheap to clone; clones share sessions, the
 /// concurrency cap and the counters.
 #[derive(Debug, Clone)]
 pub struct IntacctClient {
     inner: Arc<Inner>,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 }
 
 #[derive(Debug)]
@@ -71,10 +70,13 @@ impl IntacctClient {
         let endpoint = config.validate()?;
         let counters = Arc::new(Counters::default());
         let transport = Transport::new(
-            config.request_timeout,
-            config.max_concurrent_requests,
-            config.retry,
-            config.max_response_bytes,
+            TransportConfig {
+                timeout: config.request_timeout,
+                max_concurrent: config.max_concurrent_requests,
+                limiter: config.limiter.clone(),
+                retry: config.retry,
+                max_response_bytes: config.max_response_bytes,
+            },
             counters.clone(),
         )?;
         let refresh_margin = chrono::Duration::from_std(config.session_refresh_margin)
@@ -94,7 +96,7 @@ impl IntacctClient {
     }
 
     /// The same client, giving up retries that would end after `deadline` (a Lambda's end).
-    pub fn with_deadline(&self, deadline: Instant) -> Self {
+    pub fn with_deadline(&self, deadline: Deadline) -> Self {
         Self {
             inner: self.inner.clone(),
             deadline: Some(deadline),
@@ -124,7 +126,7 @@ impl IntacctClient {
         self.inner.transport.retry_policy()
     }
 
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Deadline> {
         self.deadline
     }
 

@@ -2,9 +2,11 @@
 //! the connector (from `INTACCT_ENDPOINT_URL` and the secret store); this crate never reads the
 //! environment.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lf_domain::RetryPolicy;
+use lf_domain::port::ConcurrencyLimiter;
 use reqwest::Url;
 use secrecy::SecretString;
 
@@ -32,8 +34,13 @@ pub struct IntacctConfig {
     /// `getAPISession` returns.
     pub endpoint_url: String,
     pub credentials: Credentials,
-    /// Requests in flight at once for this company (Intacct allows 1–2 on standard tiers).
+    /// Requests in flight at once from this process (Intacct allows 1–2 per company on
+    /// standard tiers). The local cap, kept even with a `limiter`.
     pub max_concurrent_requests: usize,
+    /// The company-wide limit shared by every function and instance: when set, each HTTP
+    /// exchange holds one of its leases for its duration (hold = `request_timeout` + a margin),
+    /// released as soon as the answer is read.
+    pub limiter: Option<Arc<dyn ConcurrencyLimiter>>,
     /// Timeout of one HTTP exchange.
     pub request_timeout: Duration,
     /// Backoff on 429/GW-0010 and 5xx.
@@ -45,13 +52,15 @@ pub struct IntacctConfig {
 }
 
 impl IntacctConfig {
-    /// A configuration with the defaults: 2 concurrent requests, 300 s timeout (the SDK's),
+    /// A configuration with the defaults: 2 concurrent requests, no company-wide limiter,
+    /// 300 s timeout (the SDK's),
     /// the domain's retry policy, 64 MiB response cap, 60 s session margin.
     pub fn new(endpoint_url: impl Into<String>, credentials: Credentials) -> Self {
         Self {
             endpoint_url: endpoint_url.into(),
             credentials,
             max_concurrent_requests: 2,
+            limiter: None,
             request_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             max_response_bytes: 64 * 1024 * 1024,
@@ -121,6 +130,9 @@ mod tests {
         let mut c = IntacctConfig::new("http://127.0.0.1:9/ia/xml/xmlgw.phtml", creds());
         assert!(c.validate().is_ok());
         c.max_concurrent_requests = 0;
+        assert!(c.validate().is_err());
+        c.max_concurrent_requests = 1;
+        c.request_timeout = Duration::ZERO;
         assert!(c.validate().is_err());
     }
 

@@ -405,6 +405,14 @@ pub enum IntacctError {
     /// A record in a successful result could not be read into its typed form.
     #[error("intacct {object} record could not be read: {message}")]
     Record { object: String, message: String },
+
+    /// No lease of the company-wide concurrency limit could be had (or its store failed);
+    /// nothing was sent.
+    #[error("intacct concurrency lease: {source}")]
+    Limiter {
+        #[source]
+        source: lf_domain::PortError,
+    },
 }
 
 impl IntacctError {
@@ -454,6 +462,10 @@ impl IntacctError {
             IntacctError::Config { .. }
             | IntacctError::InvalidRequest { .. }
             | IntacctError::Record { .. } => permanent,
+            IntacctError::Limiter { source } => Classification {
+                class: source.class(),
+                reason: None,
+            },
             IntacctError::Transport { .. } => Classification {
                 class: ErrorClass::Transient,
                 reason: None,
@@ -536,6 +548,82 @@ impl IntacctError {
             IntacctError::HttpStatus { status, .. } => (500..=599).contains(status),
             IntacctError::Malformed(_) | IntacctError::Protocol { .. } => true,
             _ => false,
+        }
+    }
+}
+
+impl IntacctError {
+    /// An equal error for a second holder: one failed request answers for every function it
+    /// carried, and each caller of a batch gets its own error. Sources that cannot be cloned
+    /// keep their message.
+    pub(crate) fn replicate(&self) -> IntacctError {
+        let text = |s: &dyn std::error::Error| -> Source {
+            Box::new(std::io::Error::other(s.to_string()))
+        };
+        match self {
+            IntacctError::Config { message } => IntacctError::Config {
+                message: message.clone(),
+            },
+            IntacctError::InvalidRequest { message } => IntacctError::InvalidRequest {
+                message: message.clone(),
+            },
+            IntacctError::Transport {
+                context,
+                maybe_applied,
+                source,
+            } => IntacctError::Transport {
+                context: context.clone(),
+                maybe_applied: *maybe_applied,
+                source: text(source.as_ref()),
+            },
+            IntacctError::HttpStatus {
+                status,
+                retry_after,
+                errors,
+            } => IntacctError::HttpStatus {
+                status: *status,
+                retry_after: *retry_after,
+                errors: errors.clone(),
+            },
+            IntacctError::Malformed(e) => IntacctError::Malformed(e.clone()),
+            IntacctError::Protocol { message } => IntacctError::Protocol {
+                message: message.clone(),
+            },
+            IntacctError::Control { errors } => IntacctError::Control {
+                errors: errors.clone(),
+            },
+            IntacctError::Authentication { login, errors } => IntacctError::Authentication {
+                login: *login,
+                errors: errors.clone(),
+            },
+            IntacctError::Function {
+                function,
+                control_id,
+                status,
+                errors,
+            } => IntacctError::Function {
+                function: function.clone(),
+                control_id: control_id.clone(),
+                status: *status,
+                errors: errors.clone(),
+            },
+            IntacctError::Record { object, message } => IntacctError::Record {
+                object: object.clone(),
+                message: message.clone(),
+            },
+            IntacctError::Limiter { source } => IntacctError::Limiter {
+                source: match source.class() {
+                    ErrorClass::Throttled { retry_after } => lf_domain::PortError::Throttled {
+                        message: source.to_string(),
+                        retry_after,
+                    },
+                    ErrorClass::Transient => lf_domain::PortError::Unavailable {
+                        message: source.to_string(),
+                        source: None,
+                    },
+                    _ => lf_domain::PortError::invalid(source.to_string()),
+                },
+            },
         }
     }
 }

@@ -1,24 +1,31 @@
-//! Creates that happen once, whatever the retries.
+//! Creates that happen once, whatever the retries — one at a time or many in one request.
 //!
 //! The gateway's `uniqueid=true` refuses a function whose controlid already ran, but what it
 //! answers then is not documented, and it cannot help when the process died between "created
 //! in Intacct" and "link written". So every idempotent create is built around a lookup by a
-//! key stored on the record (an `SFDC_*` custom field or a deterministic id):
+//! key stored on the record (an `SFDC_*` custom field or a deterministic id). For a batch of N:
 //!
-//! 1. look the record up; if it is there, it was made before → [`CreateOutcome::AlreadyExisted`];
-//! 2. send the create with the idempotency key as function controlid and `uniqueid=true`;
-//! 3. if the answer is lost (timeout, reset, 5xx) or the create is refused as a duplicate or a
-//!    replay, look again: found → [`CreateOutcome::Recovered`]; not found after a lost answer →
-//!    back off and send the same create again (same controlid, so a late first attempt cannot
-//!    also apply).
+//! 1. one batched lookup request finds what is already there → [`CreateOutcome::AlreadyExisted`];
+//! 2. one request carries every missing create, each with its idempotency key as function
+//!    controlid and `uniqueid=true`;
+//! 3. creates whose answer is lost (timeout, reset, 5xx) or that are refused as a duplicate or
+//!    a replay are looked up again, all in one request: found → [`CreateOutcome::Recovered`];
+//!    not found after a lost answer → back off (the one retry executor) and send only those
+//!    creates again, with the same controlids, so a late first attempt cannot also apply.
+//!
+//! [`IntacctClient::create_idempotent`] is the batch of one.
 
-use lf_domain::{Classify, EntityId, IdempotencyKey, RetryDecision};
+use std::sync::Mutex;
 
+use lf_domain::port::IntacctObject;
+use lf_domain::{Classify, EntityId, IdempotencyKey};
+
+use crate::batch::Batch;
 use crate::client::IntacctClient;
 use crate::error::{IntacctError, Reason};
 use crate::function::Function;
+use crate::lookup::KeyedQuery;
 use crate::metrics::Counters;
-use crate::query::{Filter, Query};
 use crate::record::{Customer, InvoiceCreate, SalesTransactionCreate};
 use crate::response::ResultData;
 use crate::xml::XmlElement;
@@ -76,18 +83,51 @@ impl Lookup {
         &self.object
     }
 
-    fn query(&self) -> Query {
-        let mut q = Query::new(self.object.as_str(), self.select.iter().cloned())
-            .filter(Filter::eq(self.field.as_str(), self.value.as_str()))
-            // From the top level, records owned by entities are private; a create must find
-            // its record wherever it was made.
-            .show_private(true)
-            .page_size(2);
-        if let Some(d) = &self.docparid {
-            q = q.docparid(d.as_str());
+    /// Finds the record of `object` linked to the Salesforce record `link` (by its `SFDC_*`
+    /// field), returning its id field too.
+    pub fn linked(object: &IntacctObject, link: impl Into<String>) -> Self {
+        let lookup =
+            Self::new(object.name(), object.link_field(), link).also_select([object.id_field()]);
+        match object.transaction_type() {
+            Some(t) => lookup.docparid(t),
+            None => lookup,
         }
-        q
     }
+}
+
+/// The batched lookup of many [`Lookup`]s: same object, field and definition share queries.
+fn keyed_queries(lookups: &[&Lookup]) -> (Vec<KeyedQuery>, Vec<usize>) {
+    let mut queries: Vec<KeyedQuery> = Vec::new();
+    let mut group_of = Vec::with_capacity(lookups.len());
+    for l in lookups {
+        let at = queries.iter().position(|q| {
+            q.object == l.object
+                && q.field.eq_ignore_ascii_case(&l.field)
+                && q.docparid == l.docparid
+        });
+        let at = match at {
+            Some(at) => at,
+            None => {
+                queries.push(KeyedQuery {
+                    object: l.object.clone(),
+                    field: l.field.clone(),
+                    values: Vec::new(),
+                    select: Vec::new(),
+                    docparid: l.docparid.clone(),
+                });
+                queries.len() - 1
+            }
+        };
+        let q = &mut queries[at];
+        q.values.push(l.value.clone());
+        for f in &l.select {
+            if !q.select.iter().any(|s| s.eq_ignore_ascii_case(f)) {
+                q.select.push(f.clone());
+            }
+        }
+        group_of.push(at);
+    }
+    (queries, group_of)
 }
 
 /// A create and the lookup that finds what it made.
@@ -104,7 +144,7 @@ impl IdempotentCreate {
     /// else by its (deterministic) `CUSTOMERID`.
     pub fn customer(key: IdempotencyKey, customer: &Customer) -> Result<Self, IntacctError> {
         let lookup = match (&customer.sfdc_account_id, &customer.customer_id) {
-            (Some(sfdc), _) => Lookup::new("CUSTOMER", "SFDC_ACCOUNT_ID", sfdc.as_str()),
+            (Some(sfdc), _) => Lookup::linked(&IntacctObject::Customer, sfdc.as_str()),
             (None, Some(id)) => Lookup::new("CUSTOMER", "CUSTOMERID", id.as_str()),
             (None, None) => {
                 return Err(IntacctError::invalid(
@@ -135,8 +175,8 @@ impl IdempotentCreate {
         Ok(Self {
             key,
             function: Function::raw(invoice.to_element()?, true),
-            lookup: Lookup::new("ARINVOICE", OPPORTUNITY_FIELD, opportunity_id)
-                .also_select(["RECORDID", "CUSTOMERID"]),
+            lookup: Lookup::linked(&IntacctObject::ArInvoice, opportunity_id)
+                .also_select(["CUSTOMERID"]),
         })
     }
 
@@ -156,9 +196,13 @@ impl IdempotentCreate {
         Ok(Self {
             key,
             function: Function::raw(transaction.to_element()?, true),
-            lookup: Lookup::new("SODOCUMENT", OPPORTUNITY_FIELD, opportunity_id)
-                .docparid(transaction.transaction_type.as_str())
-                .also_select(["DOCID", "CUSTVENDID"]),
+            lookup: Lookup::linked(
+                &IntacctObject::SalesDocument {
+                    transaction_type: transaction.transaction_type.clone(),
+                },
+                opportunity_id,
+            )
+            .also_select(["CUSTVENDID"]),
         })
     }
 }
@@ -205,76 +249,254 @@ impl IntacctClient {
         entity: Option<&EntityId>,
         lookup: &Lookup,
     ) -> Result<Option<XmlElement>, IntacctError> {
-        let data = self
-            .call(entity, Function::query(&lookup.query(), 0)?)
-            .await?;
-        let mut records = data.records.into_iter();
-        match (records.next(), records.next()) {
-            (None, _) => Ok(None),
-            (Some(one), None) => Ok(Some(one)),
-            (Some(_), Some(_)) => Err(IntacctError::invalid(format!(
-                "{} has more than one record with {} = {:?}; the lookup key must be unique",
-                lookup.object, lookup.field, lookup.value
-            ))),
-        }
+        let mut found = self.find_many(entity, &[lookup]).await?;
+        found
+            .pop()
+            .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))
     }
 
-    /// Creates the record once (see the module documentation).
+    /// Every lookup in one batched request (more only past thousands of keys): for each, the
+    /// one record found, none, or the error of its query (or of a key that is not unique).
+    pub async fn find_many(
+        &self,
+        entity: Option<&EntityId>,
+        lookups: &[&Lookup],
+    ) -> Result<Vec<Result<Option<XmlElement>, IntacctError>>, IntacctError> {
+        let (queries, group_of) = keyed_queries(lookups);
+        let results = self.read_keyed(entity, &queries).await?;
+        Ok(lookups
+            .iter()
+            .zip(group_of)
+            .map(|(l, g)| {
+                let records = results[g].as_ref().map_err(IntacctError::replicate)?;
+                let mut matching = records
+                    .iter()
+                    .filter(|r| r.field(&l.field) == Some(l.value.trim()));
+                match (matching.next(), matching.next()) {
+                    (None, _) => Ok(None),
+                    (Some(one), None) => Ok(Some(one.clone())),
+                    (Some(_), Some(_)) => Err(IntacctError::invalid(format!(
+                        "{} has more than one record with {} = {:?}; the lookup key must be unique",
+                        l.object, l.field, l.value
+                    ))),
+                }
+            })
+            .collect())
+    }
+
+    /// Creates the record once (see the module documentation): the batch of one.
     pub async fn create_idempotent(
         &self,
         entity: Option<&EntityId>,
         request: IdempotentCreate,
     ) -> Result<CreateOutcome, IntacctError> {
-        if !request.function.is_write() {
-            return Err(IntacctError::invalid(format!(
-                "{} is not a write",
-                request.function.name()
-            )));
-        }
-        if let Some(existing) = self.find(entity, &request.lookup).await? {
-            return Ok(CreateOutcome::AlreadyExisted(existing));
-        }
-        let function = request.function.with_idempotency_key(&request.key);
-        let policy = self.retry_policy();
-        let mut answer_lost = false;
-        let mut attempt = 1u32;
-        loop {
-            let err = match self.call(entity, function.clone()).await {
-                Ok(data) => return Ok(CreateOutcome::Created(data)),
-                Err(e) => e,
-            };
-            let lost = err.maybe_applied();
-            answer_lost |= lost;
-            let refused_as_done = matches!(
-                err.reason(),
-                Some(Reason::Duplicate | Reason::AlreadyExecuted)
-            );
-            // After a lost answer, any refusal may be the gateway rejecting our own replay
-            // (its wording for that is undocumented), so look before giving up.
-            let worth_looking = lost
-                || refused_as_done
-                || (answer_lost && matches!(err, IntacctError::Function { .. }));
-            if worth_looking && let Some(found) = self.find(entity, &request.lookup).await? {
-                Counters::bump(&self.counters().writes_recovered);
-                tracing::info!(
-                    key = %request.key,
-                    object = request.lookup.object(),
-                    error = %err,
-                    "intacct create resolved by lookup"
+        self.create_idempotent_batch(entity, std::slice::from_ref(&request))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(IntacctError::protocol("the create gave no outcome")))
+    }
+
+    /// Creates each record once, in one lookup request and one create request when nothing
+    /// goes wrong (see the module documentation). One outcome per request, in order. The
+    /// outer error means the call failed before any create was known to be resolved.
+    pub async fn create_idempotent_batch(
+        &self,
+        entity: Option<&EntityId>,
+        requests: &[IdempotentCreate],
+    ) -> Result<Vec<Result<CreateOutcome, IntacctError>>, IntacctError> {
+        let mut state = Creates::new(requests.len());
+        let mut to_find = Vec::new();
+        for (i, r) in requests.iter().enumerate() {
+            if !r.function.is_write() {
+                state.settle(
+                    i,
+                    Err(IntacctError::invalid(format!(
+                        "{} is not a write",
+                        r.function.name()
+                    ))),
                 );
-                return Ok(CreateOutcome::Recovered(found));
+            } else if requests[..i].iter().any(|o| o.key == r.key) {
+                // Two functions with one controlid in a request cannot be told apart.
+                state.settle(
+                    i,
+                    Err(IntacctError::invalid(format!(
+                        "idempotency key {} is used twice in one batch",
+                        r.key
+                    ))),
+                );
+            } else {
+                to_find.push(i);
             }
-            if !lost {
-                return Err(err);
-            }
-            let remaining = self
-                .deadline()
-                .map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            match policy.decide(err.class(), attempt, remaining, rand::random::<f64>()) {
-                RetryDecision::GiveUp => return Err(err),
-                RetryDecision::RetryAfter(wait) => tokio::time::sleep(wait).await,
-            }
-            attempt += 1;
         }
+        let lookups: Vec<&Lookup> = to_find.iter().map(|&i| &requests[i].lookup).collect();
+        for (&i, found) in to_find.iter().zip(self.find_many(entity, &lookups).await?) {
+            match found {
+                Ok(Some(existing)) => state.settle(i, Ok(CreateOutcome::AlreadyExisted(existing))),
+                Ok(None) => state.pending.push(i),
+                Err(e) => state.settle(i, Err(e)),
+            }
+        }
+        let functions: Vec<Function> = requests
+            .iter()
+            .map(|r| r.function.clone().with_idempotency_key(&r.key))
+            .collect();
+        let state = Mutex::new(state);
+        let policy = self.retry_policy();
+        let rounds = lf_domain::retry::run(
+            &policy,
+            self.deadline(),
+            "intacct idempotent create",
+            |f: &RoundFailure, _| f.retry.then(|| f.error.class()),
+            |_| self.create_round(entity, requests, &functions, &state),
+        )
+        .await;
+        let mut state = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Err(failure) = rounds {
+            if state.outcomes.iter().all(Option::is_none) {
+                return Err(failure.error);
+            }
+            for i in std::mem::take(&mut state.pending) {
+                state.settle(i, Err(failure.error.replicate()));
+            }
+        }
+        Ok(state
+            .outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(IntacctError::protocol("create left unresolved"))))
+            .collect())
+    }
+
+    /// Sends the pending creates once and resolves what it can. Fails with `retry` set when
+    /// some answers were lost and their records are not there: those stay pending.
+    async fn create_round(
+        &self,
+        entity: Option<&EntityId>,
+        requests: &[IdempotentCreate],
+        functions: &[Function],
+        state: &Mutex<Creates>,
+    ) -> Result<(), RoundFailure> {
+        let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = lock().pending.clone();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch::new();
+        for &i in &pending {
+            batch.push(functions[i].clone());
+        }
+        // (request, the error to report if the lookup does not find it; None = answer lost)
+        let mut to_find: Vec<(usize, Option<IntacctError>)> = Vec::new();
+        let mut lost = None;
+        match self.execute(entity, &batch).await {
+            Ok(outcome) => {
+                let mut s = lock();
+                for (&i, result) in pending.iter().zip(outcome.into_results()) {
+                    match result {
+                        Ok(data) => s.settle(i, Ok(CreateOutcome::Created(data))),
+                        Err(e) => {
+                            let refused_as_done = matches!(
+                                e.reason(),
+                                Some(Reason::Duplicate | Reason::AlreadyExecuted)
+                            );
+                            // After a lost answer, any refusal may be the gateway rejecting
+                            // our own replay (its wording for that is undocumented), so look
+                            // before giving up.
+                            let after_loss =
+                                s.answer_lost[i] && matches!(e, IntacctError::Function { .. });
+                            if refused_as_done || after_loss {
+                                to_find.push((i, Some(e)));
+                            } else {
+                                s.settle(i, Err(e));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) if e.maybe_applied() => {
+                let mut s = lock();
+                for &i in &pending {
+                    s.answer_lost[i] = true;
+                    to_find.push((i, None));
+                }
+                lost = Some(e);
+            }
+            Err(e) => {
+                return Err(RoundFailure {
+                    error: e,
+                    retry: false,
+                });
+            }
+        }
+        if !to_find.is_empty() {
+            let lookups: Vec<&Lookup> = to_find.iter().map(|(i, _)| &requests[*i].lookup).collect();
+            let found = self
+                .find_many(entity, &lookups)
+                .await
+                .map_err(|error| RoundFailure {
+                    error,
+                    retry: false,
+                })?;
+            let mut s = lock();
+            for ((i, refusal), found) in to_find.into_iter().zip(found) {
+                match (found, refusal) {
+                    (Ok(Some(record)), refusal) => {
+                        Counters::bump(&self.counters().writes_recovered);
+                        tracing::info!(
+                            key = %requests[i].key,
+                            object = requests[i].lookup.object(),
+                            error = ?refusal.as_ref().or(lost.as_ref()).map(ToString::to_string),
+                            "intacct create resolved by lookup"
+                        );
+                        s.settle(i, Ok(CreateOutcome::Recovered(record)));
+                    }
+                    (Ok(None), Some(refusal)) => s.settle(i, Err(refusal)),
+                    // Lost and not there: stays pending for the next round.
+                    (Ok(None), None) => {}
+                    (Err(e), _) => s.settle(i, Err(e)),
+                }
+            }
+        }
+        match lost {
+            Some(error) if !lock().pending.is_empty() => Err(RoundFailure { error, retry: true }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where a batch of creates stands.
+#[derive(Debug)]
+struct Creates {
+    outcomes: Vec<Option<Result<CreateOutcome, IntacctError>>>,
+    /// Requests still to send, in order.
+    pending: Vec<usize>,
+    /// Whether a request's create was sent and its answer lost at least once.
+    answer_lost: Vec<bool>,
+}
+
+impl Creates {
+    fn new(n: usize) -> Self {
+        Self {
+            outcomes: (0..n).map(|_| None).collect(),
+            pending: Vec::new(),
+            answer_lost: vec![false; n],
+        }
+    }
+
+    fn settle(&mut self, i: usize, outcome: Result<CreateOutcome, IntacctError>) {
+        self.pending.retain(|&p| p != i);
+        self.outcomes[i] = Some(outcome);
+    }
+}
+
+/// Why a round of creates stopped: `retry` when only lost answers are left to resend.
+#[derive(Debug)]
+struct RoundFailure {
+    error: IntacctError,
+    retry: bool,
+}
+
+impl std::fmt::Display for RoundFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
     }
 }

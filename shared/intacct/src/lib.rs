@@ -6,8 +6,12 @@
 //!   mapped back to its function; optional all-or-nothing transactions.
 //! - [`Query`]/[`ReadByQuery`] with paging past one page ([`IntacctClient::query_all`],
 //!   [`IntacctClient::read_by_query_all`]).
-//! - [`IntacctClient::create_idempotent`]: creates keyed by an [`lf_domain::IdempotencyKey`]
-//!   that resolve a replay by lookup instead of creating twice.
+//! - [`IntacctClient::create_idempotent_batch`] (and its batch of one,
+//!   [`IntacctClient::create_idempotent`]): creates keyed by an [`lf_domain::IdempotencyKey`]
+//!   that resolve a replay by one batched lookup instead of creating twice.
+//! - `IntacctClient` implements [`lf_domain::port::IntacctPort`], the flows' view of Intacct.
+//! - An optional company-wide [`lf_domain::port::ConcurrencyLimiter`]
+//!   ([`IntacctConfig::limiter`]): every HTTP exchange holds one lease.
 //! - [`record`]: typed CUSTOMER, CONTACT, ARINVOICE, ARPYMT, SODOCUMENT, ITEM and revenue data;
 //!   [`fields`]: the field trees the mapping engine produces.
 //! - [`smart_event`]: the Smart Event payload of `infra/intacct` and its token check.
@@ -25,8 +29,10 @@ pub mod error;
 pub mod fields;
 mod function;
 mod idempotent;
+mod lookup;
 mod metrics;
 mod paging;
+mod port;
 pub mod query;
 pub mod record;
 mod response;

@@ -19,6 +19,9 @@ pub struct ClientStats {
     pub reauthentications: u64,
     /// Writes whose answer was lost and whose record was then found by lookup.
     pub writes_recovered: u64,
+    /// Calls to the company-wide concurrency limiter (an acquire and a release per request
+    /// when one is configured; 0 without).
+    pub limiter_calls: u64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +33,7 @@ pub(crate) struct Counters {
     pub sessions_opened: AtomicU64,
     pub reauthentications: AtomicU64,
     pub writes_recovered: AtomicU64,
+    pub limiter_calls: AtomicU64,
 }
 
 impl Counters {
@@ -47,6 +51,7 @@ impl Counters {
             sessions_opened: get(&self.sessions_opened),
             reauthentications: get(&self.reauthentications),
             writes_recovered: get(&self.writes_recovered),
+            limiter_calls: get(&self.limiter_calls),
         }
     }
 }

@@ -110,11 +110,22 @@ impl IntacctClient {
         entity: Option<&'a EntityId>,
         query: &'a Query,
     ) -> QueryPages<'a> {
+        self.query_pages_from(entity, query, 0)
+    }
+
+    /// The pages of a `query` after the first `offset` rows (a first page already read as
+    /// part of a batch).
+    pub(crate) fn query_pages_from<'a>(
+        &'a self,
+        entity: Option<&'a EntityId>,
+        query: &'a Query,
+        offset: u64,
+    ) -> QueryPages<'a> {
         QueryPages {
             client: self,
             entity,
             query,
-            offset: 0,
+            offset,
             done: false,
         }
     }

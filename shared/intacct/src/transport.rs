@@ -1,13 +1,14 @@
-//! One HTTP exchange with the gateway, under the company's concurrency cap, with backoff on
-//! throttling and server errors.
+//! One HTTP exchange with the gateway, under the process's concurrency cap and, when one is
+//! configured, a lease of the company-wide limit; with backoff on throttling and server errors
+//! through the one retry executor ([`lf_domain::retry::run`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use lf_domain::{Classify, ErrorClass, RetryDecision, RetryPolicy};
+use lf_domain::port::ConcurrencyLimiter;
+use lf_domain::{Classify, Deadline, ErrorClass, RetryPolicy};
 use reqwest::{StatusCode, Url, header};
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
 
 use crate::envelope::RequestBody;
 use crate::error::IntacctError;
@@ -16,23 +17,34 @@ use crate::response::{Response, parse_response};
 
 const USER_AGENT: &str = concat!("ledgerforce-intacct/", env!("CARGO_PKG_VERSION"));
 
+/// How much longer than the request timeout a company-wide lease is held: a lease must outlive
+/// the exchange it covers, or another instance could start a request while ours still runs.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
 #[derive(Debug)]
 pub(crate) struct Transport {
     http: reqwest::Client,
     permits: Semaphore,
+    limiter: Option<Arc<dyn ConcurrencyLimiter>>,
+    lease_hold: Duration,
     retry: RetryPolicy,
     max_response_bytes: usize,
     counters: Arc<Counters>,
 }
 
+/// What the transport is built from (the relevant part of the client configuration).
+#[derive(Debug)]
+pub(crate) struct TransportConfig {
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+    pub limiter: Option<Arc<dyn ConcurrencyLimiter>>,
+    pub retry: RetryPolicy,
+    pub max_response_bytes: usize,
+}
+
 impl Transport {
-    pub fn new(
-        timeout: Duration,
-        max_concurrent: usize,
-        retry: RetryPolicy,
-        max_response_bytes: usize,
-        counters: Arc<Counters>,
-    ) -> Result<Self, IntacctError> {
+    pub fn new(config: TransportConfig, counters: Arc<Counters>) -> Result<Self, IntacctError> {
+        let timeout = config.timeout;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(30)))
@@ -41,9 +53,11 @@ impl Transport {
             .map_err(|e| IntacctError::config(format!("HTTP client could not be built: {e}")))?;
         Ok(Self {
             http,
-            permits: Semaphore::new(max_concurrent),
-            retry,
-            max_response_bytes,
+            permits: Semaphore::new(config.max_concurrent),
+            limiter: config.limiter,
+            lease_hold: timeout.saturating_add(LEASE_MARGIN),
+            retry: config.retry,
+            max_response_bytes: config.max_response_bytes,
             counters,
         })
     }
@@ -64,50 +78,71 @@ impl Transport {
         url: &Url,
         body: &RequestBody,
         replay_safe: bool,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
     ) -> Result<Response, IntacctError> {
-        let mut attempt = 1u32;
-        loop {
-            let outcome = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| IntacctError::config("the client was shut down"))?;
-                Counters::bump(&self.counters.requests);
-                self.post_once(url, body).await
-            };
-            let err = match outcome {
-                Ok(resp) => match resp.control_error() {
+        let judge = |err: &IntacctError, _attempt: u32| {
+            let class = err.class();
+            if matches!(class, ErrorClass::Throttled { .. }) {
+                Counters::bump(&self.counters.throttled);
+            }
+            worth_retrying(err, replay_safe).then_some(class)
+        };
+        lf_domain::retry::run(&self.retry, deadline, "intacct request", judge, |attempt| {
+            async move {
+                if attempt > 1 {
+                    Counters::bump(&self.counters.retries);
+                }
+                let resp = self.exchange(url, body, deadline).await?;
+                match resp.control_error() {
                     // A control-layer refusal means nothing ran; only throttling and
                     // transient refusals are worth another try.
                     Some(e) if e.class().is_retryable() && e.class() != ErrorClass::AuthExpired => {
-                        e
+                        Err(e)
                     }
-                    _ => return Ok(resp),
-                },
-                Err(e) => e,
-            };
-            if matches!(err.class(), ErrorClass::Throttled { .. }) {
-                Counters::bump(&self.counters.throttled);
-            }
-            if !worth_retrying(&err, replay_safe) {
-                return Err(err);
-            }
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            match self
-                .retry
-                .decide(err.class(), attempt, remaining, rand::random::<f64>())
-            {
-                RetryDecision::GiveUp => return Err(err),
-                RetryDecision::RetryAfter(wait) => {
-                    tracing::debug!(attempt, ?wait, error = %err, "retrying intacct request");
-                    tokio::time::sleep(wait).await;
+                    _ => Ok(resp),
                 }
             }
-            attempt += 1;
-            Counters::bump(&self.counters.retries);
+        })
+        .await
+    }
+
+    /// One attempt: a local permit, then a company-wide lease, held for the exchange only.
+    /// The local permit comes first so a process never holds a shared lease while it waits
+    /// for itself. A caller dropped mid-exchange leaves its lease to expire after `lease_hold`.
+    async fn exchange(
+        &self,
+        url: &Url,
+        body: &RequestBody,
+        deadline: Option<Deadline>,
+    ) -> Result<Response, IntacctError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| IntacctError::config("the client was shut down"))?;
+        let lease = match &self.limiter {
+            None => None,
+            Some(limiter) => {
+                Counters::bump(&self.counters.limiter_calls);
+                // Waiting for a lease is bounded like the request itself would be.
+                let wait_until = Deadline::after(self.lease_hold).min_with(deadline);
+                let lease = limiter
+                    .acquire(self.lease_hold, Some(wait_until))
+                    .await
+                    .map_err(|source| IntacctError::Limiter { source })?;
+                Some((limiter, lease))
+            }
+        };
+        Counters::bump(&self.counters.requests);
+        let outcome = self.post_once(url, body).await;
+        if let Some((limiter, lease)) = lease {
+            Counters::bump(&self.counters.limiter_calls);
+            if let Err(e) = limiter.release(&lease).await {
+                // The lease frees itself at its expiry; the answer we have is still good.
+                tracing::warn!(slot = lease.slot, error = %e, "intacct lease release failed");
+            }
         }
+        outcome
     }
 
     async fn post_once(&self, url: &Url, body: &RequestBody) -> Result<Response, IntacctError> {
@@ -124,8 +159,7 @@ impl Transport {
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| lf_domain::retry_after(v, chrono::Utc::now()));
         let bytes = self.read_body(sent).await?;
         if status == StatusCode::OK {
             return parse_response(&bytes);

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod idempotency;
+pub mod intacct;
 pub mod limiter;
 pub mod queue;
 pub mod sync_state;
@@ -15,6 +16,11 @@ pub mod xref;
 
 pub use audit::{AuditAction, AuditEntry, AuditLog};
 pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+pub use intacct::{
+    AccountFields, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject, IntacctPort,
+    IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate, RevenueBasis,
+    WriteResult, WriteStatus,
+};
 pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 pub use sync_state::{SyncState, Watermark};

@@ -50,9 +50,10 @@ const FAST_RETRY: RetryPolicy = RetryPolicy {
     max_attempts: 12,
 };
 
-fn connector_with(company: &Sandbox, cap: usize, retry: RetryPolicy) -> IntacctClient {
+/// The configuration of a client signing in to `company` as its API user.
+pub(crate) fn config_for(company: &Sandbox) -> IntacctConfig {
     let c = company.credentials();
-    let mut config = IntacctConfig::new(
+    IntacctConfig::new(
         company.endpoint_url(),
         Credentials {
             sender_id: c.sender_id.clone(),
@@ -61,7 +62,11 @@ fn connector_with(company: &Sandbox, cap: usize, retry: RetryPolicy) -> IntacctC
             user_id: c.user_id.clone(),
             user_password: SecretString::from(c.user_password.clone()),
         },
-    );
+    )
+}
+
+fn connector_with(company: &Sandbox, cap: usize, retry: RetryPolicy) -> IntacctClient {
+    let mut config = config_for(company);
     config.max_concurrent_requests = cap;
     config.request_timeout = Duration::from_secs(30);
     config.retry = retry;

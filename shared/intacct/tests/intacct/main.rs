@@ -5,6 +5,8 @@
 // test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod contract;
+mod limiter;
 mod loopback;
 mod parser;
 mod scripted;

@@ -388,7 +388,7 @@ async fn retries_stop_at_the_deadline_and_honour_retry_after() {
     let (gw, client) = client().await;
     client.session(None).await.unwrap();
     // The gateway asks for 30 s; only 5 s are left: give up now rather than overrun.
-    let bounded = client.with_deadline(tokio::time::Instant::now() + Duration::from_secs(5));
+    let bounded = client.with_deadline(lf_domain::Deadline::after(Duration::from_secs(5)));
     gw.then(|_| Reply {
         status: 429,
         body: GW_0010.into(),
@@ -404,7 +404,7 @@ async fn retries_stop_at_the_deadline_and_honour_retry_after() {
     assert_eq!(gw.calls().len(), 1, "no retry past the deadline");
 
     // A deadline already passed allows no retry even for a short backoff.
-    let expired = client.with_deadline(tokio::time::Instant::now());
+    let expired = client.with_deadline(lf_domain::Deadline::after(Duration::ZERO));
     gw.then(|_| status(503, ""));
     assert!(expired.call(None, Function::lookup("Y")).await.is_err());
     assert_eq!(gw.calls().len(), 2);
@@ -753,4 +753,88 @@ async fn secrets_never_appear_in_errors_or_debug() {
     for secret in ["sender-secret", "user-secret", "sess-1"] {
         assert!(!shown.contains(secret), "{secret} leaked: {shown}");
     }
+}
+
+fn linked_create(link: &str) -> IdempotentCreate {
+    IdempotentCreate {
+        key: IdempotencyKey::derive("account-onboarding", &[link]).unwrap(),
+        function: Function::create([XmlElement::new("CUSTOMER")
+            .child(XmlElement::with_text("NAME", link))
+            .child(XmlElement::with_text("SFDC_ACCOUNT_ID", link))]),
+        lookup: Lookup::new("CUSTOMER", "SFDC_ACCOUNT_ID", link),
+    }
+}
+
+/// A lookup answer holding one CUSTOMER per `(RECORDNO, SFDC_ACCOUNT_ID)`.
+fn linked_rows(rows: &'static [(&'static str, &'static str)]) -> impl Fn(&Seen) -> Reply {
+    move |seen| {
+        assert_eq!(seen.functions, ["query"], "one batched lookup query");
+        let body: String = rows
+            .iter()
+            .map(|(no, link)| {
+                format!("<CUSTOMER><RECORDNO>{no}</RECORDNO><SFDC_ACCOUNT_ID>{link}</SFDC_ACCOUNT_ID></CUSTOMER>")
+            })
+            .collect();
+        let n = rows.len();
+        ok(&success(
+            "query",
+            &seen.control_ids[0],
+            &format!(
+                r#"<data listtype="CUSTOMER" count="{n}" totalcount="{n}" offset="0" numremaining="0">{body}</data>"#
+            ),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_lost_batch_answer_resends_only_the_creates_that_are_missing() {
+    let (gw, client) = client().await;
+    let requests = [
+        linked_create("A1"),
+        linked_create("B2"),
+        linked_create("C3"),
+    ];
+    gw.then(linked_rows(&[]))
+        .then(|_| status(502, ""))
+        // Two of the three committed before the answer was lost.
+        .then(linked_rows(&[("11", "A1"), ("12", "B2")]))
+        .then(|seen| {
+            ok(&success(
+                "create",
+                &seen.control_ids[0],
+                r#"<data listtype="objects" count="1"><customer><RECORDNO>13</RECORDNO></customer></data>"#,
+            ))
+        });
+    let out = client
+        .create_idempotent_batch(None, &requests)
+        .await
+        .unwrap();
+    let got: Vec<(bool, Option<&str>)> = out
+        .iter()
+        .map(|o| {
+            let o = o.as_ref().unwrap();
+            (matches!(o, CreateOutcome::Recovered(_)), o.record_no())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(true, Some("11")), (true, Some("12")), (false, Some("13"))],
+        "each caller gets its own record"
+    );
+    let calls = gw.calls();
+    assert_eq!(calls.len(), 4, "lookup, create, lookup, create");
+    let keys = |i: usize| requests[i].key.to_string();
+    assert_eq!(calls[1].control_ids, [keys(0), keys(1), keys(2)]);
+    assert!(calls[1].unique_id);
+    assert_eq!(
+        calls[3].control_ids,
+        [keys(2)],
+        "only the missing one again"
+    );
+    assert!(
+        calls[2].body.contains("<in><field>SFDC_ACCOUNT_ID</field><value>A1</value><value>B2</value><value>C3</value></in>"),
+        "{}",
+        calls[2].body
+    );
+    assert_eq!(client.stats().writes_recovered, 2);
 }
