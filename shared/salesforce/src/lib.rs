@@ -18,6 +18,7 @@ mod config;
 mod error;
 pub mod limits;
 pub mod outbound;
+pub mod port;
 pub mod query;
 pub mod request;
 pub mod sobject;
@@ -35,7 +36,9 @@ pub use outbound::{
 pub use query::{QueryPage, QueryScope};
 pub use request::{ApiRequest, ApiResponse, HttpMethod};
 pub use sobject::{Fields, Record, SObjectDescribe, UpsertOutcome};
-pub use soql::{Condition, LikePattern, Literal, Op, Order, Select, Soql};
+pub use soql::{
+    Aggregate, Condition, DateFunction, Expr, LikePattern, Literal, Op, Order, Select, Soql,
+};
 pub use write::{
     Lane, LaneChoice, RecordOutcome, RecordResult, WriteOp, WriteOptions, WriteReport,
 };

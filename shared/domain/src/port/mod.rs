@@ -10,6 +10,7 @@ pub mod audit;
 pub mod idempotency;
 pub mod limiter;
 pub mod queue;
+pub mod salesforce;
 pub mod sync_state;
 pub mod xref;
 
@@ -17,5 +18,9 @@ pub use audit::{AuditAction, AuditEntry, AuditLog};
 pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
 pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
+pub use salesforce::{
+    Applied, ChangeBatch, ChildRead, DatedRate, RecordFailure, RecordRead, SalesforcePort,
+    SalesforcePortError, SfRecord, TASK_KEY_FIELD, WriteResult,
+};
 pub use sync_state::{SyncState, Watermark};
 pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};
