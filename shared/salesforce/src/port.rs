@@ -224,7 +224,8 @@ impl SalesforceClient {
     ) -> Result<Vec<Record>, SalesforceError> {
         let batches = in_batches(
             self.api_version(),
-            &select_for(read, &[]),
+            // The matched field is read too, so each record can be filed under its value.
+            &select_for(read, &[field]),
             field,
             values,
             self.config().max_uri_bytes,

@@ -7,9 +7,11 @@
 
 mod auth;
 mod bulk;
+mod contract;
 mod limits;
 mod multiple_choices;
 mod outbound;
+mod port;
 mod query;
 mod rest;
 mod support;
