@@ -14,5 +14,6 @@ mod outbound;
 mod port;
 mod query;
 mod rest;
+mod scripted;
 mod support;
 mod writes;
