@@ -55,6 +55,41 @@ impl RecordRead {
         }
     }
 
+    /// A read from the flat field paths a compiled mapping lists: a path whose first segment
+    /// is one of `relationships` (`OpportunityLineItems.Quantity`) becomes a field of that
+    /// child subquery, any other path a field of the record. Duplicates are read once; each
+    /// listed relationship is read even when no path names it (its rows then carry `Id`).
+    pub fn from_paths<S: AsRef<str>>(object: &str, paths: &[S], relationships: &[&str]) -> Self {
+        let mut read = Self::new::<&str>(object, &[]);
+        for rel in relationships {
+            if !read.children.iter().any(|c| c.relationship == *rel) {
+                read = read.with_child::<&str>(rel, &[]);
+            }
+        }
+        for path in paths {
+            let path = path.as_ref();
+            let child = path.split_once('.').and_then(|(head, rest)| {
+                read.children
+                    .iter_mut()
+                    .find(|c| c.relationship == head)
+                    .map(|c| (c, rest))
+            });
+            let (list, field) = match child {
+                Some((c, rest)) => (&mut c.fields, rest),
+                None => (&mut read.fields, path),
+            };
+            if !list.iter().any(|f| f == field) {
+                list.push(field.to_owned());
+            }
+        }
+        for child in &mut read.children {
+            if child.fields.is_empty() {
+                child.fields.push("Id".to_owned());
+            }
+        }
+        read
+    }
+
     /// Adds a child subquery.
     pub fn with_child<S: AsRef<str>>(mut self, relationship: &str, fields: &[S]) -> Self {
         self.children.push(ChildRead {
@@ -135,9 +170,11 @@ pub enum Applied {
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A failed Salesforce port call: its class, whether it may have been applied, and the
-/// connector's error as the source.
+/// connector's error as the source (walk [`std::error::Error::source`] for Salesforce's own
+/// code and message; the display names only the operation and class, as the other port
+/// errors do).
 #[derive(Debug, thiserror::Error)]
-#[error("salesforce {operation} failed ({class}): {source}", class = .class.name())]
+#[error("salesforce {operation} failed ({class})", class = .class.name())]
 pub struct SalesforcePortError {
     operation: String,
     class: ErrorClass,
@@ -287,5 +324,29 @@ mod tests {
         assert_eq!(r.fields, vec!["Name", "Account.Name"]);
         assert_eq!(r.children[0].relationship, "OpportunityLineItems");
         assert_eq!(r.children[0].fields, vec!["Quantity"]);
+    }
+
+    #[test]
+    fn mapping_paths_split_into_fields_and_children() {
+        let r = RecordRead::from_paths(
+            "Opportunity",
+            &[
+                "Name",
+                "Account.Name",
+                "OpportunityLineItems.Quantity",
+                "OpportunityLineItems.PricebookEntry.Product2.ProductCode",
+                "Name",
+                "OpportunityLineItems.Quantity",
+            ],
+            &["OpportunityLineItems", "SBQQ__Quotes2__r"],
+        );
+        assert_eq!(r.fields, vec!["Name", "Account.Name"]);
+        assert_eq!(r.children.len(), 2);
+        assert_eq!(
+            r.children[0].fields,
+            vec!["Quantity", "PricebookEntry.Product2.ProductCode"]
+        );
+        assert_eq!(r.children[1].relationship, "SBQQ__Quotes2__r");
+        assert_eq!(r.children[1].fields, vec!["Id"]);
     }
 }
