@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use lf_domain::port::sync_state::Watermark;
 use lf_domain::port::{
     Applied, ChangeBatch, DatedRate, RecordFailure, RecordRead, SalesforcePort,
@@ -88,6 +88,15 @@ pub fn after_watermark(since: &Watermark) -> Condition {
     }
     Condition::gt("SystemModstamp", since.modified_at)
         .or(at.and(Condition::gt("Id", since.last_id.as_str())))
+}
+
+/// The newest moment whose changes are settled at `now`: `settle` earlier, on a whole second
+/// (Salesforce's stamp resolution), so `SystemModstamp < it` never splits a second.
+pub fn settled_before(now: DateTime<Utc>, settle: std::time::Duration) -> DateTime<Utc> {
+    let back = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
+    now.checked_sub_signed(back)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .trunc_subsecs(0)
 }
 
 /// The statement reading the dated conversion rates in force between `from` and `to`.
@@ -369,6 +378,10 @@ impl SalesforcePort for SalesforceClient {
         if let Some(since) = since {
             select = select.filter(after_watermark(since));
         }
+        select = select.filter(Condition::lt(
+            "SystemModstamp",
+            settled_before(Utc::now(), self.config().change_settle),
+        ));
         let read_all = async {
             let soql = select.build()?;
             let mut records = Vec::new();
@@ -498,6 +511,19 @@ mod tests {
         assert_eq!(parse_stamp("2026-03-01T09:00:00.250+0000"), Some(at),);
         assert_eq!(parse_stamp("2026-03-01T09:00:00.250Z"), Some(at));
         assert_eq!(parse_stamp("yesterday"), None);
+        let now = DateTime::parse_from_rfc3339("2026-03-01T09:00:30.900Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            settled_before(now, std::time::Duration::from_secs(30)),
+            DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
+                .unwrap()
+                .to_utc()
+        );
+        assert_eq!(
+            settled_before(now, std::time::Duration::MAX),
+            DateTime::<Utc>::MIN_UTC
+        );
     }
 
     #[test]

@@ -227,9 +227,11 @@ impl Classify for SalesforcePortError {
 ///   is filed under every requested value it matches).
 /// - `changes_since` is exact and resumable: records come ordered by `(SystemModstamp, Id)`
 ///   strictly after the watermark, at most `max_records` per call, so feeding each returned
-///   watermark back reads every change once even when many share one timestamp. A change made
-///   while reading may appear again in a later batch (with its new stamp): callers re-read
-///   state anyway, so that is a hint, not a duplicate effect.
+///   watermark back reads every change once even when many share one timestamp. Only changes
+///   older than the connector's settle time are read, so a second that can still gain records
+///   (Salesforce stamps whole seconds, at transaction start) is never split by the cursor. A
+///   record changed again later appears again with its new stamp: callers re-read state
+///   anyway, so that is a hint, not a duplicate effect.
 /// - Writes batch (sObject Collections, 200 per call; a Bulk API 2.0 job above the configured
 ///   threshold) and return one [`WriteResult`] per input record, in input order. A record's
 ///   failure never fails the call; an `Err` means the call as a whole failed and, when

@@ -1,12 +1,17 @@
 //! The port over the client, where the sandbox shows what the generic contract cannot: Bulk
-//! results matched back to their input records, aggregates, and the retry path's deadline.
+//! results matched back to their input records, aggregates, the settle bound of the change
+//! reader, and errors that keep their class.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use lf_domain::port::{RecordRead, SalesforcePort, WriteResult};
-use lf_domain::{Classify, ErrorClass};
+use lf_domain::{Classify, ErrorClass, ManualClock};
 use lf_salesforce::{Aggregate, Condition, Select};
+use lf_sandbox_salesforce::SandboxConfig;
 use serde_json::json;
 
-use crate::support::{client_with, fields, org};
+use crate::support::{client_with, fields, org, org_with};
 
 #[tokio::test]
 async fn bulk_lane_results_come_back_in_input_order() {
@@ -102,4 +107,36 @@ async fn an_unknown_object_is_a_permanent_port_error() {
         .unwrap_err();
     assert_eq!(err.class(), ErrorClass::Permanent, "{err}");
     assert!(std::error::Error::source(&err).is_some());
+}
+
+#[tokio::test]
+async fn changes_younger_than_the_settle_time_wait_for_the_next_poll() {
+    let now = chrono::Utc::now();
+    let clock = Arc::new(ManualClock::new(now - chrono::Duration::minutes(2)));
+    let org = org_with(SandboxConfig {
+        clock: clock.clone(),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let sf = client_with(&org, |c| c.change_settle = Duration::from_secs(30));
+    let settled = org
+        .insert("Account", json!({"Name": "Two minutes old"}))
+        .unwrap();
+    clock.set(now);
+    org.insert("Account", json!({"Name": "Just now"})).unwrap();
+
+    let read = RecordRead::new("Account", &["Name"]);
+    let batch = sf.changes_since(&read, None, 100).await.unwrap();
+    let names: Vec<&str> = batch
+        .records
+        .iter()
+        .filter_map(|r| r.get("Name").and_then(|v| v.as_str()))
+        .collect();
+    // The record of the still-open window is left for a later poll, and the watermark stops
+    // before it, so that poll will take it.
+    assert_eq!(names, vec!["Two minutes old"]);
+    assert!(!batch.more);
+    let mark = batch.watermark.unwrap();
+    assert_eq!(mark.last_id, settled);
+    assert!(mark.modified_at < now);
 }

@@ -32,6 +32,9 @@ pub trait SalesforceHarness: Sized {
     fn seed(&self, object: &str, fields: Value) -> SalesforceId;
     /// Live records of `object`, read directly from the org.
     fn stored(&self, object: &str) -> Vec<SfRecord>;
+    /// Lets `by` pass on the org's clock (by moving it, or by waiting), so records written
+    /// next carry a later `SystemModstamp` than those written before.
+    async fn let_time_pass(&self, by: Duration);
 }
 
 /// Expands to one `#[tokio::test]` per Salesforce contract case for the harness type, named
@@ -395,7 +398,8 @@ pub async fn changes_page_by_watermark_without_loss_or_repeat<H: SalesforceHarne
     assert!(!idle.more);
     assert_eq!(idle.watermark, mark);
 
-    // Three updates come next, and only they.
+    // Three updates, a little later, come next, and only they.
+    h.let_time_pass(Duration::from_secs(2)).await;
     let touched: Vec<SfRecord> = written[..3]
         .iter()
         .map(|id| object(json!({"Id": id.as_str(), "Phone": "555-0100"})))
