@@ -128,6 +128,16 @@ pub fn format_rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Like [`format_rfc3339`], but keeps milliseconds when `at` has any, so a literal compares
+/// equal to the stamp it came from (SOQL `=` and `>` on a sub-second value).
+pub fn format_rfc3339_exact(at: DateTime<Utc>) -> String {
+    if at.timestamp_subsec_millis() == 0 {
+        format_rfc3339(at)
+    } else {
+        at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
 /// `03/01/2026`: an Intacct generic-object date.
 pub fn format_intacct_date(date: NaiveDate) -> String {
     date.format("%m/%d/%Y").to_string()

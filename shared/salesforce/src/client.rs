@@ -1,14 +1,15 @@
 //! The client: one HTTP connection pool, one session cache and one usage tracker, shared by
 //! every clone. [`SalesforceClient::execute`] sends an [`ApiRequest`] with the connector's
 //! rules: limit pacing, refresh-once-and-retry-once on an expired session, and backoff with
-//! full jitter for transient and throttled failures, bounded by an optional deadline.
+//! full jitter for transient and throttled failures (the domain's one retry executor), bounded
+//! by an optional [`Deadline`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
-use lf_domain::{Classify, ErrorClass, RetryDecision};
+use lf_domain::{Classify, Deadline, ErrorClass, retry};
 use secrecy::ExposeSecret;
 use url::Url;
 
@@ -23,7 +24,7 @@ use crate::request::{ApiRequest, ApiResponse, RequestBody};
 pub struct SalesforceClient {
     inner: Arc<Inner>,
     priority: Priority,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 }
 
 #[derive(Debug)]
@@ -70,7 +71,7 @@ impl SalesforceClient {
     }
 
     /// The same client with every retry and wait bounded by `deadline` (a Lambda's end).
-    pub fn with_deadline(&self, deadline: Instant) -> Self {
+    pub fn with_deadline(&self, deadline: Deadline) -> Self {
         Self {
             deadline: Some(deadline),
             ..self.clone()
@@ -101,8 +102,7 @@ impl SalesforceClient {
     }
 
     pub(crate) fn remaining(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.map(|d| d.remaining())
     }
 
     /// Makes sure a session exists (authenticates now rather than on the first call).
@@ -136,62 +136,61 @@ impl SalesforceClient {
     }
 
     /// Sends a request under the connector's rules and returns the response (2xx or 300).
+    ///
+    /// Retries go through the one executor, [`lf_domain::retry::run`]. An expired session is
+    /// refreshed once and the request replayed once inside the attempt; a request that is not
+    /// idempotent is retried only when the failure proves it was never applied; the limit
+    /// reserve and the deadline end the call at once.
     pub async fn execute(&self, request: &ApiRequest) -> Result<ApiResponse, SalesforceError> {
-        let mut attempt: u32 = 0;
-        let mut refreshed = false;
-        let mut session = self.session().await?;
-        loop {
-            if self.remaining().is_some_and(|left| left.is_zero()) {
-                return Err(SalesforceError::DeadlineExceeded {
-                    what: request.what().to_owned(),
-                });
-            }
-            self.admit().await?;
-            attempt += 1;
-            let err = match self.send_once(&session, request).await {
-                Ok(response) => return Ok(response),
-                Err(err) => err,
-            };
-            let class = err.class();
-            if class == ErrorClass::AuthExpired {
-                if refreshed {
-                    return Err(err);
-                }
+        let refreshed = AtomicBool::new(false);
+        let judge = |err: &SalesforceError, _attempt: u32| match err {
+            SalesforceError::DailyReserve { .. } | SalesforceError::DeadlineExceeded { .. } => None,
+            _ if err.class() == ErrorClass::AuthExpired => None,
+            _ if !request.is_idempotent() && !err.proves_not_applied() => None,
+            _ => Some(err.class()),
+        };
+        retry::run(
+            &self.inner.config.retry,
+            self.deadline,
+            request.what(),
+            judge,
+            |_attempt| self.attempt(request, &refreshed),
+        )
+        .await
+    }
+
+    /// One attempt: the deadline and limit checks, then the request, with the one session
+    /// refresh a call may use.
+    async fn attempt(
+        &self,
+        request: &ApiRequest,
+        refreshed: &AtomicBool,
+    ) -> Result<ApiResponse, SalesforceError> {
+        if self.deadline.is_some_and(|d| d.is_past()) {
+            return Err(SalesforceError::DeadlineExceeded {
+                what: request.what().to_owned(),
+            });
+        }
+        self.admit().await?;
+        let session = self.session().await?;
+        match self.send_once(&session, request).await {
+            Err(err)
+                if err.class() == ErrorClass::AuthExpired
+                    && !refreshed.swap(true, Ordering::Relaxed) =>
+            {
                 // Refresh once and replay once; a second 401 is reported.
-                refreshed = true;
                 tracing::info!(
                     what = request.what(),
                     "salesforce session expired; refreshing"
                 );
-                session = self
+                let session = self
                     .inner
                     .tokens
                     .refresh_after(&session, || self.issue())
                     .await?;
-                continue;
+                self.send_once(&session, request).await
             }
-            if !request.is_idempotent() && !err.proves_not_applied() {
-                return Err(err);
-            }
-            match self.inner.config.retry.decide(
-                class,
-                attempt,
-                self.remaining(),
-                rand::random::<f64>(),
-            ) {
-                RetryDecision::RetryAfter(delay) => {
-                    tracing::warn!(
-                        what = request.what(),
-                        attempt,
-                        class = class.name(),
-                        delay_ms = delay.as_millis() as u64,
-                        error = %err,
-                        "salesforce request failed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                RetryDecision::GiveUp => return Err(err),
-            }
+            other => other,
         }
     }
 
@@ -277,8 +276,7 @@ impl SalesforceClient {
             let retry_after = headers
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| lf_domain::retry_after(v, Utc::now()));
             return Err(SalesforceError::Api {
                 what: request.what().to_owned(),
                 failure: ApiFailure::from_body(status, &body, retry_after),

@@ -168,6 +168,11 @@ pub struct SalesforceConfig {
     /// responses carry no expiry, so this is the org's session timeout minus a margin; a 401
     /// is still handled when it is shorter.
     pub session_max_age: Option<Duration>,
+    /// How old a change must be before the change reader takes it. Salesforce stamps
+    /// `SystemModstamp` in whole seconds when a transaction starts, so the current second (and
+    /// a transaction still committing) can gain records below a cursor already read; changes
+    /// younger than this wait for the next poll instead of being missed.
+    pub change_settle: Duration,
 }
 
 impl SalesforceConfig {
@@ -187,6 +192,7 @@ impl SalesforceConfig {
             max_uri_bytes: 16_000,
             query_batch_size: None,
             session_max_age: Some(Duration::from_secs(100 * 60)),
+            change_settle: Duration::from_secs(30),
         }
     }
 

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use crate::client::SalesforceClient;
 use crate::config::ApiVersion;
 use crate::error::SalesforceError;
-use crate::request::{ApiRequest, HttpMethod, check_api_name, check_field_path};
+use crate::request::{ApiRequest, HttpMethod};
 use crate::sobject::Record;
-use crate::soql::{Literal, Soql};
+use crate::soql::{Literal, Select, Soql};
 
 /// Whether deleted and archived rows are included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,50 +79,65 @@ pub fn ids_in_batches(
     ids: &[SalesforceId],
     max_uri_bytes: usize,
 ) -> Result<Vec<Soql>, SalesforceError> {
-    let object = check_api_name("object", object)?;
-    for f in fields {
-        check_field_path(f)?;
-    }
-    let head = format!("SELECT {} FROM {object} WHERE Id IN (", fields.join(", "));
-    // The fixed part of every URI: path, `?q=`, the statement's head and the closing `)`.
+    let literals: Vec<Literal> = ids.iter().map(Literal::from).collect();
+    in_batches(
+        version,
+        &Select::new(fields, object),
+        "Id",
+        &literals,
+        max_uri_bytes,
+    )
+}
+
+/// Splits `values` into statements `select` with `AND field IN (...)` added, each request URI
+/// (path plus encoded query) within `max_uri_bytes`. Values rendering the same are sent once.
+pub fn in_batches(
+    version: ApiVersion,
+    select: &Select,
+    field: &str,
+    values: &[Literal],
+    max_uri_bytes: usize,
+) -> Result<Vec<Soql>, SalesforceError> {
+    let (head, tail) = select.render_around(Some(field))?;
+    // The fixed part of every URI: path, `?q=`, the statement around the list.
     let base = query_request(version, &Soql::checked(String::new()), QueryScope::Live)
         .uri()
         .len()
         + encoded_len(&head)
-        + encoded_len(")");
+        + encoded_len(&tail);
     let comma = encoded_len(",");
     let mut seen = HashSet::new();
     let mut batches = Vec::new();
     let mut current: Vec<String> = Vec::new();
     let mut len = base;
-    for id in ids {
-        if !seen.insert(id.as_str()) {
+    for value in values {
+        let lit = value.render();
+        if !seen.insert(lit.clone()) {
             continue;
         }
-        let lit = Literal::from(id).render();
         let add = encoded_len(&lit) + if current.is_empty() { 0 } else { comma };
         if !current.is_empty() && len + add > max_uri_bytes {
-            batches.push(close(&head, &current));
+            batches.push(close(&head, &current, &tail));
             current.clear();
             len = base;
         }
         let add = encoded_len(&lit) + if current.is_empty() { 0 } else { comma };
         if len + add > max_uri_bytes {
             return Err(SalesforceError::InvalidInput(format!(
-                "max_uri_bytes {max_uri_bytes} cannot hold even one id for {object}"
+                "max_uri_bytes {max_uri_bytes} cannot hold even one {field} value in a query"
             )));
         }
         len += add;
         current.push(lit);
     }
     if !current.is_empty() {
-        batches.push(close(&head, &current));
+        batches.push(close(&head, &current, &tail));
     }
     Ok(batches)
 }
 
-fn close(head: &str, literals: &[String]) -> Soql {
-    Soql::checked(format!("{head}{})", literals.join(",")))
+fn close(head: &str, literals: &[String], tail: &str) -> Soql {
+    Soql::checked(format!("{head}{}{tail}", literals.join(",")))
 }
 
 /// Length of `s` once form-urlencoded into a query string.

@@ -66,7 +66,9 @@ impl Literal {
             Literal::Integer(i) => i.to_string(),
             Literal::Decimal(d) => d.normalize().to_string(),
             Literal::Date(d) => datetime::format_salesforce_date(*d),
-            Literal::DateTime(t) => datetime::format_rfc3339(*t),
+            // Salesforce keeps whole seconds; a sub-second value (an emulator's, or a stamp
+            // computed here) keeps its milliseconds so `=` and `>` compare exactly.
+            Literal::DateTime(t) => datetime::format_rfc3339_exact(*t),
             Literal::Id(id) => quote(id.as_str()),
         }
     }
@@ -357,12 +359,92 @@ pub enum Order {
     Desc,
 }
 
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Count,
+    CountDistinct,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Aggregate::Count => "COUNT",
+            Aggregate::CountDistinct => "COUNT_DISTINCT",
+            Aggregate::Sum => "SUM",
+            Aggregate::Avg => "AVG",
+            Aggregate::Min => "MIN",
+            Aggregate::Max => "MAX",
+        }
+    }
+}
+
+/// Date functions, usable as a column and in `GROUP BY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateFunction {
+    CalendarMonth,
+    CalendarQuarter,
+    CalendarYear,
+    DayOnly,
+    FiscalMonth,
+    FiscalQuarter,
+    FiscalYear,
+}
+
+impl DateFunction {
+    fn as_str(&self) -> &'static str {
+        match self {
+            DateFunction::CalendarMonth => "CALENDAR_MONTH",
+            DateFunction::CalendarQuarter => "CALENDAR_QUARTER",
+            DateFunction::CalendarYear => "CALENDAR_YEAR",
+            DateFunction::DayOnly => "DAY_ONLY",
+            DateFunction::FiscalMonth => "FISCAL_MONTH",
+            DateFunction::FiscalQuarter => "FISCAL_QUARTER",
+            DateFunction::FiscalYear => "FISCAL_YEAR",
+        }
+    }
+}
+
+/// A field path, or a date function over one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Field(String),
+    Date(DateFunction, String),
+}
+
+impl Expr {
+    fn render(&self) -> Result<String, SalesforceError> {
+        Ok(match self {
+            Expr::Field(f) => check_field_path(f)?.to_owned(),
+            Expr::Date(func, f) => format!("{}({})", func.as_str(), check_field_path(f)?),
+        })
+    }
+}
+
+/// One item of a select list.
+#[derive(Debug, Clone, PartialEq)]
+enum Column {
+    Expr(Expr),
+    Aggregate {
+        func: Aggregate,
+        /// `None` only for `COUNT()`.
+        of: Option<Expr>,
+        alias: Option<String>,
+    },
+    Child(Box<Select>),
+}
+
 /// A `SELECT` statement under construction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
-    fields: Vec<String>,
+    columns: Vec<Column>,
     object: String,
     filter: Option<Condition>,
+    group_by: Vec<Expr>,
     order_by: Vec<(String, Order)>,
     limit: Option<u32>,
 }
@@ -371,12 +453,53 @@ impl Select {
     /// `SELECT fields FROM object`.
     pub fn new<S: AsRef<str>>(fields: &[S], object: &str) -> Self {
         Self {
-            fields: fields.iter().map(|f| f.as_ref().to_owned()).collect(),
+            columns: fields
+                .iter()
+                .map(|f| Column::Expr(Expr::Field(f.as_ref().to_owned())))
+                .collect(),
             object: object.to_owned(),
             filter: None,
+            group_by: Vec::new(),
             order_by: Vec::new(),
             limit: None,
         }
+    }
+
+    /// Adds a child subquery: `child` is a `Select` whose object is the child relationship
+    /// name (`OpportunityLineItems`). SOQL allows one level: a child with children is refused.
+    pub fn child(mut self, child: Select) -> Self {
+        self.columns.push(Column::Child(Box::new(child)));
+        self
+    }
+
+    /// Adds a date function column, e.g. `CALENDAR_MONTH(CloseDate)`.
+    pub fn date_column(mut self, func: DateFunction, field: &str) -> Self {
+        self.columns
+            .push(Column::Expr(Expr::Date(func, field.to_owned())));
+        self
+    }
+
+    /// Adds an aggregate column, e.g. `SUM(Amount) total`. `field: None` gives `COUNT()`,
+    /// which stands alone.
+    pub fn aggregate(mut self, func: Aggregate, field: Option<&str>, alias: Option<&str>) -> Self {
+        self.columns.push(Column::Aggregate {
+            func,
+            of: field.map(|f| Expr::Field(f.to_owned())),
+            alias: alias.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Groups by a field path.
+    pub fn group_by(mut self, field: &str) -> Self {
+        self.group_by.push(Expr::Field(field.to_owned()));
+        self
+    }
+
+    /// Groups by a date function over a field, e.g. `CALENDAR_MONTH(CloseDate)`.
+    pub fn group_by_date(mut self, func: DateFunction, field: &str) -> Self {
+        self.group_by.push(Expr::Date(func, field.to_owned()));
+        self
     }
 
     /// Adds a condition (ANDed with any condition already set).
@@ -400,23 +523,95 @@ impl Select {
 
     /// Checks every name and renders the statement.
     pub fn build(&self) -> Result<Soql, SalesforceError> {
-        if self.fields.is_empty() {
+        let (head, tail) = self.render_around(None)?;
+        Ok(Soql(format!("{head}{tail}")))
+    }
+
+    /// The statement split where an `AND field IN (` list goes: everything up to and including
+    /// the opening parenthesis, and everything from the closing one. With `in_field: None` the
+    /// two parts simply join into the statement.
+    pub(crate) fn render_around(
+        &self,
+        in_field: Option<&str>,
+    ) -> Result<(String, String), SalesforceError> {
+        self.render_parts(in_field, true)
+    }
+
+    fn render_parts(
+        &self,
+        in_field: Option<&str>,
+        top_level: bool,
+    ) -> Result<(String, String), SalesforceError> {
+        if self.columns.is_empty() {
             return Err(SalesforceError::InvalidInput(
                 "a SELECT needs at least one field".into(),
             ));
         }
-        let mut fields = Vec::with_capacity(self.fields.len());
-        for f in &self.fields {
-            fields.push(check_field_path(f)?);
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for c in &self.columns {
+            columns.push(match c {
+                Column::Expr(e) => e.render()?,
+                Column::Aggregate { func, of, alias } => {
+                    let inner = match of {
+                        Some(e) => e.render()?,
+                        None if *func == Aggregate::Count && self.columns.len() == 1 => {
+                            String::new()
+                        }
+                        None => {
+                            return Err(SalesforceError::InvalidInput(
+                                "COUNT() cannot be combined with other columns; only COUNT \
+                                 may omit its field"
+                                    .into(),
+                            ));
+                        }
+                    };
+                    match alias {
+                        Some(a) => {
+                            format!("{}({inner}) {}", func.as_str(), check_api_name("alias", a)?)
+                        }
+                        None => format!("{}({inner})", func.as_str()),
+                    }
+                }
+                Column::Child(child) => {
+                    if !top_level {
+                        return Err(SalesforceError::InvalidInput(
+                            "SOQL allows child subqueries one level deep only".into(),
+                        ));
+                    }
+                    let (head, tail) = child.render_parts(None, false)?;
+                    format!("({head}{tail})")
+                }
+            });
         }
-        let mut q = format!(
+        let mut head = format!(
             "SELECT {} FROM {}",
-            fields.join(", "),
+            columns.join(", "),
             check_api_name("object", &self.object)?
         );
-        if let Some(filter) = &self.filter {
-            q.push_str(" WHERE ");
-            q.push_str(&filter.render()?);
+        match (&self.filter, in_field) {
+            (Some(filter), Some(field)) => head.push_str(&format!(
+                " WHERE {} AND {} IN (",
+                wrapped(filter)?,
+                check_field_path(field)?
+            )),
+            (Some(filter), None) => {
+                head.push_str(" WHERE ");
+                head.push_str(&filter.render()?);
+            }
+            (None, Some(field)) => {
+                head.push_str(&format!(" WHERE {} IN (", check_field_path(field)?));
+            }
+            (None, None) => {}
+        }
+        let mut tail = if in_field.is_some() {
+            ")".to_owned()
+        } else {
+            String::new()
+        };
+        if !self.group_by.is_empty() {
+            let parts: Result<Vec<String>, _> = self.group_by.iter().map(Expr::render).collect();
+            tail.push_str(" GROUP BY ");
+            tail.push_str(&parts?.join(", "));
         }
         if !self.order_by.is_empty() {
             let mut parts = Vec::new();
@@ -427,14 +622,23 @@ impl Select {
                 };
                 parts.push(format!("{} {dir}", check_field_path(field)?));
             }
-            q.push_str(" ORDER BY ");
-            q.push_str(&parts.join(", "));
+            tail.push_str(" ORDER BY ");
+            tail.push_str(&parts.join(", "));
         }
         if let Some(n) = self.limit {
-            q.push_str(&format!(" LIMIT {n}"));
+            tail.push_str(&format!(" LIMIT {n}"));
         }
-        Ok(Soql(q))
+        Ok((head, tail))
     }
+}
+
+/// A condition rendered so that `AND` can follow it without changing its meaning.
+fn wrapped(c: &Condition) -> Result<String, SalesforceError> {
+    let r = c.render()?;
+    Ok(match c {
+        Condition::Or(_) => format!("({r})"),
+        _ => r,
+    })
 }
 
 #[cfg(test)]
@@ -461,7 +665,11 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-01-31T10:20:30.123+02:00")
             .unwrap()
             .to_utc();
-        assert_eq!(Literal::from(t).render(), "2026-01-31T08:20:30Z");
+        assert_eq!(Literal::from(t).render(), "2026-01-31T08:20:30.123Z");
+        let whole = DateTime::parse_from_rfc3339("2026-01-31T10:20:30+02:00")
+            .unwrap()
+            .to_utc();
+        assert_eq!(Literal::from(whole).render(), "2026-01-31T08:20:30Z");
         assert_eq!(
             Literal::from(Decimal::from_str("1200.500").unwrap()).render(),
             "1200.5"
@@ -518,5 +726,99 @@ mod tests {
         );
         let negated = Condition::eq("IsDeleted", true).negate().render().unwrap();
         assert_eq!(negated, "NOT (IsDeleted = true)");
+    }
+
+    #[test]
+    fn child_subqueries_render_inside_the_select_list() {
+        let q = Select::new(&["Id", "Name", "Account.Name"], "Opportunity")
+            .child(
+                Select::new(
+                    &["Id", "Quantity", "PricebookEntry.Product2.ProductCode"],
+                    "OpportunityLineItems",
+                )
+                .filter(Condition::gt("Quantity", 0))
+                .order_by("SortOrder", Order::Asc),
+            )
+            .child(Select::new(&["Id", "SBQQ__Primary__c"], "SBQQ__Quotes2__r"))
+            .filter(Condition::eq("StageName", "Closed Won"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            q.as_str(),
+            "SELECT Id, Name, Account.Name, (SELECT Id, Quantity, PricebookEntry.Product2.ProductCode \
+             FROM OpportunityLineItems WHERE Quantity > 0 ORDER BY SortOrder ASC), \
+             (SELECT Id, SBQQ__Primary__c FROM SBQQ__Quotes2__r) FROM Opportunity \
+             WHERE StageName = 'Closed Won'"
+        );
+        let nested = Select::new(&["Id"], "Account").child(
+            Select::new(&["Id"], "Opportunities")
+                .child(Select::new(&["Id"], "OpportunityLineItems")),
+        );
+        assert!(nested.build().is_err());
+        let hostile = Select::new(&["Id"], "Account")
+            .child(Select::new(&["Id"], "Contacts) FROM User WHERE (Id"));
+        assert!(hostile.build().is_err());
+    }
+
+    #[test]
+    fn aggregates_group_by_fields_and_date_functions() {
+        let q = Select::new(&["AccountId"], "Opportunity")
+            .date_column(DateFunction::CalendarMonth, "CloseDate")
+            .aggregate(Aggregate::Sum, Some("Amount"), Some("booked"))
+            .aggregate(Aggregate::Count, Some("Id"), None)
+            .filter(Condition::eq("IsWon", true))
+            .group_by("AccountId")
+            .group_by_date(DateFunction::CalendarMonth, "CloseDate")
+            .build()
+            .unwrap();
+        assert_eq!(
+            q.as_str(),
+            "SELECT AccountId, CALENDAR_MONTH(CloseDate), SUM(Amount) booked, COUNT(Id) \
+             FROM Opportunity WHERE IsWon = true GROUP BY AccountId, CALENDAR_MONTH(CloseDate)"
+        );
+        let count = Select::new::<&str>(&[], "Account")
+            .aggregate(Aggregate::Count, None, None)
+            .build()
+            .unwrap();
+        assert_eq!(count.as_str(), "SELECT COUNT() FROM Account");
+        let mixed = Select::new(&["Id"], "Account").aggregate(Aggregate::Count, None, None);
+        assert!(mixed.build().is_err());
+        let bad_alias = Select::new::<&str>(&[], "Opportunity").aggregate(
+            Aggregate::Sum,
+            Some("Amount"),
+            Some("x FROM User --"),
+        );
+        assert!(bad_alias.build().is_err());
+        let bad_group = Select::new(&["Name"], "Account").group_by("Name, (SELECT Id FROM User)");
+        assert!(bad_group.build().is_err());
+    }
+
+    #[test]
+    fn in_lists_work_on_any_field_and_keep_hostile_values_inside_literals() {
+        let hostile = ["a@x.com", "x') OR Name != ('", "back\\slash", "new\nline"];
+        let q = Select::new(&["Id", "Email"], "Contact")
+            .filter(Condition::is_in("Email", hostile))
+            .build()
+            .unwrap();
+        assert_eq!(
+            q.as_str(),
+            r"SELECT Id, Email FROM Contact WHERE Email IN ('a@x.com','x\') OR Name != (\'','back\\slash','new\nline')"
+        );
+        // A split statement puts the IN list after any filter, wrapped so AND binds right.
+        let (head, tail) = Select::new(&["Id"], "Account")
+            .filter(Condition::eq("Type", "A").or(Condition::eq("Type", "B")))
+            .order_by("Name", Order::Asc)
+            .render_around(Some("Intacct_Customer_ID__c"))
+            .unwrap();
+        assert_eq!(
+            head,
+            "SELECT Id FROM Account WHERE (Type = 'A' OR Type = 'B') AND Intacct_Customer_ID__c IN ("
+        );
+        assert_eq!(tail, ") ORDER BY Name ASC");
+        assert!(
+            Select::new(&["Id"], "Account")
+                .render_around(Some("Name) OR (Id"))
+                .is_err()
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod intacct;
 pub mod limiter;
 pub mod queue;
+pub mod salesforce;
 pub mod sync_state;
 pub mod xref;
 
@@ -23,5 +24,9 @@ pub use intacct::{
 };
 pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
+pub use salesforce::{
+    Applied, ChangeBatch, ChildRead, DatedRate, RecordFailure, RecordRead, SalesforcePort,
+    SalesforcePortError, SfRecord, TASK_KEY_FIELD, WriteResult,
+};
 pub use sync_state::{SyncState, Watermark};
 pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};

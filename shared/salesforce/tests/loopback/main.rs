@@ -7,10 +7,13 @@
 
 mod auth;
 mod bulk;
+mod contract;
 mod limits;
 mod multiple_choices;
 mod outbound;
+mod port;
 mod query;
 mod rest;
+mod scripted;
 mod support;
 mod writes;

@@ -324,7 +324,7 @@ async fn retries_stop_at_the_deadline() {
     // No time left: nothing is sent.
     let sent = sf.requests_sent();
     let err = sf
-        .with_deadline(std::time::Instant::now())
+        .with_deadline(lf_domain::Deadline::after(std::time::Duration::ZERO))
         .get("Account", &id, &[])
         .await
         .unwrap_err();
@@ -341,7 +341,9 @@ async fn retries_stop_at_the_deadline() {
         .inject_next(SalesforceFault::Unavailable, 5_000);
     let sent = sf.requests_sent();
     let err = sf
-        .with_deadline(std::time::Instant::now() + std::time::Duration::from_millis(400))
+        .with_deadline(lf_domain::Deadline::after(
+            std::time::Duration::from_millis(400),
+        ))
         .get("Account", &id, &[])
         .await
         .unwrap_err();
@@ -354,8 +356,10 @@ async fn retries_stop_at_the_deadline() {
 
     // With time left the same failure is retried away.
     org.faults().inject_next(SalesforceFault::Unavailable, 1);
-    sf.with_deadline(std::time::Instant::now() + std::time::Duration::from_secs(30))
-        .get("Account", &id, &[])
-        .await
-        .unwrap();
+    sf.with_deadline(lf_domain::Deadline::after(std::time::Duration::from_secs(
+        30,
+    )))
+    .get("Account", &id, &[])
+    .await
+    .unwrap();
 }
