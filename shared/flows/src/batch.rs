@@ -1,0 +1,78 @@
+//! The contract between a queue batch and a flow: the runner decodes each message into a
+//! [`WorkItem`], hands the flow the whole batch at once, and gets back one [`Outcome`] per item.
+
+use std::future::Future;
+
+use lf_domain::{ChangeEnvelope, Deadline, ErrorClass, Flow};
+
+/// One queued change, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkItem {
+    /// The queue's id of the message (SQS `messageId`), what a partial-batch failure names.
+    pub message_id: String,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+    pub envelope: ChangeEnvelope,
+}
+
+/// What became of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Handled (created, updated, linked, or nothing to do): acknowledge the message.
+    Done { detail: String },
+    /// Not handled now, worth another delivery (transient or throttled failure, work in
+    /// progress elsewhere): report it for redrive.
+    Retry { class: ErrorClass, reason: String },
+    /// Retrying cannot help: acknowledge the message and park it with its reason, so a person
+    /// can see and fix it and replay it later.
+    Parked { reason: String },
+}
+
+impl Outcome {
+    pub fn done(detail: impl Into<String>) -> Self {
+        Outcome::Done {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn parked(reason: impl Into<String>) -> Self {
+        Outcome::Parked {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn retry(class: ErrorClass, reason: impl Into<String>) -> Self {
+        Outcome::Retry {
+            class,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What the runner knows about the batch as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct BatchContext {
+    /// When the caller will be stopped (a Lambda's deadline); remote retries end before it.
+    pub deadline: Option<Deadline>,
+}
+
+/// A flow that consumes a queue.
+///
+/// Guarantees a handler must give:
+/// - `handle_batch` returns exactly one outcome per item, in the items' order.
+/// - It handles the batch as a batch: one batched read per object, one multi-record write per
+///   lane, never a call per item where a batched call exists.
+/// - Items are hints: the handler re-reads the current source records, so duplicated and
+///   out-of-order deliveries converge on the latest state, and replaying an item after it was
+///   done creates nothing new.
+pub trait FlowHandler: Send + Sync {
+    /// The flow this handler is.
+    fn flow(&self) -> Flow;
+
+    /// Handles the batch.
+    fn handle_batch(
+        &self,
+        items: &[WorkItem],
+        context: &BatchContext,
+    ) -> impl Future<Output = Vec<Outcome>> + Send;
+}

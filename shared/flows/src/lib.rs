@@ -1,0 +1,14 @@
+//! The flows of DESIGN.md §1 as use cases over the ports, and the machinery every flow shares:
+//! the batch runner (one queue batch in, one outcome per message out), idempotency per item,
+//! parking of permanent failures, and the local consumer loop.
+//!
+//! A flow never touches HTTP, SQS or DynamoDB directly — only ports — so the same code runs in a
+//! Lambda function (through `lf-runtime`), in `ledgerforce local`, in the demo and in tests.
+//!
+//! Every flow is *capture* (re-read the current source records, batched, selecting the fields
+//! the compiled mapping reads), *plan* (a pure function over the whole batch: skip, link, create,
+//! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
+
+pub mod batch;
+
+pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
