@@ -20,6 +20,7 @@ mod customer;
 mod invoice;
 mod item;
 mod payment;
+mod rate;
 mod revenue;
 mod sales_document;
 
@@ -40,6 +41,7 @@ pub use customer::Customer;
 pub use invoice::{ArInvoice, ArInvoiceLine, InvoiceCreate, InvoiceLineCreate};
 pub use item::Item;
 pub use payment::{ArPayment, ArPaymentCreate, ArPaymentDetail, LegacyArPaymentCreate};
+pub use rate::{ExchangeRate, ExchangeRateEntry, RateTable};
 pub use revenue::{
     GlDetail, RecognizedRevenue, RevRecScheduleEntry, RevenueLine, RevenuePeriod, RevenueSource,
     recognized_revenue,

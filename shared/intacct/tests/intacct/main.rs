@@ -7,4 +7,5 @@
 
 mod loopback;
 mod parser;
+mod rates;
 mod scripted;
