@@ -230,6 +230,26 @@ mod tests {
 <datereceived><year>2025</year><month>01</month><day>09</day></datereceived><paymentmethod>EFT</paymentmethod>\
 <arpaymentitem><invoicekey>101</invoicekey><amount>50.00</amount></arpaymentitem></create_arpayment>"
         );
+        // A currency takes the company's default rate type; one account, not two.
+        let eur = LegacyArPaymentCreate {
+            currency: Some("EUR".into()),
+            ..p.clone()
+        };
+        let xml = eur.to_element().unwrap().to_xml().unwrap();
+        assert!(
+            xml.contains("<paymentmethod>EFT</paymentmethod><currency>EUR</currency><exchratetype/><arpaymentitem>"),
+            "{xml}"
+        );
+        let both = LegacyArPaymentCreate {
+            undeposited_funds_account: Some("1010".into()),
+            ..p
+        };
+        assert!(
+            both.to_element()
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
     }
 
     #[test]
