@@ -23,7 +23,6 @@
 mod batch;
 mod client;
 mod config;
-pub mod date;
 mod envelope;
 pub mod error;
 pub mod fields;

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lf_domain::port::{
-    AccountFields, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject, IntacctPort,
-    IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate, RevenueBasis,
-    WriteResult, WriteStatus,
+    AccountFields, CreateResult, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject,
+    IntacctPort, IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate,
+    RevenueBasis, WriteStatus,
 };
 use lf_domain::{Classify, EntityId, ErrorClass, SalesforceId};
 use serde_json::{Map, Value};
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::batch::Batch;
 use crate::client::IntacctClient;
 use crate::error::{IntacctError, Reason};
-use crate::fields::{object_element, record_to_map};
+use crate::fields::{legacy_element, record_to_map};
 use crate::function::Function;
 use crate::idempotent::{CreateOutcome, IdempotentCreate, Lookup};
 use crate::lookup::KeyedQuery;
@@ -114,21 +114,9 @@ fn with_link(object: &IntacctObject, fields: &FieldTree, link: &SalesforceId) ->
                 "customfield".to_owned(),
                 Value::Array(custom),
             )]));
-            let mut out = FieldTree::new();
-            let mut placed = false;
-            for (k, v) in fields {
-                if k == "customfields" {
-                    continue;
-                }
-                if !placed && matches!(k.as_str(), "invoiceitems" | "sotransitems") {
-                    out.insert("customfields".to_owned(), block.clone());
-                    placed = true;
-                }
-                out.insert(k.clone(), v.clone());
-            }
-            if !placed {
-                out.insert("customfields".to_owned(), block);
-            }
+            // `legacy_element` writes the block where the function's schema keeps it.
+            let mut out = fields.clone();
+            out.insert("customfields".to_owned(), block);
             out
         }
     }
@@ -142,7 +130,7 @@ fn create_function(w: &IdempotentWrite) -> Result<Function, IntacctError> {
         IntacctObject::Customer | IntacctObject::Contact => {
             Function::create_fields(w.object.name(), &fields)?
         }
-        IntacctObject::ArInvoice => Function::raw(object_element("create_invoice", &fields)?, true),
+        IntacctObject::ArInvoice => Function::raw(legacy_element("create_invoice", &fields)?, true),
         IntacctObject::SalesDocument { transaction_type } => {
             let mut fields = fields;
             if !fields.contains_key("transactiontype") {
@@ -152,12 +140,12 @@ fn create_function(w: &IdempotentWrite) -> Result<Function, IntacctError> {
                     Value::String(transaction_type.clone()),
                 );
             }
-            Function::raw(object_element("create_sotransaction", &fields)?, true)
+            Function::raw(legacy_element("create_sotransaction", &fields)?, true)
         }
     })
 }
 
-fn write_result(w: &IdempotentWrite, outcome: CreateOutcome) -> WriteResult {
+fn write_result(w: &IdempotentWrite, outcome: CreateOutcome) -> CreateResult {
     let object = w.object.name();
     let (status, record) = match outcome {
         CreateOutcome::Created(data) => {
@@ -178,7 +166,7 @@ fn write_result(w: &IdempotentWrite, outcome: CreateOutcome) -> WriteResult {
         CreateOutcome::Recovered(el) => (WriteStatus::Recovered, to_record(object, &el)),
         CreateOutcome::AlreadyExisted(el) => (WriteStatus::AlreadyExisted, to_record(object, &el)),
     };
-    WriteResult { status, record }
+    CreateResult { status, record }
 }
 
 fn update_function(u: &RecordUpdate) -> Result<Function, IntacctError> {
@@ -333,9 +321,9 @@ impl IntacctPort for IntacctClient {
         &self,
         entity: Option<&EntityId>,
         writes: &[IdempotentWrite],
-    ) -> Result<Vec<Result<WriteResult, IntacctError>>, IntacctError> {
+    ) -> Result<Vec<Result<CreateResult, IntacctError>>, IntacctError> {
         let mut requests = Vec::with_capacity(writes.len());
-        let mut out: Vec<Option<Result<WriteResult, IntacctError>>> =
+        let mut out: Vec<Option<Result<CreateResult, IntacctError>>> =
             Vec::with_capacity(writes.len());
         let mut sent = Vec::new();
         for (i, w) in writes.iter().enumerate() {

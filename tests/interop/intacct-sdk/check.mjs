@@ -1,6 +1,7 @@
 // Drives `ledgerforce sandbox intacct --seed demo` with the official Sage Intacct SDK for
 // JavaScript, unmodified: read customers, create one, query it back, work through an API
-// session, and see a function failure surface as the SDK's ResultException.
+// session, see a function failure surface as the SDK's ResultException, and send the SDK's
+// default output for customers, contacts, AR invoices and Order Entry documents.
 //
 // Configuration comes from the environment (run.sh sets it from the sandbox's banner):
 //   INTACCT_ENDPOINT_URL   read by the SDK itself; must be a *.intacct.com URL (the SDK refuses
@@ -13,7 +14,9 @@ import { ClientConfig, OnlineClient, SessionProvider, Functions, Exceptions } fr
 
 const { ReadByQuery } = Functions.Common;
 const { Query, QueryFilter, QuerySelect } = Functions.Common.NewQuery;
-const { CustomerCreate } = Functions.AccountsReceivable;
+const { CustomerCreate, CustomerUpdate, InvoiceCreate, InvoiceLineCreate } = Functions.AccountsReceivable;
+const { ContactCreate } = Functions.Company;
+const { OrderEntryTransactionCreate, OrderEntryTransactionLineCreate } = Functions.OrderEntry;
 
 function env(name) {
   const value = process.env[name];
@@ -120,6 +123,127 @@ check("a wrong user password is an authentication failure", async () => {
     assert.ok(e instanceof Exceptions.ResponseException, String(e));
     return true;
   });
+});
+
+async function readOne(object, fields, query) {
+  const rbq = new ReadByQuery();
+  rbq.objectName = object;
+  rbq.fields = fields;
+  rbq.query = query;
+  const result = (await us.execute(rbq)).getResult();
+  result.ensureStatusSuccess();
+  assert.equal(result.data.length, 1, `${object} where ${query}`);
+  return result.data[0];
+}
+
+check("CustomerCreate without a print-as name: the customer prints under its NAME", async () => {
+  // No printAs set: the SDK writes an empty <PRINTAS/>, which the real company fills in.
+  const create = new CustomerCreate();
+  create.customerId = "SDK-0002";
+  create.customerName = "Default Print Co";
+  create.primaryEmailAddress = "print@interop.example";
+  (await us.execute(create)).getResult().ensureStatusSuccess();
+  const c = await readOne("CUSTOMER", ["CUSTOMERID", "DISPLAYCONTACT.PRINTAS"], "CUSTOMERID = 'SDK-0002'");
+  assert.equal(c["DISPLAYCONTACT.PRINTAS"], "Default Print Co");
+});
+
+check("CustomerUpdate of one field keeps the display contact", async () => {
+  // The SDK writes an empty DISPLAYCONTACT on every update.
+  const update = new CustomerUpdate();
+  update.customerId = "SDK-0002";
+  update.comments = "updated by the SDK";
+  (await us.execute(update)).getResult().ensureStatusSuccess();
+  const c = await readOne(
+    "CUSTOMER",
+    ["COMMENTS", "DISPLAYCONTACT.PRINTAS", "DISPLAYCONTACT.EMAIL1"],
+    "CUSTOMERID = 'SDK-0002'",
+  );
+  assert.equal(c.COMMENTS, "updated by the SDK");
+  assert.equal(c["DISPLAYCONTACT.PRINTAS"], "Default Print Co");
+  assert.equal(c["DISPLAYCONTACT.EMAIL1"], "print@interop.example");
+});
+
+check("ContactCreate with the SDK's fields, a tax id among them", async () => {
+  const create = new ContactCreate();
+  create.contactName = "SDK Interop Contact";
+  create.printAs = "SDK Interop Contact";
+  create.taxId = "12-3456789";
+  create.primaryEmailAddress = "contact@interop.example";
+  (await us.execute(create)).getResult().ensureStatusSuccess();
+  const c = await readOne("CONTACT", ["CONTACTNAME", "TAXID"], "CONTACTNAME = 'SDK Interop Contact'");
+  assert.equal(c.TAXID, "12-3456789");
+});
+
+/** 1000 EUR on the 15th two months back, and the Intacct Daily Rate EUR->USD in force then. */
+async function eurRateOn(day) {
+  const rate = await readOne(
+    "EXCHANGERATE",
+    ["RECORDNO"],
+    "FROM_CURRENCY = 'EUR' AND TO_CURRENCY = 'USD' AND TYPENAME = 'Intacct Daily Rate'",
+  );
+  const rbq = new ReadByQuery();
+  rbq.objectName = "EXCHANGERATEENTRY";
+  rbq.fields = ["EFFECTIVE_START_DATE", "RATE"];
+  rbq.query = `EXCHANGERATEID = '${rate.RECORDNO}'`;
+  const entries = (await us.execute(rbq)).getResult();
+  entries.ensureStatusSuccess();
+  const asDate = (mdy) => {
+    const [m, d, y] = mdy.split("/").map(Number);
+    return new Date(y, m - 1, d);
+  };
+  const inForce = entries.data
+    .filter((e) => asDate(e.EFFECTIVE_START_DATE) <= day)
+    .sort((a, b) => asDate(b.EFFECTIVE_START_DATE) - asDate(a.EFFECTIVE_START_DATE));
+  assert.ok(inForce.length > 0, "a rate on or before the document date");
+  return Number(inForce[0].RATE);
+}
+
+function twoMonthsBack() {
+  const now = new Date();
+  return new Date(now.getFullYear(), now.getMonth() - 2, 15);
+}
+
+check("InvoiceCreate in EUR with the SDK's defaults converts at the document date's rate", async () => {
+  // No rate type (the SDK writes <exchratetype/>), no term or due date (<termname/>): the
+  // company's default rate type and the customer's term apply.
+  const day = twoMonthsBack();
+  const invoice = new InvoiceCreate();
+  invoice.customerId = "C-1001";
+  invoice.transactionDate = day;
+  invoice.transactionCurrency = "EUR";
+  const line = new InvoiceLineCreate();
+  line.glAccountNumber = "4000";
+  line.transactionAmount = 1000;
+  invoice.lines = [line];
+  const result = (await us.execute(invoice)).getResult();
+  result.ensureStatusSuccess();
+  const inv = await readOne(
+    "ARINVOICE",
+    ["CURRENCY", "BASECURR", "TRX_TOTALENTERED", "TOTALENTERED", "TERMNAME"],
+    `RECORDNO = '${result.key}'`,
+  );
+  const rate = await eurRateOn(day);
+  assert.equal(inv.CURRENCY, "EUR");
+  assert.equal(inv.BASECURR, "USD");
+  assert.equal(Number(inv.TRX_TOTALENTERED), 1000);
+  assert.equal(Number(inv.TOTALENTERED), Math.round(1000 * rate * 100) / 100);
+});
+
+check("OrderEntryTransactionCreate with the SDK's defaults takes the customer's term", async () => {
+  const order = new OrderEntryTransactionCreate();
+  order.transactionDefinition = "Sales Order";
+  order.transactionDate = twoMonthsBack();
+  order.customerId = "C-1001";
+  const line = new OrderEntryTransactionLineCreate();
+  line.itemId = "SUB-PLAT";
+  line.quantity = 2;
+  order.lines = [line];
+  const result = (await us.execute(order)).getResult();
+  result.ensureStatusSuccess();
+  assert.match(result.key, /^Sales Order-/);
+  const doc = await readOne("SODOCUMENT", ["DOCID", "TERMNAME", "TRX_TOTAL"], `DOCID = '${result.key}'`);
+  assert.equal(doc.TERMNAME, "Net 30");
+  assert.ok(Number(doc.TRX_TOTAL) > 0, JSON.stringify(doc));
 });
 
 let passed = 0;

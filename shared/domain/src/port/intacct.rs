@@ -130,7 +130,7 @@ pub enum WriteStatus {
 
 /// The record behind one [`IdempotentWrite`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteResult {
+pub struct CreateResult {
     pub status: WriteStatus,
     /// The key fields of the record (at least `RECORDNO` or the id field).
     pub record: IntacctRecord,
@@ -331,7 +331,7 @@ pub trait IntacctPort: Send + Sync {
         &self,
         entity: Option<&EntityId>,
         writes: &[IdempotentWrite],
-    ) -> impl Future<Output = Result<Vec<Result<WriteResult, Self::Error>>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<Result<CreateResult, Self::Error>>, Self::Error>> + Send;
 
     /// Applies `updates` in one request, one result per update in input order. Updates are
     /// idempotent by nature (they set values), so a lost answer is resent.

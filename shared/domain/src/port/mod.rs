@@ -18,9 +18,9 @@ pub mod xref;
 pub use audit::{AuditAction, AuditEntry, AuditLog};
 pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
 pub use intacct::{
-    AccountFields, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject, IntacctPort,
-    IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate, RevenueBasis,
-    WriteResult, WriteStatus,
+    AccountFields, CreateResult, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject,
+    IntacctPort, IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate,
+    RevenueBasis, WriteStatus,
 };
 pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};

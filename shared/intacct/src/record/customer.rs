@@ -16,7 +16,7 @@ pub struct Customer {
     pub customer_id: Option<String>,
     /// `NAME`, required on create.
     pub name: Option<String>,
-    /// `DISPLAYCONTACT`, required on create (with `PRINTAS`).
+    /// `DISPLAYCONTACT`; its `PRINTAS` defaults to NAME on create.
     pub display_contact: Option<ContactDetails>,
     /// `active` or `inactive`.
     pub status: Option<String>,
@@ -68,16 +68,11 @@ impl FromRecord for Customer {
 }
 
 impl Customer {
-    /// The `<CUSTOMER>` element of a `create`.
+    /// The `<CUSTOMER>` element of a `create` (NAME is required; without a PRINTAS the
+    /// company prints the customer under its NAME).
     pub fn to_create(&self) -> Result<XmlElement, IntacctError> {
-        let print_as = self
-            .display_contact
-            .as_ref()
-            .and_then(|d| d.print_as.as_ref());
-        if self.name.is_none() || print_as.is_none() {
-            return Err(IntacctError::invalid(
-                "a CUSTOMER create needs NAME and DISPLAYCONTACT/PRINTAS",
-            ));
+        if self.name.is_none() {
+            return Err(IntacctError::invalid("a CUSTOMER create needs NAME"));
         }
         Ok(self.element(false))
     }

@@ -4,8 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::{ElementExt, Fields, FromRecord, LegacyCurrency, legacy_custom_fields, service_period};
-use crate::date::legacy_date;
+use super::{Fields, FromRecord, LegacyTree};
 use crate::error::IntacctError;
 use crate::xml::XmlElement;
 
@@ -148,7 +147,8 @@ pub struct InvoiceLineCreate {
 }
 
 impl InvoiceCreate {
-    /// The `<create_invoice>` function body, elements in SDK order.
+    /// The `<create_invoice>` function body, elements in the gateway's schema order
+    /// ([`crate::fields::LEGACY_ORDER`]).
     pub fn to_element(&self) -> Result<XmlElement, IntacctError> {
         if self.customer_id.trim().is_empty() {
             return Err(IntacctError::invalid("create_invoice needs a customerid"));
@@ -166,70 +166,56 @@ impl InvoiceCreate {
                 "create_invoice needs at least one line",
             ));
         }
-        let el = XmlElement::new("create_invoice")
-            .child(XmlElement::with_text(
-                "customerid",
-                self.customer_id.as_str(),
-            ))
-            .child(legacy_date("datecreated", created))
-            .opt_legacy_date("dateposted", self.date_posted)
-            .opt_legacy_date("datedue", self.date_due)
-            .opt_text("termname", self.term_name.as_deref())
-            .opt_text("action", self.action.as_deref())
-            .opt_text("invoiceno", self.invoice_no.as_deref())
-            .opt_text("ponumber", self.po_number.as_deref())
-            .opt_text("description", self.description.as_deref())
-            .opt_text("externalid", self.external_id.as_deref());
-        let el = LegacyCurrency {
-            base_currency: self.base_currency.as_deref(),
-            currency: self.currency.as_deref(),
-            rate_date: self.exch_rate_date,
-            rate_type: self.exch_rate_type.as_deref(),
-            rate: self.exch_rate,
-        }
-        .write_into(el)
-        .opt_child(legacy_custom_fields(&self.custom_fields));
-        let mut items = XmlElement::new("invoiceitems");
-        for line in &self.lines {
-            items.push(line.to_element()?);
-        }
-        Ok(el.child(items))
+        let lines = self
+            .lines
+            .iter()
+            .map(InvoiceLineCreate::tree)
+            .collect::<Result<Vec<_>, _>>()?;
+        LegacyTree::default()
+            .text("customerid", Some(&self.customer_id))
+            .date("datecreated", Some(created))
+            .date("dateposted", self.date_posted)
+            .date("datedue", self.date_due)
+            .text("termname", self.term_name.as_deref())
+            .text("action", self.action.as_deref())
+            .text("invoiceno", self.invoice_no.as_deref())
+            .text("ponumber", self.po_number.as_deref())
+            .text("description", self.description.as_deref())
+            .text("externalid", self.external_id.as_deref())
+            .currency(document_currency!(self))
+            .custom_fields(&self.custom_fields)
+            .lines("invoiceitems", "lineitem", lines)
+            .build("create_invoice")
     }
 }
 
 impl InvoiceLineCreate {
-    fn to_element(&self) -> Result<XmlElement, IntacctError> {
-        let el = match (&self.gl_account_no, &self.account_label) {
-            (Some(no), _) => {
-                XmlElement::new("lineitem").child(XmlElement::with_text("glaccountno", no.as_str()))
-            }
-            (None, Some(label)) => XmlElement::new("lineitem")
-                .child(XmlElement::with_text("accountlabel", label.as_str())),
+    fn tree(&self) -> Result<LegacyTree, IntacctError> {
+        let line = match (&self.gl_account_no, &self.account_label) {
+            (Some(no), _) => LegacyTree::default().text("glaccountno", Some(no)),
+            (None, Some(label)) => LegacyTree::default().text("accountlabel", Some(label)),
             (None, None) => {
                 return Err(IntacctError::invalid(
                     "an invoice line needs glaccountno or accountlabel",
                 ));
             }
-        }
-        .opt_text("offsetglaccountno", self.offset_gl_account_no.as_deref())
-        .child(XmlElement::with_text("amount", self.amount.to_string()))
-        .opt_text("memo", self.memo.as_deref())
-        .opt_text("locationid", self.location_id.as_deref())
-        .opt_text("departmentid", self.department_id.as_deref())
-        .opt_child(legacy_custom_fields(&self.custom_fields));
-        let el = service_period(
-            el,
-            self.rev_rec_template.as_deref(),
-            |el| el.opt_text("defrevaccount", self.def_rev_account.as_deref()),
-            self.rev_rec_start,
-            self.rev_rec_end,
-        );
-        Ok(el
-            .opt_text("projectid", self.project_id.as_deref())
-            .opt_text("customerid", self.customer_id.as_deref())
-            .opt_text("itemid", self.item_id.as_deref())
-            .opt_text("classid", self.class_id.as_deref())
-            .opt_text("contractid", self.contract_id.as_deref()))
+        };
+        Ok(line
+            .text("offsetglaccountno", self.offset_gl_account_no.as_deref())
+            .decimal("amount", Some(self.amount))
+            .text("memo", self.memo.as_deref())
+            .text("locationid", self.location_id.as_deref())
+            .text("departmentid", self.department_id.as_deref())
+            .custom_fields(&self.custom_fields)
+            .text("revrectemplate", self.rev_rec_template.as_deref())
+            .text("defrevaccount", self.def_rev_account.as_deref())
+            .date("revrecstartdate", self.rev_rec_start)
+            .date("revrecenddate", self.rev_rec_end)
+            .text("projectid", self.project_id.as_deref())
+            .text("customerid", self.customer_id.as_deref())
+            .text("itemid", self.item_id.as_deref())
+            .text("classid", self.class_id.as_deref())
+            .text("contractid", self.contract_id.as_deref()))
     }
 }
 
@@ -243,12 +229,13 @@ mod tests {
     }
 
     #[test]
-    fn create_invoice_uses_legacy_dates_and_sdk_order() {
+    fn create_invoice_uses_legacy_dates_and_schema_order() {
         let inv = InvoiceCreate {
             customer_id: "C-1".into(),
             date_created: Some(d(2025, 3, 1)),
             term_name: Some("Net 30".into()),
             currency: Some("EUR".into()),
+            exch_rate_type: Some("Intacct Daily Rate".into()),
             custom_fields: vec![("SFDC_OPPORTUNITY_ID".into(), "0061U00000AbCdEQAV".into())],
             lines: vec![InvoiceLineCreate {
                 gl_account_no: Some("4000".into()),
@@ -265,7 +252,7 @@ mod tests {
             inv.to_element().unwrap().to_xml().unwrap(),
             "<create_invoice><customerid>C-1</customerid>\
 <datecreated><year>2025</year><month>03</month><day>01</day></datecreated>\
-<termname>Net 30</termname><currency>EUR</currency>\
+<termname>Net 30</termname><currency>EUR</currency><exchratetype>Intacct Daily Rate</exchratetype>\
 <customfields><customfield><customfieldname>SFDC_OPPORTUNITY_ID</customfieldname><customfieldvalue>0061U00000AbCdEQAV</customfieldvalue></customfield></customfields>\
 <invoiceitems><lineitem><glaccountno>4000</glaccountno><amount>1200.00</amount><locationid>EU</locationid>\
 <revrecstartdate><year>2025</year><month>03</month><day>01</day></revrecstartdate>\

@@ -1,11 +1,26 @@
 //! Typed records of the objects the flows use, read from result elements (names compared
 //! case-insensitively) and written as the elements of their create/update functions.
 
+/// The [`LegacyCurrency`] of a document create: both document types name the block's fields
+/// the same way (`base_currency`, `currency`, `exch_rate_date`, `exch_rate_type`, `exch_rate`).
+macro_rules! document_currency {
+    ($doc:expr) => {
+        $crate::record::LegacyCurrency {
+            base_currency: $doc.base_currency.as_deref(),
+            currency: $doc.currency.as_deref(),
+            rate_date: $doc.exch_rate_date,
+            rate_type: $doc.exch_rate_type.as_deref(),
+            rate: $doc.exch_rate,
+        }
+    };
+}
+
 mod contact;
 mod customer;
 mod invoice;
 mod item;
 mod payment;
+mod rate;
 mod revenue;
 mod sales_document;
 
@@ -15,9 +30,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use lf_domain::datetime::{format_intacct_date, parse_date, parse_datetime};
+use serde_json::{Map, Value};
 
-use crate::date::legacy_date;
 use crate::error::IntacctError;
+use crate::fields;
 use crate::xml::XmlElement;
 
 pub use contact::{Address, Contact, ContactDetails};
@@ -25,6 +41,7 @@ pub use customer::Customer;
 pub use invoice::{ArInvoice, ArInvoiceLine, InvoiceCreate, InvoiceLineCreate};
 pub use item::Item;
 pub use payment::{ArPayment, ArPaymentCreate, ArPaymentDetail, LegacyArPaymentCreate};
+pub use rate::{ExchangeRate, ExchangeRateEntry, RateTable};
 pub use revenue::{
     GlDetail, RecognizedRevenue, RevRecScheduleEntry, RevenueLine, RevenuePeriod, RevenueSource,
     recognized_revenue,
@@ -136,13 +153,11 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Builder helpers for writing records.
+/// Builder helpers for writing generic records.
 pub(crate) trait ElementExt {
     fn opt_decimal(self, name: &str, value: Option<Decimal>) -> Self;
     fn opt_bool(self, name: &str, value: Option<bool>) -> Self;
     fn opt_date(self, name: &str, value: Option<NaiveDate>) -> Self;
-    fn opt_legacy_date(self, name: &str, value: Option<NaiveDate>) -> Self;
-    fn opt_child(self, child: Option<XmlElement>) -> Self;
 }
 
 impl ElementExt for XmlElement {
@@ -157,21 +172,91 @@ impl ElementExt for XmlElement {
     fn opt_date(self, name: &str, value: Option<NaiveDate>) -> Self {
         self.opt_text(name, value.map(format_intacct_date))
     }
+}
 
-    fn opt_legacy_date(self, name: &str, value: Option<NaiveDate>) -> Self {
-        self.opt_child(value.map(|d| legacy_date(name, d)))
-    }
+/// A legacy function body (or one of its lines) being filled in: names to values, in no
+/// particular order. [`fields::legacy_element`] writes it in the gateway's schema order, so
+/// the typed documents and the mapping's field trees go through the same table.
+#[derive(Debug, Default)]
+pub(crate) struct LegacyTree(Map<String, Value>);
 
-    fn opt_child(mut self, child: Option<XmlElement>) -> Self {
-        if let Some(c) = child {
-            self.push(c);
+impl LegacyTree {
+    pub fn text(mut self, name: &str, value: Option<&str>) -> Self {
+        if let Some(v) = value {
+            self.0.insert(name.to_owned(), Value::String(v.to_owned()));
         }
         self
     }
+
+    pub fn decimal(self, name: &str, value: Option<Decimal>) -> Self {
+        self.text(name, value.map(|d| d.to_string()).as_deref())
+    }
+
+    pub fn boolean(mut self, name: &str, value: Option<bool>) -> Self {
+        if let Some(b) = value {
+            self.0.insert(name.to_owned(), Value::Bool(b));
+        }
+        self
+    }
+
+    pub fn date(mut self, name: &str, value: Option<NaiveDate>) -> Self {
+        if let Some(d) = value {
+            self.0.insert(name.to_owned(), fields::legacy_date_value(d));
+        }
+        self
+    }
+
+    /// The currency block shared by the document functions.
+    pub fn currency(self, c: LegacyCurrency<'_>) -> Self {
+        self.text("basecurr", c.base_currency)
+            .text("currency", c.currency)
+            .date("exchratedate", c.rate_date)
+            .text("exchratetype", c.rate_type)
+            .decimal("exchrate", c.rate)
+    }
+
+    /// `<customfields><customfield><customfieldname/><customfieldvalue/></customfield>…`,
+    /// nothing when there are none.
+    pub fn custom_fields(mut self, fields: &[(String, String)]) -> Self {
+        if !fields.is_empty() {
+            let entries = fields
+                .iter()
+                .map(|(name, value)| {
+                    serde_json::json!({"customfieldname": name, "customfieldvalue": value})
+                })
+                .collect();
+            self.0.insert(
+                "customfields".into(),
+                serde_json::json!({ "customfield": Value::Array(entries) }),
+            );
+        }
+        self
+    }
+
+    /// `<container><item/>…</container>` from the lines' trees.
+    pub fn lines(mut self, container: &str, item: &str, lines: Vec<LegacyTree>) -> Self {
+        let inner = LegacyTree::default().repeated(item, lines);
+        self.0.insert(container.to_owned(), Value::Object(inner.0));
+        self
+    }
+
+    /// `<item/>` once per tree, nothing when there are none.
+    pub fn repeated(mut self, item: &str, trees: Vec<LegacyTree>) -> Self {
+        if !trees.is_empty() {
+            let items = trees.into_iter().map(|t| Value::Object(t.0)).collect();
+            self.0.insert(item.to_owned(), Value::Array(items));
+        }
+        self
+    }
+
+    /// The function body, in schema order.
+    pub fn build(&self, function: &str) -> Result<XmlElement, IntacctError> {
+        fields::legacy_element(function, &self.0)
+    }
 }
 
-/// The currency block shared by the legacy document functions: `basecurr`, `currency`,
-/// `exchratedate`, `exchratetype`, `exchrate`, in SDK order.
+/// The currency block of the legacy document functions: `basecurr`, `currency`, then
+/// `exchratedate` + `exchratetype` or `exchrate` (the schema's choice, checked when written).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LegacyCurrency<'a> {
     pub base_currency: Option<&'a str>,
@@ -179,45 +264,4 @@ pub(crate) struct LegacyCurrency<'a> {
     pub rate_date: Option<NaiveDate>,
     pub rate_type: Option<&'a str>,
     pub rate: Option<Decimal>,
-}
-
-impl LegacyCurrency<'_> {
-    pub fn write_into(&self, el: XmlElement) -> XmlElement {
-        el.opt_text("basecurr", self.base_currency)
-            .opt_text("currency", self.currency)
-            .opt_legacy_date("exchratedate", self.rate_date)
-            .opt_text("exchratetype", self.rate_type)
-            .opt_decimal("exchrate", self.rate)
-    }
-}
-
-/// A line's revenue recognition (service period): `revrectemplate`, then — after `between`,
-/// which differs per function — `revrecstartdate` and `revrecenddate`.
-pub(crate) fn service_period(
-    el: XmlElement,
-    template: Option<&str>,
-    between: impl FnOnce(XmlElement) -> XmlElement,
-    start: Option<NaiveDate>,
-    end: Option<NaiveDate>,
-) -> XmlElement {
-    between(el.opt_text("revrectemplate", template))
-        .opt_legacy_date("revrecstartdate", start)
-        .opt_legacy_date("revrecenddate", end)
-}
-
-/// `<customfields><customfield><customfieldname/><customfieldvalue/></customfield>…` of the
-/// legacy functions; `None` when there are none.
-pub(crate) fn legacy_custom_fields(fields: &[(String, String)]) -> Option<XmlElement> {
-    if fields.is_empty() {
-        return None;
-    }
-    let mut el = XmlElement::new("customfields");
-    for (name, value) in fields {
-        el.push(
-            XmlElement::new("customfield")
-                .child(XmlElement::with_text("customfieldname", name.as_str()))
-                .child(XmlElement::with_text("customfieldvalue", value.as_str())),
-        );
-    }
-    Some(el)
 }

@@ -4,8 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::{ElementExt, Fields, FromRecord};
-use crate::date::legacy_date;
+use super::{ElementExt, Fields, FromRecord, LegacyCurrency, LegacyTree};
 use crate::error::IntacctError;
 use crate::xml::XmlElement;
 
@@ -149,32 +148,38 @@ impl LegacyArPaymentCreate {
                 "create_arpayment needs customerid and paymentmethod",
             ));
         }
-        let mut el = XmlElement::new("create_arpayment")
-            .child(XmlElement::with_text(
-                "customerid",
-                self.customer_id.as_str(),
-            ))
-            .child(XmlElement::with_text(
-                "paymentamount",
-                self.payment_amount.to_string(),
-            ))
-            .opt_text("bankaccountid", self.bank_account_id.as_deref())
-            .opt_text("undepfundsacct", self.undeposited_funds_account.as_deref())
-            .opt_text("refid", self.reference_id.as_deref())
-            .child(legacy_date("datereceived", received))
-            .child(XmlElement::with_text(
-                "paymentmethod",
-                self.payment_method.as_str(),
-            ))
-            .opt_text("currency", self.currency.as_deref());
-        for (invoice, amount) in &self.applied {
-            el.push(
-                XmlElement::new("arpaymentitem")
-                    .child(XmlElement::with_text("invoicekey", invoice.as_str()))
-                    .child(XmlElement::with_text("amount", amount.to_string())),
-            );
+        // The schema takes one of bankaccountid / undepfundsacct.
+        if self.bank_account_id.is_some() && self.undeposited_funds_account.is_some() {
+            return Err(IntacctError::invalid(
+                "create_arpayment takes bankaccountid or undepfundsacct, not both",
+            ));
         }
-        Ok(el)
+        let applied = self
+            .applied
+            .iter()
+            .map(|(invoice, amount)| {
+                LegacyTree::default()
+                    .text("invoicekey", Some(invoice))
+                    .decimal("amount", Some(*amount))
+            })
+            .collect();
+        LegacyTree::default()
+            .text("customerid", Some(&self.customer_id))
+            .decimal("paymentamount", Some(self.payment_amount))
+            .text("bankaccountid", self.bank_account_id.as_deref())
+            .text("undepfundsacct", self.undeposited_funds_account.as_deref())
+            .text("refid", self.reference_id.as_deref())
+            .date("datereceived", Some(received))
+            .text("paymentmethod", Some(&self.payment_method))
+            .currency(LegacyCurrency {
+                base_currency: None,
+                currency: self.currency.as_deref(),
+                rate_date: None,
+                rate_type: None,
+                rate: None,
+            })
+            .repeated("arpaymentitem", applied)
+            .build("create_arpayment")
     }
 }
 
@@ -224,6 +229,26 @@ mod tests {
             "<create_arpayment><customerid>C-7</customerid><paymentamount>50.00</paymentamount><bankaccountid>BOA</bankaccountid>\
 <datereceived><year>2025</year><month>01</month><day>09</day></datereceived><paymentmethod>EFT</paymentmethod>\
 <arpaymentitem><invoicekey>101</invoicekey><amount>50.00</amount></arpaymentitem></create_arpayment>"
+        );
+        // A currency takes the company's default rate type; one account, not two.
+        let eur = LegacyArPaymentCreate {
+            currency: Some("EUR".into()),
+            ..p.clone()
+        };
+        let xml = eur.to_element().unwrap().to_xml().unwrap();
+        assert!(
+            xml.contains("<paymentmethod>EFT</paymentmethod><currency>EUR</currency><exchratetype/><arpaymentitem>"),
+            "{xml}"
+        );
+        let both = LegacyArPaymentCreate {
+            undeposited_funds_account: Some("1010".into()),
+            ..p
+        };
+        assert!(
+            both.to_element()
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
         );
     }
 

@@ -4,8 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::{ElementExt, Fields, FromRecord, LegacyCurrency, legacy_custom_fields, service_period};
-use crate::date::legacy_date;
+use super::{Fields, FromRecord, LegacyTree};
 use crate::error::IntacctError;
 use crate::xml::XmlElement;
 
@@ -144,7 +143,8 @@ pub struct SalesTransactionLine {
 }
 
 impl SalesTransactionCreate {
-    /// The `<create_sotransaction>` function body, elements in SDK order.
+    /// The `<create_sotransaction>` function body, elements in the gateway's schema order
+    /// ([`crate::fields::LEGACY_ORDER`]).
     pub fn to_element(&self) -> Result<XmlElement, IntacctError> {
         if self.transaction_type.trim().is_empty() || self.customer_id.trim().is_empty() {
             return Err(IntacctError::invalid(
@@ -161,73 +161,57 @@ impl SalesTransactionCreate {
                 "create_sotransaction needs at least one sotransitem",
             ));
         }
-        let el = XmlElement::new("create_sotransaction")
-            .child(XmlElement::with_text(
-                "transactiontype",
-                self.transaction_type.as_str(),
-            ))
-            .child(legacy_date("datecreated", created))
-            .opt_legacy_date("dateposted", self.date_posted)
-            .opt_text("createdfrom", self.created_from.as_deref())
-            .child(XmlElement::with_text(
-                "customerid",
-                self.customer_id.as_str(),
-            ))
-            .opt_text("documentno", self.document_no.as_deref())
-            .opt_text("referenceno", self.reference_no.as_deref())
-            .opt_text("termname", self.term_name.as_deref())
-            .opt_legacy_date("datedue", self.date_due)
-            .opt_text("message", self.message.as_deref())
-            .opt_text("externalid", self.external_id.as_deref());
-        let el = LegacyCurrency {
-            base_currency: self.base_currency.as_deref(),
-            currency: self.currency.as_deref(),
-            rate_date: self.exch_rate_date,
-            rate_type: self.exch_rate_type.as_deref(),
-            rate: self.exch_rate,
-        }
-        .write_into(el)
-        .opt_child(legacy_custom_fields(&self.custom_fields))
-        .opt_text("state", self.state.as_deref())
-        .opt_text("projectid", self.project_id.as_deref());
-        let mut items = XmlElement::new("sotransitems");
-        for line in &self.lines {
-            items.push(line.to_element()?);
-        }
-        Ok(el.child(items))
+        let lines = self
+            .lines
+            .iter()
+            .map(SalesTransactionLine::tree)
+            .collect::<Result<Vec<_>, _>>()?;
+        LegacyTree::default()
+            .text("transactiontype", Some(&self.transaction_type))
+            .date("datecreated", Some(created))
+            .date("dateposted", self.date_posted)
+            .text("createdfrom", self.created_from.as_deref())
+            .text("customerid", Some(&self.customer_id))
+            .text("documentno", self.document_no.as_deref())
+            .text("referenceno", self.reference_no.as_deref())
+            .text("termname", self.term_name.as_deref())
+            .date("datedue", self.date_due)
+            .text("message", self.message.as_deref())
+            .text("externalid", self.external_id.as_deref())
+            .currency(document_currency!(self))
+            .custom_fields(&self.custom_fields)
+            .text("state", self.state.as_deref())
+            .text("projectid", self.project_id.as_deref())
+            .lines("sotransitems", "sotransitem", lines)
+            .build("create_sotransaction")
     }
 }
 
 impl SalesTransactionLine {
-    fn to_element(&self) -> Result<XmlElement, IntacctError> {
+    fn tree(&self) -> Result<LegacyTree, IntacctError> {
         if self.item_id.trim().is_empty() {
             return Err(IntacctError::invalid("a sotransitem needs an itemid"));
         }
-        let el = XmlElement::new("sotransitem")
-            .child(XmlElement::with_text("itemid", self.item_id.as_str()))
-            .opt_text("itemdesc", self.item_desc.as_deref())
-            .opt_bool("taxable", self.taxable)
-            .opt_text("warehouseid", self.warehouse_id.as_deref())
-            .child(XmlElement::with_text("quantity", self.quantity.to_string()))
-            .opt_text("unit", self.unit.as_deref())
-            .opt_decimal("discountpercent", self.discount_percent)
-            .opt_decimal("price", self.price)
-            .opt_text("locationid", self.location_id.as_deref())
-            .opt_text("departmentid", self.department_id.as_deref())
-            .opt_text("memo", self.memo.as_deref())
-            .opt_child(legacy_custom_fields(&self.custom_fields));
-        let el = service_period(
-            el,
-            self.rev_rec_template.as_deref(),
-            |el| el,
-            self.rev_rec_start,
-            self.rev_rec_end,
-        );
-        Ok(el
-            .opt_text("projectid", self.project_id.as_deref())
-            .opt_text("customerid", self.customer_id.as_deref())
-            .opt_text("classid", self.class_id.as_deref())
-            .opt_text("contractid", self.contract_id.as_deref()))
+        Ok(LegacyTree::default()
+            .text("itemid", Some(&self.item_id))
+            .text("itemdesc", self.item_desc.as_deref())
+            .boolean("taxable", self.taxable)
+            .text("warehouseid", self.warehouse_id.as_deref())
+            .decimal("quantity", Some(self.quantity))
+            .text("unit", self.unit.as_deref())
+            .decimal("discountpercent", self.discount_percent)
+            .decimal("price", self.price)
+            .text("locationid", self.location_id.as_deref())
+            .text("departmentid", self.department_id.as_deref())
+            .text("memo", self.memo.as_deref())
+            .custom_fields(&self.custom_fields)
+            .text("revrectemplate", self.rev_rec_template.as_deref())
+            .date("revrecstartdate", self.rev_rec_start)
+            .date("revrecenddate", self.rev_rec_end)
+            .text("projectid", self.project_id.as_deref())
+            .text("customerid", self.customer_id.as_deref())
+            .text("classid", self.class_id.as_deref())
+            .text("contractid", self.contract_id.as_deref()))
     }
 }
 

@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::json;
 
-async fn sandbox(config: SandboxConfig) -> Sandbox {
+pub(crate) async fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(SandboxConfig {
         // Injected latency is only used to make requests overlap; keep it short.
         latency: Duration::from_millis(150),
@@ -73,7 +73,7 @@ fn connector_with(company: &Sandbox, cap: usize, retry: RetryPolicy) -> IntacctC
     IntacctClient::new(config).unwrap()
 }
 
-fn connector(company: &Sandbox) -> IntacctClient {
+pub(crate) fn connector(company: &Sandbox) -> IntacctClient {
     connector_with(company, 2, FAST_RETRY)
 }
 

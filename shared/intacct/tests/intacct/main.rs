@@ -9,4 +9,5 @@ mod contract;
 mod limiter;
 mod loopback;
 mod parser;
+mod rates;
 mod scripted;

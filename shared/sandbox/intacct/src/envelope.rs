@@ -169,6 +169,8 @@ fn parse_operation(el: &Element) -> Result<Operation, String> {
                 return Err("Element 'function': exactly one function element is allowed".into());
             }
         };
+        // The gateway validates the whole request before running any of it.
+        crate::content::check_function(&body)?;
         functions.push(FunctionCall {
             control_id: control_id.to_owned(),
             body,

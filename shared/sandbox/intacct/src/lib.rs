@@ -11,7 +11,8 @@
 //! ```
 //!
 //! - Requests are checked in Intacct's order: control (sender id and password; malformed XML is
-//!   a control failure `XL03000003`), authentication (login or session, `XL03000006`), then the
+//!   a control failure `XL03000003`, and so is a legacy function body whose elements break the
+//!   published schema's order), authentication (login or session, `XL03000006`), then the
 //!   functions in order; `transaction="true"` rolls back on the first failure and marks the
 //!   other results aborted (`XL03000009`); `uniqueid=true` rejects a repeated function
 //!   controlid with [`UNIQUEID_REPLAY_ERRORNO`].
@@ -28,6 +29,7 @@
 //! in docs/sandbox-intacct.md.
 
 mod company;
+mod content;
 pub mod element;
 mod envelope;
 mod fault;

@@ -196,11 +196,24 @@ pub(crate) fn currency_and_rate(
             let rate_type = rate_type
                 .filter(|t| !t.is_empty())
                 .unwrap_or(DEFAULT_RATE_TYPE);
+            if company
+                .find("EXCHANGERATETYPES", "NAME", rate_type)
+                .is_none()
+            {
+                return Err(
+                    business(format!("Invalid exchange rate type '{rate_type}'"))
+                        .correction("Use an exchange rate type the company defines."),
+                );
+            }
+            // Never a guess: no rate on or before the document date refuses the document.
             exchange_rate(company, &currency, base, rate_type, on).ok_or_else(|| {
                 business(format!(
-                    "No {rate_type} exchange rate from {currency} to {base} on {}",
+                    "No {rate_type} exchange rate from {currency} to {base} on or before {}",
                     format_date(on)
                 ))
+                .correction(
+                    "Enter an exchange rate for that date, or send exchrate, and try again.",
+                )
             })?
         }
     };

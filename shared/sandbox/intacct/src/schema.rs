@@ -219,6 +219,7 @@ pub(crate) static OBJECTS: &[ObjectDef] = &[
             f("PRINTAS", T, REQ),
             f("COMPANYNAME", T, W),
             f("TAXABLE", B, W),
+            f("TAXID", T, W),
             f("TAXGROUP", T, W),
             f("PREFIX", T, W),
             f("FIRSTNAME", T, W),

@@ -15,6 +15,9 @@ const SEED_USER: &str = "Admin";
 /// The second exchange rate type: the euro entity's.
 const ECB_RATE_TYPE: &str = "ECB Reference";
 
+/// How many months back the seeded rates reach (one entry a month, plus this month's).
+const RATE_MONTHS: u32 = 12;
+
 /// The entities and their base currencies; the top level reports in USD. `EDU` is a business
 /// unit rather than a country: education customers of every region are booked there.
 pub(crate) fn entities() -> Vec<Entity> {
@@ -121,8 +124,14 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
             &setup,
         );
     }
-    let year_ago = format_date((now - Duration::days(365)).date_naive());
-    let month_ago = format_date((now - Duration::days(30)).date_naive());
+    // One entry on the first of each month for the last twelve months and this one, moving
+    // evenly from the old rate to the recent one, so a document converts at its own month's
+    // rate and one dated before the first entry has none.
+    let this_month = now.date_naive().with_day(1).unwrap_or(now.date_naive());
+    let months: Vec<NaiveDate> = (0..=RATE_MONTHS)
+        .rev()
+        .filter_map(|back| this_month.checked_sub_months(chrono::Months::new(back)))
+        .collect();
     for (from, to, old, recent, rate_type) in [
         (
             "GBP",
@@ -169,13 +178,18 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
             ),
             &setup,
         );
-        for (date, r) in [(&year_ago, old), (&month_ago, recent)] {
-            let recip = r
-                .parse::<Decimal>()
-                .ok()
+        let (old, recent) = (
+            old.parse::<Decimal>().unwrap_or_default(),
+            recent.parse::<Decimal>().unwrap_or_default(),
+        );
+        for (m, day) in months.iter().enumerate() {
+            let r =
+                (old + (recent - old) * Decimal::from(m) / Decimal::from(RATE_MONTHS)).round_dp(4);
+            let recip = Some(r)
                 .filter(|d| !d.is_zero())
                 .map(|d| (Decimal::ONE / d).round_dp(6).to_string())
                 .unwrap_or_default();
+            let (date, r) = (format_date(*day), r.to_string());
             c.insert(
                 "EXCHANGERATEENTRY",
                 None,
@@ -183,8 +197,8 @@ fn structure(c: &mut Company, now: DateTime<Utc>) {
                     "EXCHANGERATEENTRY",
                     &[
                         ("EXCHANGERATEID", &rate.to_string()),
-                        ("EFFECTIVE_START_DATE", date),
-                        ("RATE", r),
+                        ("EFFECTIVE_START_DATE", &date),
+                        ("RATE", &r),
                         ("RECIP_RATE", &recip),
                     ],
                 ),

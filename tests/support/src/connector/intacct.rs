@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lf_domain::port::{
-    AccountFields, FieldTree, IdempotentWrite, IntacctObject, IntacctPort, Month, QueryFilter,
-    RecordQuery, RecordUpdate, RevenueBasis, WriteResult, WriteStatus,
+    AccountFields, CreateResult, FieldTree, IdempotentWrite, IntacctObject, IntacctPort, Month,
+    QueryFilter, RecordQuery, RecordUpdate, RevenueBasis, WriteStatus,
 };
 use lf_domain::{Classify, EntityId, ErrorClass, IdempotencyKey, SalesforceId};
 use rust_decimal::Decimal;
@@ -103,7 +103,7 @@ fn customers(range: std::ops::RangeInclusive<u32>) -> Vec<IdempotentWrite> {
 /// Each result is the record of its own write (not of a neighbour's), with the given status.
 fn assert_each_maps_back<E: std::fmt::Debug>(
     writes: &[IdempotentWrite],
-    results: &[Result<WriteResult, E>],
+    results: &[Result<CreateResult, E>],
     status: WriteStatus,
 ) {
     assert_eq!(results.len(), writes.len());

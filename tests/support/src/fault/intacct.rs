@@ -12,8 +12,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use lf_domain::port::{
-    AccountFields, CustomerAccounts, IdempotentWrite, IntacctObject, IntacctPort, IntacctRecord,
-    Month, RecognizedAmount, RecordQuery, RecordUpdate, RevenueBasis, WriteResult,
+    AccountFields, CreateResult, CustomerAccounts, IdempotentWrite, IntacctObject, IntacctPort,
+    IntacctRecord, Month, RecognizedAmount, RecordQuery, RecordUpdate, RevenueBasis,
 };
 use lf_domain::{Classify, EntityId, ErrorClass, SalesforceId};
 
@@ -143,7 +143,7 @@ impl<P: IntacctPort> IntacctPort for FaultyIntacct<P> {
         &self,
         entity: Option<&EntityId>,
         writes: &[IdempotentWrite],
-    ) -> Result<Vec<Result<WriteResult, Self::Error>>, Self::Error> {
+    ) -> Result<Vec<Result<CreateResult, Self::Error>>, Self::Error> {
         self.around(|| self.inner.create_idempotent(entity, writes))
             .await
             .map(inner_items)

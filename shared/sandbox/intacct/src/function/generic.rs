@@ -301,15 +301,15 @@ fn prepare_customer(
     if company.find("CUSTOMER", "CUSTOMERID", &id).is_some() {
         return Err(duplicate(def, &id));
     }
-    let printas = el
-        .path("DISPLAYCONTACT.PRINTAS")
-        .map(|p| p.text.trim().to_owned());
-    if printas.is_none_or(|p| p.is_empty()) {
-        return Err(vec![
-            business("Required field DISPLAYCONTACT.PRINTAS is missing")
-                .correction("Send a DISPLAYCONTACT block with PRINTAS."),
-            business("Could not create Customer record!"),
-        ]);
+    // The company prints a customer under its NAME when no print-as name is given: the
+    // official SDKs send an empty <PRINTAS/> (or no DISPLAYCONTACT at all) in that case.
+    let name = el.value("NAME").trim().to_owned();
+    match el.child_mut("DISPLAYCONTACT") {
+        Some(dc) if dc.non_empty("PRINTAS").is_none() => dc.set("PRINTAS", name),
+        Some(_) => {}
+        None => el
+            .children
+            .push(Element::new("DISPLAYCONTACT").with_child(Element::leaf("PRINTAS", name))),
     }
     if let Some(dc) = el.child_mut("DISPLAYCONTACT")
         && dc.non_empty("CONTACTNAME").is_none()
@@ -343,12 +343,15 @@ fn check_reference(
 }
 
 /// Merges `incoming` into `stored`: sent leaves replace (empty clears), blocks merge.
+/// A block sent empty (`<DISPLAYCONTACT/>`, which the SDKs' updates always write) changes
+/// nothing in a stored block.
 fn merge(stored: &mut Element, incoming: &Element) {
     for child in &incoming.children {
         match stored.child_mut(&child.name) {
-            Some(existing) if !child.children.is_empty() && !existing.children.is_empty() => {
+            Some(existing) if !existing.children.is_empty() && !child.children.is_empty() => {
                 merge(existing, child)
             }
+            Some(existing) if !existing.children.is_empty() && child.text.trim().is_empty() => {}
             _ => stored.replace_child(child.clone()),
         }
     }

@@ -294,10 +294,13 @@ pub(super) fn create_sotransaction(env: &mut Env<'_>, body: &Element) -> FnResul
             .unwrap_or(created),
     )
     .map_err(wrap)?;
-    let term = opt(body, "termname");
+    // Without a term or due date the document takes the customer's term, as invoices do.
+    let term = opt(body, "termname").or_else(|| opt(&customer.el, "TERMNAME"));
     let due = legacy_date(body, "datedue").map_err(wrap)?;
     if due.is_none() && term.is_none() {
-        return Err(failed(wrap(business("Provide datedue or termname"))));
+        return Err(failed(wrap(business(
+            "Provide datedue or termname (the customer has no term)",
+        ))));
     }
     let state = match body.value("state") {
         "" | "Pending" => "Pending",

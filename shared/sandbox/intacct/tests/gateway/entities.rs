@@ -101,7 +101,7 @@ async fn entity_base_currencies_and_exchange_rates() {
     );
     // A USD invoice in the GBP entity converts at the latest GBP/USD rate (1.2650), inverted.
     let body = "<create_invoice><customerid>C-2001</customerid><datecreated><year>2099</year><month>01</month><day>15</day></datecreated>\
-                <datedue><year>2099</year><month>02</month><day>14</day></datedue><currency>USD</currency>\
+                <datedue><year>2099</year><month>02</month><day>14</day></datedue><currency>USD</currency><exchratetype/>\
                 <invoiceitems><lineitem><glaccountno>4100</glaccountno><amount>1265.00</amount></lineitem></invoiceitems></create_invoice>";
     let a = uk.call(&[("i", body)]).await;
     let key = a.ok(0).value("key").to_owned();
@@ -115,7 +115,7 @@ async fn entity_base_currencies_and_exchange_rates() {
         .call(&[(
             "i",
             &body.replace(
-                "<currency>USD</currency>",
+                "<currency>USD</currency><exchratetype/>",
                 "<currency>USD</currency><exchrate>0.5</exchrate>",
             ),
         )])

@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod documents;
 mod entities;
 mod faults;
 mod paging;

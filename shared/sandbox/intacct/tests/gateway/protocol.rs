@@ -432,8 +432,8 @@ async fn generic_create_update_delete_read() {
             "non-existing CUSTOMER",
         ),
         (
-            "<create><CUSTOMER><CUSTOMERID>C-10</CUSTOMERID><NAME>Ten</NAME></CUSTOMER></create>",
-            "PRINTAS",
+            "<create><CUSTOMER><CUSTOMERID>C-10</CUSTOMERID></CUSTOMER></create>",
+            "Required field NAME",
         ),
         (
             "<create><GLACCOUNT><ACCOUNTNO>4000</ACCOUNTNO><TITLE>Dup</TITLE></GLACCOUNT></create>",

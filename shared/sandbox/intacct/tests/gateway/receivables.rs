@@ -121,7 +121,7 @@ async fn order_entry_documents_and_revenue() {
     let so = |doc_type: &str, extra: &str| {
         format!(
             "<create_sotransaction><transactiontype>{doc_type}</transactiontype><datecreated><year>2025</year><month>01</month><day>01</day></datecreated>\
-             <customerid>C-1004</customerid>{extra}<termname>Net 30</termname>\
+             {extra}<customerid>C-1004</customerid><termname>Net 30</termname>\
              <customfields><customfield><customfieldname>SFDC_OPPORTUNITY_ID</customfieldname><customfieldvalue>006LF0000000002AAA</customfieldvalue></customfield></customfields>\
              <sotransitems><sotransitem><itemid>SUB-PLAT</itemid><quantity>1</quantity><price>1200</price>\
              <revrectemplate>Monthly straight line</revrectemplate><revrecstartdate><year>2025</year><month>01</month><day>01</day></revrecstartdate>\
