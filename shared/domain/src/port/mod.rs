@@ -9,13 +9,17 @@
 pub mod audit;
 pub mod idempotency;
 pub mod limiter;
+pub mod parked;
 pub mod queue;
 pub mod sync_state;
 pub mod xref;
 
 pub use audit::{AuditAction, AuditEntry, AuditLog};
-pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
-pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
+pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
+pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling};
+pub use parked::{
+    MAX_PARKED_PAYLOAD_BYTES, MAX_PARKED_REASON_CHARS, ParkRequest, ParkedFailure, ParkedFailures,
+};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 pub use sync_state::{SyncState, Watermark};
 pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};
