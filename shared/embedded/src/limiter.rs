@@ -5,30 +5,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lf_domain::port::{BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling};
+use lf_domain::port::{
+    BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling, check_capacity, lease_expiry,
+};
 use lf_domain::{Clock, Deadline, PortError};
 use rusqlite::{TransactionBehavior, params};
 
 use crate::database::Database;
 use crate::error::OrPortError;
 use crate::timestamp::{from_nanos, to_nanos_saturating};
-
-/// When a lease taken at `now` for `hold` frees itself (saturating, never before `now`).
-fn expiry(now: DateTime<Utc>, hold: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(hold)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-fn check_capacity(name: &str, capacity: u32) -> Result<(), PortError> {
-    if capacity == 0 {
-        return Err(PortError::invalid(format!(
-            "the concurrency limiter {name} has capacity 0: nothing could ever run"
-        )));
-    }
-    Ok(())
-}
 
 /// A limiter of `capacity` slots named `name`, as rows of the `lease` table.
 ///
@@ -77,7 +62,7 @@ impl SqliteLimiter {
                     return Ok(None);
                 };
                 let token = uuid::Uuid::new_v4().to_string();
-                let expires_at = to_nanos_saturating(expiry(now, hold));
+                let expires_at = to_nanos_saturating(lease_expiry(now, hold));
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO lease (name, slot, token, expires_at) \
                      VALUES (?1, ?2, ?3, ?4)",
@@ -164,7 +149,7 @@ impl LocalLimiter {
             .position(|s| s.as_ref().is_none_or(|(_, until)| *until < now));
         Ok(free.map(|i| {
             let token = uuid::Uuid::new_v4().to_string();
-            let expires_at = expiry(now, hold);
+            let expires_at = lease_expiry(now, hold);
             slots[i] = Some((token.clone(), expires_at));
             Lease {
                 slot: u32::try_from(i).unwrap_or(u32::MAX),

@@ -57,6 +57,24 @@ pub trait ConcurrencyLimiter: Send + Sync + std::fmt::Debug {
     fn capacity(&self) -> u32;
 }
 
+/// Refuses a capacity of 0 (every acquire would wait for nothing), naming the limiter.
+pub fn check_capacity(name: &str, capacity: u32) -> Result<(), PortError> {
+    if capacity == 0 {
+        return Err(PortError::invalid(format!(
+            "the concurrency limiter {name} has capacity 0: nothing could ever run"
+        )));
+    }
+    Ok(())
+}
+
+/// When a lease taken at `now` for `hold` frees itself (saturating far in the future).
+pub fn lease_expiry(now: DateTime<Utc>, hold: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(hold)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A shared limiter is a limiter, so `Arc<dyn ConcurrencyLimiter>` and `Arc<SomeLimiter>` can be
 /// handed to code generic over one.
 impl<L: ConcurrencyLimiter + ?Sized> ConcurrencyLimiter for std::sync::Arc<L> {
@@ -179,6 +197,20 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, PortError::Corrupt { .. }), "{err:?}");
         assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn capacity_zero_is_refused_and_expiry_saturates() {
+        let err = check_capacity("intacct", 0).unwrap_err();
+        assert!(matches!(err, PortError::Invalid { .. }), "{err:?}");
+        assert!(err.to_string().contains("intacct"), "{err}");
+        assert!(check_capacity("intacct", 2).is_ok());
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            lease_expiry(now, Duration::from_secs(5)),
+            now + chrono::Duration::seconds(5)
+        );
+        assert_eq!(lease_expiry(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
     }
 
     #[tokio::test]

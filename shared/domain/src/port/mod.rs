@@ -16,7 +16,9 @@ pub mod xref;
 
 pub use audit::{AuditAction, AuditEntry, AuditLog};
 pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
-pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling};
+pub use limiter::{
+    BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling, check_capacity, lease_expiry,
+};
 pub use parked::{
     MAX_PARKED_PAYLOAD_BYTES, MAX_PARKED_REASON_CHARS, ParkRequest, ParkedFailure, ParkedFailures,
 };
