@@ -5,6 +5,10 @@
 //! The trait is object-safe (boxed futures) so a connector can hold an
 //! `Arc<dyn ConcurrencyLimiter>` without becoming generic over the storage adapter.
 //!
+//! Implementations: `lf_aws::DynamoLimiter` (one item per slot, conditional put and delete:
+//! two writes per uncontended request), `lf_embedded::SqliteLimiter` (one database file shared
+//! by several processes) and `lf_embedded::LocalLimiter` (one process).
+//!
 //! Adapters implement one non-blocking attempt (take any free or expired slot) and wait with
 //! [`acquire_by_polling`], so every limiter waits, backs off and honours the deadline alike.
 

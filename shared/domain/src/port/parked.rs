@@ -87,7 +87,8 @@ pub struct ParkedFailure {
 ///   key lose no attempt.
 /// - A payload over [`MAX_PARKED_PAYLOAD_BYTES`] is refused with [`PortError::Invalid`] and
 ///   nothing is stored.
-/// - `list` returns newest `last_seen` first; `count_by_flow` counts every parked failure.
+/// - `list` returns newest `last_seen` first (failures with the same `last_seen` in no
+///   particular order); `count_by_flow` counts every parked failure.
 /// - Reads are strongly consistent with a completed `park` or `remove`.
 pub trait ParkedFailures: Send + Sync {
     /// Parks (or parks again) and returns the stored failure.
