@@ -1,4 +1,5 @@
-//! The embedded adapters against the shared port contract suite, plus the crash test.
+//! The embedded adapters against the shared port contract suite, plus the crash test and the
+//! limiter across processes.
 
 // Test code: a failed step should stop the test where it failed (clippy.toml's test allowance
 // does not reach helper functions of an integration test binary).
@@ -6,6 +7,8 @@
 
 #[path = "contract/crash.rs"]
 mod crash;
+#[path = "contract/processes.rs"]
+mod processes;
 
 use std::path::PathBuf;
 use std::sync::Arc;
