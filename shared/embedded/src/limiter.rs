@@ -191,3 +191,36 @@ impl ConcurrencyLimiter for LocalLimiter {
         u32::try_from(slots.len()).unwrap_or(u32::MAX)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lf_domain::ManualClock;
+
+    #[tokio::test]
+    async fn a_limiter_is_usable_as_a_shared_trait_object() {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let shared: Arc<dyn ConcurrencyLimiter> =
+            Arc::new(LocalLimiter::new("intacct", 1, clock).unwrap());
+        let lease = shared.acquire(Duration::from_secs(5), None).await.unwrap();
+        assert_eq!(shared.capacity(), 1);
+        let busy = shared
+            .acquire(
+                Duration::from_secs(5),
+                Some(Deadline::after(Duration::from_millis(50))),
+            )
+            .await;
+        assert!(matches!(busy, Err(PortError::Throttled { .. })), "{busy:?}");
+        shared.release(&lease).await.unwrap();
+        shared.acquire(Duration::from_secs(5), None).await.unwrap();
+    }
+
+    #[test]
+    fn capacity_zero_is_refused() {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        assert!(matches!(
+            LocalLimiter::new("intacct", 0, clock),
+            Err(PortError::Invalid { .. })
+        ));
+    }
+}
