@@ -8,7 +8,7 @@
 //!
 //! It counts the DynamoDB requests the SDK sends (an interceptor sees every attempt) and the
 //! wall time, first for requests that never wait (one caller), then for 8 callers sharing the
-//! default Intacct allowance of 2 slots, each holding its slot for a simulated 50 ms request.
+//! default Intacct allowance of 2 slots, each holding its slot for a simulated 300 ms request.
 //! Moto runs in-process Python on loopback, so its latencies are a lower bound on nothing:
 //! read the call counts as the result and the times as orders of magnitude.
 
@@ -47,8 +47,9 @@ impl Intercept for CountRequests {
 const HOLD: Duration = Duration::from_secs(30);
 const SOLO_REQUESTS: u64 = 200;
 const WORKERS: usize = 8;
-const REQUESTS_PER_WORKER: u64 = 25;
-const SIMULATED_REQUEST: Duration = Duration::from_millis(50);
+const REQUESTS_PER_WORKER: u64 = 5;
+/// Shorter than most Intacct requests, so the waiting overhead shows rather than hides.
+const SIMULATED_REQUEST: Duration = Duration::from_millis(300);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -101,10 +101,12 @@ impl<L: ConcurrencyLimiter + ?Sized> ConcurrencyLimiter for std::sync::Arc<L> {
 
 /// How a waiting acquirer polls: the first retries come quickly (an Intacct request takes
 /// around a second, so a slot often frees within milliseconds), later ones back off to at most
-/// half a second; full jitter keeps the waiters of many instances out of step.
+/// a quarter second, which keeps a freed slot idle for little of an Intacct request's time
+/// (`examples/limiter_cost.rs` in lf-aws measures it); full jitter keeps the waiters of many
+/// instances out of step.
 const POLL: RetryPolicy = RetryPolicy {
     base: Duration::from_millis(20),
-    cap: Duration::from_millis(500),
+    cap: Duration::from_millis(250),
     max_attempts: u32::MAX,
 };
 
