@@ -86,13 +86,15 @@ impl fmt::Display for Flow {
     }
 }
 
-/// Names one record in one system: `salesforce/Account/001...` or `intacct/CUSTOMER/EU/C-100`.
+/// Names one record in one system: `salesforce/Account/001...` or `intacct/CUSTOMER/C-100`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RecordRef {
     pub system: System,
     /// API name of the object type: `Account`, `Opportunity`, `CUSTOMER`, `ARINVOICE`...
     pub object: String,
-    /// The record's id in that system; for Intacct, `entity/key` or `key` at the top level.
+    /// The record's id in that system; for Intacct, the company-unique key (CUSTOMERID,
+    /// CONTACTNAME, RECORDNO…). The entity a record lives in is an attribute of its link, not
+    /// part of its name, so fingerprints, audit and parked entries agree across entity contexts.
     pub id: String,
 }
 
@@ -109,7 +111,7 @@ impl RecordRef {
         Self {
             system: System::Intacct,
             object: object.to_owned(),
-            id: record.to_string(),
+            id: record.key.as_str().to_owned(),
         }
     }
 }
