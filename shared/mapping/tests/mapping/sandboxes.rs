@@ -1154,7 +1154,11 @@ async fn entity_defaults_and_lookups_name_what_the_company_has() {
         for (object, key, value) in [
             ("ARTERM", "NAME", &e.terms),
             ("GLACCOUNT", "ACCOUNTNO", &e.ar_account),
-            ("EXCHANGERATETYPES", "NAME", &e.exchange_rate_type),
+            (
+                "EXCHANGERATETYPES",
+                "NAME",
+                &Some(e.exchange_rate_type.clone()),
+            ),
             ("TAXSOLUTION", "SOLUTIONID", &e.tax_solution),
             ("TAXGROUP", "NAME", &e.tax_code),
             (
@@ -1176,21 +1180,18 @@ async fn entity_defaults_and_lookups_name_what_the_company_has() {
                 ));
             }
         }
-        // The company can convert every currency the spec has a fallback rate for, with the
-        // entity's rate type.
-        let rate_type = e.exchange_rate_type.clone().unwrap_or_default();
-        for currency in e.rates.keys() {
-            let pair = |a: &str, b: &str| {
-                rates.iter().any(|r| {
-                    r["FROM_CURRENCY"] == a && r["TO_CURRENCY"] == b && r["TYPENAME"] == rate_type
-                })
-            };
-            if !pair(currency, &e.base_currency) && !pair(&e.base_currency, currency) {
-                problems.push(format!(
-                    "{id}: no {rate_type} rate between {currency} and {}",
-                    e.base_currency
-                ));
-            }
+        // Intacct converts the entity's documents with its rate type: the company has rates
+        // of that type into (or out of) the entity's base currency.
+        let rate_type = &e.exchange_rate_type;
+        let convertible = rates.iter().any(|r| {
+            r["TYPENAME"] == *rate_type
+                && (r["FROM_CURRENCY"] == e.base_currency || r["TO_CURRENCY"] == e.base_currency)
+        });
+        if !convertible {
+            problems.push(format!(
+                "{id}: the company has no {rate_type} rate for {}",
+                e.base_currency
+            ));
         }
     }
 
@@ -1359,7 +1360,7 @@ async fn the_demo_data_sets_name_each_other() {
             .find(|i| i["ITEMID"] == code)
             .unwrap_or_else(|| panic!("product {code} is not an Intacct item"));
         let opp = json!({"Id": "006000000000001AAA", "IsWon": true, "CloseDate": "2026-03-01",
-            "Account": {"BillingCountry": "US", "Intacct_Customer_ID__c": "C-1001"},
+            "CurrencyIsoCode": "USD", "Account": {"BillingCountry": "US", "Intacct_Customer_ID__c": "C-1001"},
             "OpportunityLineItems": {"records": [{"ProductCode": code, "TotalPrice": 1,
                 "CurrencyIsoCode": "USD", "Product2": {"Family": p["Family"]}}]}});
         let Mapped::Record(r) = invoice.map(&opp, &MapContext::default()).unwrap() else {
