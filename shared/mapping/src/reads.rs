@@ -107,6 +107,24 @@ impl SourceReads {
         }
     }
 
+    /// Adds what `other` reads (a flow that maps one source record with several mappings
+    /// selects what any of them reads). The object stays this one's.
+    pub fn merge(&mut self, other: &SourceReads) {
+        self.fields.extend(other.fields.iter().cloned());
+        for (name, p) in &other.parents {
+            self.parents
+                .entry(name.clone())
+                .or_insert_with(|| SourceReads::new(&p.object))
+                .merge(p);
+        }
+        for (name, c) in &other.collections {
+            self.collections
+                .entry(name.clone())
+                .or_insert_with(|| SourceReads::new(&c.object))
+                .merge(c);
+        }
+    }
+
     /// Whether nothing is read.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.parents.is_empty() && self.collections.is_empty()

@@ -13,7 +13,10 @@
 //! - Entity defaults and lookup tables name what the company has, and lookup keys are values of
 //!   the Salesforce picklists they translate.
 //! - The two demo data sets name each other, and the demo records themselves go through the
-//!   onboarding and opportunity-won mappings into the Intacct company.
+//!   onboarding and opportunity-won mappings into the Intacct company, read with the SOQL
+//!   built from what the mappings read (`MappingPlan::reads`).
+//! - Every Salesforce-sourced mapping maps each demo record the same from that query as from
+//!   one selecting every declared field: the reads leave nothing out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -27,7 +30,9 @@ use lf_intacct::{
     Credentials, Function, IntacctClient, IntacctConfig, IntacctError, Query, XmlElement,
 };
 use lf_mapping::spec::{FieldSpec, MappingSpec, ObjectSpec, SpecFile, TransformSpec};
-use lf_mapping::{MapContext, Mapped, MappedRecord, MappingError, ObjectDescribe, SpecBundle};
+use lf_mapping::{
+    MapContext, Mapped, MappedRecord, MappingError, ObjectDescribe, SourceReads, SpecBundle,
+};
 use rust_decimal::Decimal;
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use secrecy::SecretString;
@@ -1415,21 +1420,24 @@ async fn the_demo_records_go_through_onboarding_and_opportunity_won() {
 
     // opportunity-won: every won deal as an AR invoice and as a sales order, in its entity,
     // for the customer its Account is (or has just been) linked to.
-    let won = org
-        .query(
-            "SELECT Id, Name, IsWon, CloseDate, CurrencyIsoCode, PO_Number__c, Payment_Terms__c, \
-             Business_Unit__c, Account.Id, Account.Name, Account.BillingCountry, \
-             Account.Business_Unit__c, Account.Intacct_Customer_ID__c, \
-             (SELECT ProductCode, Name, Description, Quantity, UnitPrice, TotalPrice, Discount, \
-             CurrencyIsoCode, ServiceDate, End_Date__c, Product2.Family FROM OpportunityLineItems \
-             ORDER BY SortOrder) FROM Opportunity WHERE IsWon = true",
-        )
-        .await;
+    // The query is built from what the two document mappings read, as the flow builds it.
+    let mut reads = set
+        .mapping(Flow::OpportunityWon, "invoice")
+        .unwrap()
+        .reads()
+        .clone();
+    reads.merge(
+        set.mapping(Flow::OpportunityWon, "sales_order")
+            .unwrap()
+            .reads(),
+    );
+    let soql = soql_from_reads("Opportunity", &reads, &["AccountId"]);
+    let won = org.query(&format!("{soql} WHERE IsWon = true")).await;
     assert_eq!(won.len(), 5);
     let mut documents = 0;
     let mut entities = BTreeSet::new();
     for mut opp in won {
-        let account = opp["Account"]["Id"].as_str().unwrap().to_owned();
+        let account = opp["AccountId"].as_str().unwrap().to_owned();
         if opp["Account"]["Intacct_Customer_ID__c"].is_null() {
             opp["Account"]["Intacct_Customer_ID__c"] = json!(created[&account]);
         }
@@ -1457,18 +1465,12 @@ async fn the_demo_records_go_through_onboarding_and_opportunity_won() {
     }
 
     // Quote-to-cash: the primary CPQ quote as a sales order.
+    let quote_order = set.mapping(Flow::OpportunityWon, "quote_order").unwrap();
+    let soql = soql_from_reads("SBQQ__Quote__c", quote_order.reads(), &[]);
     let quotes = org
-        .query(
-            "SELECT Id, Name, SBQQ__Primary__c, SBQQ__Opportunity2__c, SBQQ__StartDate__c, \
-             CurrencyIsoCode, SBQQ__Account__r.BillingCountry, SBQQ__Account__r.Business_Unit__c, \
-             SBQQ__Account__r.Intacct_Customer_ID__c, (SELECT SBQQ__ProductCode__c, \
-             SBQQ__Description__c, SBQQ__Quantity__c, SBQQ__NetPrice__c, SBQQ__StartDate__c, \
-             SBQQ__EndDate__c, SBQQ__Product__r.Family FROM SBQQ__LineItems__r) \
-             FROM SBQQ__Quote__c WHERE SBQQ__Primary__c = true",
-        )
+        .query(&format!("{soql} WHERE SBQQ__Primary__c = true"))
         .await;
     assert_eq!(quotes.len(), 1);
-    let quote_order = set.mapping(Flow::OpportunityWon, "quote_order").unwrap();
     match quote_order.map(&quotes[0], &cx) {
         Ok(Mapped::Record(r)) => {
             problems.extend(dangling(&company, "SOTRANSACTION", &r.fields));
@@ -1489,4 +1491,102 @@ async fn the_demo_records_go_through_onboarding_and_opportunity_won() {
         ["DE", "EDU", "UK", "US"].map(str::to_owned).into(),
         "the won deals reach every entity"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries built from what the mappings read.
+
+/// The SOQL a flow builds from a mapping's reads: the select list (and the flow's own `keys`),
+/// one child subquery per line collection (a collection only counted still needs a field:
+/// `Id`).
+fn soql_from_reads(object: &str, reads: &SourceReads, keys: &[&str]) -> String {
+    let mut select = reads.paths();
+    select.extend(keys.iter().map(|k| k.to_string()));
+    for (name, lines) in reads.collections() {
+        let mut fields = lines.paths();
+        if fields.is_empty() {
+            fields.push("Id".into());
+        }
+        select.push(format!("(SELECT {} FROM {name})", fields.join(", ")));
+    }
+    format!("SELECT {} FROM {object}", select.join(", "))
+}
+
+/// Every field the specs declare for `object`, related records' to `depth` levels, child
+/// relationships with their lines' fields: a superset of what any mapping can read.
+fn declared_select(specs: &Specs, object: &str, depth: usize, children: bool) -> Vec<String> {
+    let objects = specs.objects();
+    let Some(o) = objects.get(object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, ty) in &o.fields {
+        let related = |prefix: &str| {
+            ty.strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::to_owned)
+        };
+        if let Some(parent) = related("ref(") {
+            if depth > 0 {
+                out.extend(
+                    declared_select(specs, &parent, depth - 1, false)
+                        .into_iter()
+                        .map(|f| format!("{name}.{f}")),
+                );
+            }
+        } else if let Some(child) = related("children(") {
+            if children {
+                let fields = declared_select(specs, &child, 1, false);
+                out.push(format!("(SELECT {} FROM {name})", fields.join(", ")));
+            }
+        } else {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// The records of a query by Id.
+fn by_id(records: Vec<Value>) -> BTreeMap<String, Value> {
+    records
+        .into_iter()
+        .map(|r| (r["Id"].as_str().unwrap_or_default().to_owned(), r))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_demo_records_map_the_same_from_the_query_built_from_the_reads() {
+    let org = Org::start().await;
+    let specs = Specs::shipped();
+    let set = SpecBundle::shipped().compile().unwrap();
+    let (mut compared, mut mapped) = (0, 0);
+    let mut problems = Vec::new();
+    for (flow, _) in set.flows() {
+        for (name, plan) in set.mappings(flow) {
+            if plan.source_system() != System::Salesforce {
+                continue;
+            }
+            let object = plan.source_object();
+            let everything = format!(
+                "SELECT {} FROM {object}",
+                declared_select(&specs, object, 2, true).join(", ")
+            );
+            let whole = by_id(org.query(&everything).await);
+            let selected = by_id(org.query(&soql_from_reads(object, plan.reads(), &[])).await);
+            assert_eq!(whole.len(), selected.len(), "{flow} {name}");
+            for (id, full) in &whole {
+                let cx = MapContext::default();
+                let (a, b) = (plan.map(full, &cx), plan.map(&selected[id], &cx));
+                if format!("{a:?}") != format!("{b:?}") {
+                    problems.push(format!("{flow} {name} {id}:\n  {a:?}\n  {b:?}"));
+                }
+                compared += 1;
+                mapped += usize::from(matches!(a, Ok(Mapped::Record(_))));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    // Every Salesforce-sourced mapping ran on the demo org's records, most of them mapped.
+    assert!(compared >= 40, "only {compared} records compared");
+    assert!(mapped * 2 > compared, "only {mapped} of {compared} mapped");
 }

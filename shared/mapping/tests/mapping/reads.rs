@@ -1,0 +1,313 @@
+//! `MappingPlan::reads`: what a compiled mapping says it reads is all it reads. Every shipped
+//! test case maps the same from a record pruned to the declared reads as from the whole
+//! record, and a read left out of the list is caught by that very comparison.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lf_domain::{EntityId, Flow};
+use lf_mapping::{MapContext, MappingPlan, SourceReads, SpecBundle, SpecSet};
+use serde_json::{Map, Value, json};
+
+fn shipped() -> SpecSet {
+    match SpecBundle::shipped().compile() {
+        Ok(s) => s,
+        Err(e) => panic!("the shipped specs do not compile:\n{e}"),
+    }
+}
+
+/// What to keep of a record, built here from the public API (not from lf-mapping's own code,
+/// so the test does not agree with the code it checks by construction), and editable.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Keep {
+    pub fields: BTreeSet<String>,
+    pub parents: BTreeMap<String, Keep>,
+    pub collections: BTreeMap<String, Keep>,
+}
+
+impl Keep {
+    pub(crate) fn of(reads: &SourceReads) -> Keep {
+        Keep {
+            fields: reads.fields().map(str::to_owned).collect(),
+            parents: reads
+                .parents()
+                .map(|(n, r)| (n.to_owned(), Keep::of(r)))
+                .collect(),
+            collections: reads
+                .collections()
+                .map(|(n, r)| (n.to_owned(), Keep::of(r)))
+                .collect(),
+        }
+    }
+
+    /// Every leaf read, dotted (`Account.Name`, `OpportunityLineItems.TotalPrice`).
+    fn leaves(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.fields.iter().cloned().collect();
+        for (n, k) in self.parents.iter().chain(&self.collections) {
+            out.extend(k.leaves().into_iter().map(|l| format!("{n}.{l}")));
+        }
+        out
+    }
+
+    /// The same, without the leaf `dotted`.
+    fn without(&self, dotted: &str) -> Keep {
+        let mut k = self.clone();
+        match dotted.split_once('.') {
+            None => {
+                k.fields.remove(dotted);
+            }
+            Some((first, rest)) => {
+                for m in [&mut k.parents, &mut k.collections] {
+                    if let Some(inner) = m.get_mut(first) {
+                        *inner = inner.without(rest);
+                    }
+                }
+            }
+        }
+        k
+    }
+
+    /// `record` with only what is kept: fields, related records (pruned), collections as
+    /// either API returns them (`{totalSize, done, records: [...]}` or a list), each line
+    /// pruned.
+    pub(crate) fn prune(&self, record: &Value) -> Value {
+        let Value::Object(m) = record else {
+            return record.clone();
+        };
+        let mut out = Map::new();
+        for (k, v) in m {
+            if self.fields.contains(k) {
+                out.insert(k.clone(), v.clone());
+            } else if let Some(p) = self.parents.get(k) {
+                out.insert(k.clone(), p.prune(v));
+            } else if let Some(c) = self.collections.get(k) {
+                out.insert(k.clone(), c.prune_lines(v));
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn prune_lines(&self, v: &Value) -> Value {
+        match v {
+            Value::Array(items) => Value::Array(items.iter().map(|i| self.prune(i)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| match (k.as_str(), x) {
+                        ("records", Value::Array(_)) => (k.clone(), self.prune_lines(x)),
+                        _ => (k.clone(), x.clone()),
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// The contexts a flow maps in: routed by the mapping, and with an entity given.
+fn contexts(plan: &MappingPlan) -> Vec<MapContext<'_>> {
+    let mut out = vec![MapContext::default()];
+    if let Some(e) = ["US", "DE", "UK", "EDU"]
+        .iter()
+        .find_map(|id| plan.entity(&EntityId::parse(id).unwrap()))
+    {
+        out.push(MapContext {
+            entity: Some(e),
+            rates: None,
+        });
+    }
+    out
+}
+
+/// Whether mapping `record` pruned by `keep` gives what mapping it whole gives (Debug shows
+/// every field in order and every error's text), in every context.
+fn same_pruned(plan: &MappingPlan, keep: &Keep, record: &Value) -> Result<(), String> {
+    let pruned = keep.prune(record);
+    for cx in contexts(plan) {
+        let (full, less) = (plan.map(record, &cx), plan.map(&pruned, &cx));
+        if format!("{full:?}") != format!("{less:?}") {
+            return Err(format!(
+                "{}: whole {record} → {full:?}\npruned {pruned} → {less:?}",
+                plan.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_shipped_test_case_maps_the_same_from_only_what_its_mapping_reads() {
+    let specs = shipped();
+    let (mut cases, mut pruned_away) = (0, 0);
+    let mut problems = Vec::new();
+    for (flow, name, mapping, input) in specs.test_cases() {
+        let plan = specs.mapping(flow, mapping).unwrap();
+        let keep = Keep::of(plan.reads());
+        if let Err(p) = same_pruned(plan, &keep, input) {
+            problems.push(format!("{flow} / {name}: {p}"));
+        }
+        cases += 1;
+        pruned_away += usize::from(keep.prune(input) != *input);
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(cases >= 30, "only {cases} test cases");
+    // Not vacuous: inputs that carry what the mappings do not read (Salesforce's
+    // `attributes`, unused values) really lost it. The demo records (sandboxes) carry far more.
+    assert!(pruned_away > 0, "no input lost a field");
+}
+
+#[test]
+fn a_read_left_out_is_caught_by_the_comparison() {
+    let specs = shipped();
+    let plan = specs.mapping(Flow::OpportunityWon, "invoice").unwrap();
+    let keep = Keep::of(plan.reads());
+    let input = specs
+        .test_cases()
+        .find(|(_, name, _, _)| name.starts_with("a US deal"))
+        .map(|(_, _, _, input)| input.clone())
+        .unwrap();
+    assert_eq!(same_pruned(plan, &keep, &input), Ok(()));
+    // What the country routing reads, a line amount, a plain field, what the revenue
+    // schedule's condition reads, and what the mapping's own condition reads: each, left
+    // out, changes the result.
+    for left_out in [
+        "Account.BillingCountry",
+        "OpportunityLineItems.TotalPrice",
+        "PO_Number__c",
+        "OpportunityLineItems.End_Date__c",
+        "IsWon",
+    ] {
+        assert!(
+            keep.leaves().contains(&left_out.to_owned()),
+            "{left_out} is not declared"
+        );
+        assert!(
+            same_pruned(plan, &keep.without(left_out), &input).is_err(),
+            "leaving out {left_out} went unnoticed"
+        );
+    }
+    // Across every shipped mapping, leaving out a read is noticed by at least one of its
+    // test cases for most reads (the others are read only on paths no test case takes, such
+    // as ids that name a record in errors).
+    let (mut declared, mut caught) = (0, 0);
+    for (flow, _) in specs.flows() {
+        for (name, plan) in specs.mappings(flow) {
+            let keep = Keep::of(plan.reads());
+            let inputs: Vec<&Value> = specs
+                .test_cases()
+                .filter(|(f, _, m, _)| *f == flow && *m == name)
+                .map(|(_, _, _, i)| i)
+                .collect();
+            for leaf in keep.leaves() {
+                declared += 1;
+                let less = keep.without(&leaf);
+                caught += usize::from(inputs.iter().any(|i| same_pruned(plan, &less, i).is_err()));
+            }
+        }
+    }
+    assert!(
+        caught * 2 > declared,
+        "only {caught} of {declared} reads are needed by a test case"
+    );
+}
+
+#[test]
+fn reads_list_fields_parents_and_lines_in_a_fixed_order() {
+    let specs = shipped();
+    let invoice = specs
+        .mapping(Flow::OpportunityWon, "invoice")
+        .unwrap()
+        .reads();
+    assert_eq!(invoice.object(), "Opportunity");
+    // Own fields by name, then the related records' (the routing's Account.BillingCountry,
+    // the customer id).
+    assert_eq!(
+        invoice.paths(),
+        [
+            "Business_Unit__c",
+            "CloseDate",
+            "CurrencyIsoCode",
+            "Id",
+            "IsWon",
+            "Name",
+            "PO_Number__c",
+            "Payment_Terms__c",
+            "Account.BillingCountry",
+            "Account.Intacct_Customer_ID__c",
+        ]
+    );
+    let lines: Vec<(&str, &SourceReads)> = invoice.collections().collect();
+    assert_eq!(lines.len(), 1);
+    let (name, line) = lines[0];
+    assert_eq!(
+        (name, line.object()),
+        ("OpportunityLineItems", "OpportunityLineItem")
+    );
+    // The routing's `exists` over the lines reads ProductCode too.
+    assert_eq!(
+        line.paths(),
+        [
+            "CurrencyIsoCode",
+            "Description",
+            "End_Date__c",
+            "Name",
+            "ProductCode",
+            "ServiceDate",
+            "TotalPrice",
+            "Product2.Family",
+        ]
+    );
+    assert!(invoice.contains("Account.BillingCountry"));
+    assert!(invoice.contains("OpportunityLineItems.Product2.Family"));
+    assert!(!invoice.contains("Account.Name"));
+
+    // The same mapping compiled twice, from files in another order, lists the same reads.
+    let mut files: Vec<(String, String)> = SpecBundle::shipped()
+        .files()
+        .map(|(n, t)| (n.to_owned(), t.to_owned()))
+        .collect();
+    files.reverse();
+    let again = SpecBundle::from_files(files).compile().unwrap();
+    assert_eq!(
+        again
+            .mapping(Flow::OpportunityWon, "invoice")
+            .unwrap()
+            .reads(),
+        invoice
+    );
+
+    // Matching keys, the fuzzy name and the ownership time are reads too.
+    let sync = specs
+        .mapping(Flow::AccountSync, "account_to_customer")
+        .unwrap()
+        .reads();
+    for path in [
+        "Website",
+        "Tax_ID__c",
+        "BillingPostalCode",
+        "LastModifiedDate",
+    ] {
+        assert!(sync.contains(path), "{path}: {:?}", sync.paths());
+    }
+}
+
+#[test]
+fn reads_of_several_mappings_merge_into_one_select_list() {
+    let specs = shipped();
+    let mut both = specs
+        .mapping(Flow::OpportunityWon, "invoice")
+        .unwrap()
+        .reads()
+        .clone();
+    let order = specs
+        .mapping(Flow::OpportunityWon, "sales_order")
+        .unwrap()
+        .reads();
+    both.merge(order);
+    for p in order.paths().iter().chain(&["PO_Number__c".to_owned()]) {
+        assert!(both.contains(p), "{p}");
+    }
+    // The sales order's line fields join the invoice's.
+    assert!(both.contains("OpportunityLineItems.UnitPrice"));
+    assert!(both.contains("OpportunityLineItems.TotalPrice"));
+    let record = json!({"Id": "006000000000001AAA"});
+    assert_eq!(Keep::of(&both).prune(&record), record);
+}
