@@ -281,8 +281,12 @@ pub(crate) fn steps_of(path: &SourcePath, object: &ObjectDef, catalog: &Catalog)
 }
 
 /// The line record of a collection read through `steps` (what `line.X` and a line field's
-/// `$.X` start from): the steps, with `Each` at the end if the path stops at the list.
+/// `$.X` start from): the steps without a filter's `All`, with `Each` at the end if the path
+/// stops at the list.
 pub(crate) fn line_prefix(mut steps: Vec<Step>) -> Vec<Step> {
+    if steps.last() == Some(&Step::All) {
+        steps.pop();
+    }
     if steps.last() != Some(&Step::Each) {
         steps.push(Step::Each);
     }

@@ -127,9 +127,10 @@ pub(super) fn source_reads(
     c.fields(&root, &plan.fields);
     for lp in &plan.lines {
         for steps in steps_of(&lp.source, source, catalog) {
+            // The collection itself is read even when no line field reads anything (and its
+            // lines whole when a filter picks them).
+            c.set.add(&steps);
             let prefix = line_prefix(steps);
-            // The collection itself is read even when no line field reads anything.
-            c.set.add(&prefix);
             let line = Origin {
                 object: &lp.object,
                 prefix: &prefix,

@@ -311,3 +311,111 @@ fn reads_of_several_mappings_merge_into_one_select_list() {
     let record = json!({"Id": "006000000000001AAA"});
     assert_eq!(Keep::of(&both).prune(&record), record);
 }
+
+/// Every place a spec reads from, in one small spec.
+const EVERY_KIND: &str = r#"flow: opportunity-won
+objects:
+  User: {system: salesforce, fields: {Id: id, Email: string(80), Name: string}}
+  Account: {system: salesforce, fields: {Id: id, Name: string, Country: string, Owner: ref(User)}}
+  Product: {system: salesforce, fields: {Family: string, Name: string}}
+  Line: {system: salesforce, fields: {Id: id, Code: string, Qty: decimal, Start: date, Product: ref(Product)}}
+  Opp:
+    system: salesforce
+    fields: {Id: id, Name: string, Stage: string, Amount: decimal, Close: date, Currency: string(3),
+             Notes: any, Unused: string, Account: ref(Account), Lines: children(Line)}
+  DOC: {system: intacct, fields: {A: string, C: string, D: decimal, items: ref(ITEMS)}}
+  ITEMS: {system: intacct, fields: {item: list(ITEM)}}
+  ITEM: {system: intacct, fields: {code: string, product: string}}
+mappings:
+  doc:
+    source: Opp
+    target: DOC
+    when: record.Stage == 'Won'
+    fields:
+      - target: A
+        value: "record.Lines.records.exists(l, l.Product.Family == 'X') ? record.Account.Owner.Email : ''"
+      - target: C
+        value: "has(record.Notes.flag) ? 'y' : 'n'"
+      - target: D
+        source: $.Amount
+        transforms: [{currency: {from: $.Currency, to: USD, date: $.Close}}]
+    lines:
+      - target: items.item
+        source: "$.Lines.records[?@.Qty >= 0]"
+        when: line.Start != null && record.Name != ''
+        fields:
+          - {target: code, source: $.Code}
+          - {target: product, source: $.Product.Name}
+  counted:
+    source: Opp
+    target: DOC
+    fields:
+      - target: C
+        value: "record.Lines.totalSize > 0 ? 'some' : 'none'"
+"#;
+
+#[test]
+fn expressions_filters_transforms_and_lines_are_all_reads() {
+    let specs = SpecBundle::from_files([("opportunity-won.yaml", EVERY_KIND)])
+        .compile()
+        .unwrap();
+    let doc = specs.mapping(Flow::OpportunityWon, "doc").unwrap().reads();
+    // The mapping's condition, `has` on an `any` field, the currency, the date of its rate,
+    // the amount, the line condition's `record.Name`, a parent of a parent in a CEL value.
+    assert_eq!(
+        doc.paths(),
+        [
+            "Amount",
+            "Close",
+            "Currency",
+            "Id",
+            "Name",
+            "Notes",
+            "Stage",
+            "Account.Owner.Email"
+        ]
+    );
+    let (name, lines) = doc.collections().next().unwrap();
+    assert_eq!((name, lines.object()), ("Lines", "Line"));
+    // The filter reads the lines whole (every scalar field), `exists` reads Product.Family
+    // through its variable, the line field Product.Name.
+    assert_eq!(
+        lines.paths(),
+        [
+            "Code",
+            "Id",
+            "Qty",
+            "Start",
+            "Product.Family",
+            "Product.Name"
+        ]
+    );
+    assert!(!doc.contains("Unused"));
+    // Counting the lines reads the collection, none of its fields.
+    let counted = specs
+        .mapping(Flow::OpportunityWon, "counted")
+        .unwrap()
+        .reads();
+    let collections: Vec<(&str, Vec<String>)> =
+        counted.collections().map(|(n, r)| (n, r.paths())).collect();
+    assert_eq!(collections, [("Lines", Vec::<String>::new())]);
+
+    // And what they read is what they need: a record pruned to it maps the same.
+    let plan = specs.mapping(Flow::OpportunityWon, "doc").unwrap();
+    let opp = json!({"Id": "006X", "Name": "Deal", "Stage": "Won", "Amount": "10", "Close": "2026-01-31",
+        "Currency": "USD", "Notes": {"flag": true}, "Unused": "x",
+        "Account": {"Name": "Acme", "Owner": {"Email": "o@acme.test", "Name": "O"}},
+        "Lines": {"totalSize": 2, "done": true, "records": [
+            {"Id": "L1", "Code": "A", "Qty": 1, "Start": "2026-02-01", "Product": {"Family": "X", "Name": "Pa"}},
+            {"Id": "L2", "Code": "B", "Qty": -1, "Start": null, "Product": {"Family": "Y", "Name": "Pb"}}]}});
+    let keep = Keep::of(plan.reads());
+    assert_eq!(same_pruned(plan, &keep, &opp), Ok(()));
+    assert_ne!(keep.prune(&opp), opp);
+    let Ok(lf_mapping::Mapped::Record(r)) = plan.map(&opp, &MapContext::default()) else {
+        panic!("not mapped");
+    };
+    assert_eq!(
+        Value::Object(r.fields),
+        json!({"A": "o@acme.test", "C": "y", "D": "10.00", "items": {"item": [{"code": "A", "product": "Pa"}]}})
+    );
+}
