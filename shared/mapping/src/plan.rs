@@ -87,6 +87,8 @@ pub struct MappingPlan {
     pub(crate) ownership: OwnershipPlan,
     /// Every source field the mapping reads (see [`MappingPlan::reads`]).
     pub(crate) source_reads: SourceReads,
+    /// What a flow reads of the target (see [`MappingPlan::target_reads`]).
+    pub(crate) target_reads: SourceReads,
 }
 
 /// A routed entity and the name of the rule that picked it (`None`: the fallback).
@@ -536,6 +538,15 @@ impl MappingPlan {
     /// gives what mapping the whole record gives. See [`SourceReads`] for the guarantees.
     pub fn reads(&self) -> &SourceReads {
         &self.source_reads
+    }
+
+    /// The fields of the target record a flow reads before writing it: every field the
+    /// mapping writes outside line collections (what [`MappingPlan::fields_to_write`] diffs
+    /// against), the fields matching compares candidates on, the target's modification time
+    /// (ownership), and the id fields the object declares. A target record (or candidate)
+    /// that has only these gives the same `fields_to_write` and the same match decisions.
+    pub fn target_reads(&self) -> &SourceReads {
+        &self.target_reads
     }
 
     /// The matching rules to run before creating a target record.

@@ -3,6 +3,7 @@
 //! SOQL select list, its Intacct field list) from the mapping instead of from a hand-kept list.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json_path::PathElement;
 
@@ -20,8 +21,9 @@ pub(crate) enum Step {
     All,
 }
 
-/// The fields a mapping reads from one record: its own fields, its related (parent) records'
-/// fields, and its line collections' fields.
+/// The fields read from one record — a mapping's source record, or its target before a
+/// write ([`crate::MappingPlan::target_reads`]): the record's own fields, its related (parent)
+/// records' fields, and its line collections' fields.
 ///
 /// Guarantees, for a mapping compiled from a spec:
 /// - **Complete**: mapping a record pruned to these reads (each collection's lines pruned to
@@ -212,12 +214,12 @@ impl SourceReads {
 /// Collects the paths a mapping reads, then builds its [`SourceReads`].
 pub(crate) struct ReadSet<'c> {
     catalog: &'c Catalog,
-    root: std::sync::Arc<ObjectDef>,
+    root: Arc<ObjectDef>,
     reads: SourceReads,
 }
 
 impl<'c> ReadSet<'c> {
-    pub(crate) fn new(catalog: &'c Catalog, root: std::sync::Arc<ObjectDef>) -> Self {
+    pub(crate) fn new(catalog: &'c Catalog, root: Arc<ObjectDef>) -> Self {
         let mut reads = SourceReads::new(&root.name);
         // Error messages name a record by the first of these it has.
         for id in crate::plan::ID_FIELDS {

@@ -194,9 +194,11 @@ impl Compiler<'_, '_> {
             lines,
             ownership,
             source_reads: SourceReads::default(),
+            target_reads: SourceReads::default(),
         };
         // Collected while every path is still a path (interning turns them into slots).
         plan.source_reads = super::reads::source_reads(&plan, catalog, &source);
+        plan.target_reads = super::reads::target_reads(&plan, catalog, &target);
         plan.intern_reads();
         Some(plan)
     }

@@ -1,6 +1,12 @@
 //! Spec files → compiled plans. Every path, transform argument, lookup table reference,
 //! expression and entity reference is checked; every problem is reported with its file, line,
 //! column and field, all at once.
+//!
+//! This file holds the compiler's state, the order of the passes and name resolution; each
+//! concern has its module: `objects` (declarations, lookups, entities), `routing`,
+//! `matching`, `paths` (source and target paths), `mapping` (mappings and lines), `fields`
+//! (field mappings and groups), `transforms`, `ownership`, `reads` (what a plan reads) and
+//! `cases` (the test cases).
 
 mod cases;
 mod fields;

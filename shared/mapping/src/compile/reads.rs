@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::expr::{Expr, Var};
-use crate::path::{Read, SourcePath};
+use crate::path::{Read, SourcePath, TargetPath};
 use crate::plan::{FieldPlan, Input, MappingPlan};
 use crate::reads::{ReadSet, SourceReads, Step, line_prefix, steps_of};
 use crate::schema::{Catalog, ObjectDef};
@@ -142,4 +142,34 @@ pub(super) fn source_reads(
         }
     }
     c.set.finish()
+}
+
+/// What a flow reads of the target record before it writes: every field the mapping writes
+/// outside line collections (to diff against), what matching compares candidates on, the
+/// target's modification time (ownership), and the target's id fields.
+pub(super) fn target_reads(
+    plan: &MappingPlan,
+    catalog: &Catalog,
+    target: &Arc<ObjectDef>,
+) -> SourceReads {
+    let mut set = ReadSet::new(catalog, target.clone());
+    let mut add = |p: &TargetPath| {
+        let mut steps: Vec<Step> = p.segments.iter().map(|s| Step::Name(s.clone())).collect();
+        steps.push(Step::All);
+        set.add(&steps);
+    };
+    plan.fields.iter().for_each(|f| add(&f.target));
+    if let Some(m) = &plan.matching {
+        m.keys
+            .iter()
+            .flat_map(|k| &k.parts)
+            .for_each(|part| add(&part.target));
+        if let Some(z) = &m.fuzzy {
+            add(&z.target);
+        }
+    }
+    if let Some(p) = &plan.ownership.target_modified {
+        add(p);
+    }
+    set.finish()
 }

@@ -5,15 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lf_domain::{EntityId, Flow};
-use lf_mapping::{MapContext, MappingPlan, SourceReads, SpecBundle, SpecSet};
-use serde_json::{Map, Value, json};
+use lf_mapping::{MapContext, MappingPlan, SourceReads, SpecBundle};
 
-fn shipped() -> SpecSet {
-    match SpecBundle::shipped().compile() {
-        Ok(s) => s,
-        Err(e) => panic!("the shipped specs do not compile:\n{e}"),
-    }
-}
+use crate::specs::shipped;
+use serde_json::{Map, Value, json};
 
 /// What to keep of a record, built here from the public API (not from lf-mapping's own code,
 /// so the test does not agree with the code it checks by construction), and editable.
@@ -418,4 +413,57 @@ fn expressions_filters_transforms_and_lines_are_all_reads() {
         Value::Object(r.fields),
         json!({"A": "o@acme.test", "C": "y", "D": "10.00", "items": {"item": [{"code": "A", "product": "Pa"}]}})
     );
+}
+
+#[test]
+fn the_target_reads_are_what_the_diff_and_the_match_compare() {
+    let specs = shipped();
+    let plan = specs
+        .mapping(Flow::AccountSync, "account_to_customer")
+        .unwrap();
+    let target = plan.target_reads();
+    assert_eq!(target.object(), "CUSTOMER");
+    // What is written, what matching compares, the modification time, the ids.
+    for path in [
+        "NAME",
+        "CREDITLIMIT",
+        "DISPLAYCONTACT.PHONE1",
+        "DISPLAYCONTACT.URL1",
+        "DISPLAYCONTACT.MAILADDRESS.ZIP",
+        "TAXID",
+        "WHENMODIFIED",
+        "CUSTOMERID",
+        "RECORDNO",
+    ] {
+        assert!(target.contains(path), "{path}: {:?}", target.paths());
+    }
+    let account = json!({"Id": "001000000000001AAA", "Name": "Acme Robotics Inc", "Type": "Customer - Direct",
+        "BillingCountry": "US", "BillingPostalCode": "94105", "Website": "https://acme-robotics.com",
+        "Phone": "555-0100", "Credit_Limit__c": 1000, "LastModifiedDate": "2026-05-02T10:00:00.000+0000"});
+    let lf_mapping::Mapped::Record(r) = plan.map(&account, &MapContext::default()).unwrap() else {
+        panic!("skipped");
+    };
+    // The customer as Intacct returns it, with much the flow need not read.
+    let current = json!({"RECORDNO": 42, "CUSTOMERID": "C-9", "NAME": "Old name", "CREDITLIMIT": "5000",
+        "TOTALDUE": "120.00", "PARENTID": null, "ONHOLD": "false", "WHENCREATED": "01/01/2026 00:00:00",
+        "WHENMODIFIED": "05/01/2026 10:00:00",
+        "DISPLAYCONTACT": {"PHONE1": "555-0199", "EMAIL1": "ap@acme.test", "URL1": "www.acme-robotics.com",
+            "MAILADDRESS": {"ZIP": "94105", "COUNTRY": "United States", "ISOCOUNTRYCODE": "US", "ADDRESS3": "x"}}});
+    let keep = Keep::of(target);
+    let pruned = keep.prune(&current);
+    assert_ne!(pruned, current);
+    let write = plan.fields_to_write(&r.fields, &account, &current);
+    assert!(!write.is_empty());
+    assert_eq!(plan.fields_to_write(&r.fields, &account, &pruned), write);
+    let m = plan.matching().unwrap();
+    let similar = json!({"CUSTOMERID": "C-8", "NAME": "Acme Robotic", "STATUS": "active"});
+    let candidates = [similar, current];
+    let pruned: Vec<Value> = candidates.iter().map(|c| keep.prune(c)).collect();
+    assert_eq!(m.decide(&account, &pruned), m.decide(&account, &candidates));
+    // Leaving out what the match compares on changes the decision.
+    let blind = keep
+        .without("DISPLAYCONTACT.URL1")
+        .without("DISPLAYCONTACT.MAILADDRESS.ZIP");
+    let pruned: Vec<Value> = candidates.iter().map(|c| blind.prune(c)).collect();
+    assert_ne!(m.decide(&account, &pruned), m.decide(&account, &candidates));
 }

@@ -11,7 +11,7 @@ use lf_mapping::{
 };
 use serde_json::{Value, json};
 
-fn shipped() -> SpecSet {
+pub(crate) fn shipped() -> SpecSet {
     match SpecBundle::shipped().compile() {
         Ok(s) => s,
         Err(e) => panic!("the shipped specs do not compile:\n{e}"),
