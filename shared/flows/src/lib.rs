@@ -10,5 +10,13 @@
 //! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
 
 pub mod batch;
+pub mod consumer;
+pub mod idempotency;
+pub mod metrics;
+pub mod runner;
 
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
+pub use consumer::{Consumer, ConsumerOptions};
+pub use idempotency::{Gate, Idempotency, ItemKey};
+pub use metrics::{FlowCounts, Metrics};
+pub use runner::{BatchCounts, BatchReport, RetryRequest, run_batch};

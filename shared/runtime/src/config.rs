@@ -1,0 +1,155 @@
+//! The functions' configuration, read from the environment once at cold start. Every error
+//! names the variable.
+
+use std::collections::BTreeMap;
+
+use lf_aws::{SpecSource, TableNames};
+use lf_domain::Flow;
+
+/// The prefix of every table name (`ledgerforce-<stage>`).
+pub const TABLE_PREFIX_VAR: &str = "LEDGERFORCE_TABLE_PREFIX";
+/// Intacct requests in flight at once across the company.
+pub const INTACCT_CONCURRENCY_VAR: &str = "LEDGERFORCE_INTACCT_CONCURRENCY";
+/// Secrets Manager ARNs.
+pub const SALESFORCE_SECRET_VAR: &str = "LEDGERFORCE_SALESFORCE_SECRET_ARN";
+pub const INTACCT_SECRET_VAR: &str = "LEDGERFORCE_INTACCT_SECRET_ARN";
+pub const WEBHOOK_SECRET_VAR: &str = "LEDGERFORCE_WEBHOOK_SECRET_ARN";
+
+/// The variable holding a flow's queue URL: `LEDGERFORCE_QUEUE_URL_OPPORTUNITY_WON`.
+pub fn queue_url_var(flow: Flow) -> String {
+    format!(
+        "LEDGERFORCE_QUEUE_URL_{}",
+        flow.as_str().to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// A configuration value is missing or unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {var} is not set")]
+    Missing { var: String },
+    #[error("environment variable {var} is invalid: {reason}")]
+    Invalid { var: String, reason: String },
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    pub tables: TableNames,
+    /// Queue URLs of the flows whose variable is set.
+    pub queue_urls: BTreeMap<Flow, String>,
+    pub salesforce_secret: Option<String>,
+    pub intacct_secret: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub spec_source: SpecSource,
+    /// At least 1; default 2.
+    pub intacct_concurrency: u32,
+}
+
+impl RuntimeConfig {
+    /// Reads the process environment (the only place a function reads it).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// Reads through `lookup` (a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
+        let prefix = get(TABLE_PREFIX_VAR).ok_or_else(|| ConfigError::Missing {
+            var: TABLE_PREFIX_VAR.to_owned(),
+        })?;
+        let queue_urls = Flow::ALL
+            .into_iter()
+            .filter_map(|flow| get(&queue_url_var(flow)).map(|url| (flow, url)))
+            .collect();
+        let spec_source = SpecSource::parse(lookup(lf_aws::MAPPING_SOURCE_VAR).as_deref())
+            .map_err(|e| ConfigError::Invalid {
+                var: lf_aws::MAPPING_SOURCE_VAR.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let intacct_concurrency = match get(INTACCT_CONCURRENCY_VAR) {
+            None => 2,
+            Some(text) => match text.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: INTACCT_CONCURRENCY_VAR.to_owned(),
+                        reason: format!("`{text}` is not a whole number of at least 1"),
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            tables: TableNames::with_prefix(prefix.trim()),
+            queue_urls,
+            salesforce_secret: get(SALESFORCE_SECRET_VAR),
+            intacct_secret: get(INTACCT_SECRET_VAR),
+            webhook_secret: get(WEBHOOK_SECRET_VAR),
+            spec_source,
+            intacct_concurrency,
+        })
+    }
+
+    /// The queue URL of `flow`, or the error naming its variable.
+    pub fn queue_url(&self, flow: Flow) -> Result<&str, ConfigError> {
+        self.queue_urls
+            .get(&flow)
+            .map(String::as_str)
+            .ok_or_else(|| ConfigError::Missing {
+                var: queue_url_var(flow),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<RuntimeConfig, ConfigError> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        RuntimeConfig::from_lookup(|var| map.get(var).cloned())
+    }
+
+    #[test]
+    fn a_full_environment_reads_and_errors_name_the_variable() {
+        let ok = from(&[
+            (TABLE_PREFIX_VAR, "ledgerforce-dev"),
+            (
+                "LEDGERFORCE_QUEUE_URL_OPPORTUNITY_WON",
+                "https://sqs.example/1/q",
+            ),
+            (INTACCT_CONCURRENCY_VAR, "4"),
+            (lf_aws::MAPPING_SOURCE_VAR, "s3://specs-bucket/prod/"),
+        ])
+        .unwrap();
+        assert_eq!(ok.tables.xref, "ledgerforce-dev-xref");
+        assert_eq!(
+            ok.queue_url(Flow::OpportunityWon).unwrap(),
+            "https://sqs.example/1/q"
+        );
+        assert_eq!(ok.intacct_concurrency, 4);
+        assert_eq!(
+            ok.queue_url(Flow::AccountOnboarding)
+                .unwrap_err()
+                .to_string(),
+            "environment variable LEDGERFORCE_QUEUE_URL_ACCOUNT_ONBOARDING is not set"
+        );
+
+        let missing = from(&[]).unwrap_err();
+        assert!(missing.to_string().contains(TABLE_PREFIX_VAR), "{missing}");
+        let bad = from(&[(TABLE_PREFIX_VAR, "p"), (INTACCT_CONCURRENCY_VAR, "0")]).unwrap_err();
+        assert!(matches!(&bad, ConfigError::Invalid { var, .. } if var == INTACCT_CONCURRENCY_VAR));
+        let bad = from(&[
+            (TABLE_PREFIX_VAR, "p"),
+            (lf_aws::MAPPING_SOURCE_VAR, "ftp://x"),
+        ])
+        .unwrap_err();
+        assert!(
+            bad.to_string().contains("LEDGERFORCE_MAPPING_SOURCE"),
+            "{bad}"
+        );
+    }
+}
