@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use lf_mapping::{Diagnostic, MappingError, ObjectDescribe, SpecBundle, SpecSet};
+use lf_mapping::{Diagnostic, MappingError, MappingPlan, ObjectDescribe, SpecBundle, SpecSet};
 
 use crate::CliError;
 
@@ -19,6 +19,9 @@ pub(crate) enum MappingCommand {
         /// fields of that object are checked against it. Repeatable.
         #[arg(long, value_name = "FILE")]
         describe: Vec<PathBuf>,
+        /// Also print, per mapping, the source fields it reads (what the flow selects).
+        #[arg(long)]
+        reads: bool,
     },
     /// Run the test cases inside every spec in DIR.
     Test {
@@ -31,7 +34,11 @@ pub(crate) enum MappingCommand {
 
 pub(crate) async fn run(cmd: MappingCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        MappingCommand::Check { dir, describe } => {
+        MappingCommand::Check {
+            dir,
+            describe,
+            reads,
+        } => {
             let describes = describe
                 .iter()
                 .map(|p| read_describe(p))
@@ -44,6 +51,11 @@ pub(crate) async fn run(cmd: MappingCommand) -> Result<ExitCode, CliError> {
                 let names: Vec<&str> = specs.mappings(flow).map(|(n, _)| n).collect();
                 mappings += names.len();
                 println!("{:<24} {file:<32} {}", flow.as_str(), names.join(", "));
+                if reads {
+                    for (name, plan) in specs.mappings(flow) {
+                        print_reads(name, plan);
+                    }
+                }
             }
             println!(
                 "ok: {} flows, {mappings} mappings, {} test cases in {}",
@@ -76,6 +88,25 @@ pub(crate) async fn run(cmd: MappingCommand) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `  invoice reads Opportunity: Id, Name, Account.BillingCountry` and a line per collection.
+fn print_reads(name: &str, plan: &MappingPlan) {
+    let reads = plan.reads();
+    println!(
+        "    {name} reads {}: {}",
+        reads.object(),
+        reads.paths().join(", ")
+    );
+    for (collection, lines) in reads.collections() {
+        println!(
+            "    {:width$}   {collection} ({}): {}",
+            "",
+            lines.object(),
+            lines.paths().join(", "),
+            width = name.len()
+        );
     }
 }
 

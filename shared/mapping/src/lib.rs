@@ -28,6 +28,8 @@ mod matching;
 mod ownership;
 mod path;
 mod plan;
+mod rates;
+mod reads;
 mod region;
 mod routing;
 mod schema;
@@ -51,7 +53,9 @@ pub use matching::{
 };
 pub use ownership::{Owner, Winner, decide as decide_owner};
 pub use plan::{MapContext, Mapped, MappedRecord, MappingPlan, Routed};
-pub use routing::{Entity, Rates};
+pub use rates::{RateError, Rates};
+pub use reads::SourceReads;
+pub use routing::Entity;
 pub use testcase::{TestOutcome, TestReport};
 pub use yaml::Located;
 

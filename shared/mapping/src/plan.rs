@@ -15,7 +15,10 @@ use crate::expr::{Bindings, Evaluated, Expr};
 use crate::matching::{MatchPlan, target_value};
 use crate::ownership::{self, Owner, Winner};
 use crate::path::{Read, Reads, Selected, SourcePath, TargetPath};
-use crate::routing::{Entity, Rates, RouteFailure, RoutingPlan};
+use crate::rates::Rates;
+use crate::reads::SourceReads;
+use crate::routing::{Entity, RouteFailure, RoutingPlan};
+use crate::schema::ObjectDef;
 use crate::transform::{Cx, Transform, Val, parse_datetime};
 
 /// Where a field's value comes from.
@@ -45,6 +48,8 @@ pub(crate) struct FieldPlan {
 /// One compiled line collection.
 #[derive(Debug)]
 pub(crate) struct LinePlan {
+    /// The declared object of one line.
+    pub object: Arc<ObjectDef>,
     pub target: TargetPath,
     pub label: Arc<str>,
     pub source: SourcePath,
@@ -80,6 +85,10 @@ pub struct MappingPlan {
     pub(crate) reads: Reads,
     pub(crate) lines: Vec<LinePlan>,
     pub(crate) ownership: OwnershipPlan,
+    /// Every source field the mapping reads (see [`MappingPlan::reads`]).
+    pub(crate) source_reads: SourceReads,
+    /// What a flow reads of the target (see [`MappingPlan::target_reads`]).
+    pub(crate) target_reads: SourceReads,
 }
 
 /// A routed entity and the name of the rule that picked it (`None`: the fallback).
@@ -90,7 +99,9 @@ pub type Routed = (Arc<Entity>, Option<String>);
 pub struct MapContext<'a> {
     /// Use this entity instead of routing (e.g. the entity the customer already lives in).
     pub entity: Option<&'a Entity>,
-    /// Today's rates of the entity's rate type; the spec's fallback rates fill the gaps.
+    /// The exchange rates for the dates being mapped, read by the flow from the source system
+    /// (Salesforce dated conversion rates, Intacct's rates of the entity's rate type). Only
+    /// `currency` conversions use them; one whose rate is not here fails the record.
     pub rates: Option<&'a Rates>,
 }
 
@@ -113,9 +124,12 @@ pub struct MappedRecord {
     pub fields: Map<String, Value>,
 }
 
+/// The fields a record is named by in messages, the first it has.
+pub(crate) const ID_FIELDS: [&str; 4] = ["Id", "RECORDNO", "CUSTOMERID", "RECORDID"];
+
 /// Names a record in messages: `Account 001...` / `CUSTOMER C-100`.
 fn record_label(object: &str, record: &Value) -> String {
-    let id = ["Id", "RECORDNO", "CUSTOMERID", "RECORDID"]
+    let id = ID_FIELDS
         .iter()
         .find_map(|k| match record.get(*k) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -514,6 +528,25 @@ impl MappingPlan {
     /// The system the target object lives in.
     pub fn target_system(&self) -> System {
         self.target_system
+    }
+
+    /// Every field of the source record this mapping reads — its own, its related records'
+    /// (`Account.Name`, `Owner.Email`) and its line collections' (`OpportunityLineItems`,
+    /// `SBQQ__LineItems__r`) — from field sources, transforms, conditions and expressions,
+    /// routing, matching and ownership. A flow selects exactly these (its SOQL select list and
+    /// child subqueries, its Intacct field list); mapping a record that has only these fields
+    /// gives what mapping the whole record gives. See [`SourceReads`] for the guarantees.
+    pub fn reads(&self) -> &SourceReads {
+        &self.source_reads
+    }
+
+    /// The fields of the target record a flow reads before writing it: every field the
+    /// mapping writes outside line collections (what [`MappingPlan::fields_to_write`] diffs
+    /// against), the fields matching compares candidates on, the target's modification time
+    /// (ownership), and the id fields the object declares. A target record (or candidate)
+    /// that has only these gives the same `fields_to_write` and the same match decisions.
+    pub fn target_reads(&self) -> &SourceReads {
+        &self.target_reads
     }
 
     /// The matching rules to run before creating a target record.
@@ -921,15 +954,26 @@ mod tests {
             Ok(s) => s,
             Err(e) => panic!("the shipped specs do not compile:\n{e}"),
         };
-        let rates: Rates = [("EUR", "1.1"), ("JPY", "0.0067"), ("GBP", "1.27")]
-            .into_iter()
-            .map(|(c, r)| {
-                (
+        let mut rates = Rates::new();
+        for base in ["USD", "EUR", "GBP"] {
+            for (c, r) in [
+                ("EUR", "1.1"),
+                ("JPY", "0.0067"),
+                ("GBP", "1.27"),
+                ("USD", "0.9"),
+            ] {
+                let (from, to) = (
                     lf_domain::CurrencyCode::parse(c).unwrap(),
-                    Decimal::from_str(r).unwrap(),
-                )
-            })
-            .collect();
+                    lf_domain::CurrencyCode::parse(base).unwrap(),
+                );
+                if from != to {
+                    let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+                    rates
+                        .insert(from, to, day, Decimal::from_str(r).unwrap())
+                        .unwrap();
+                }
+            }
+        }
         let (mut compared, mut mapped) = (0, 0);
         for (flow, _, mapping, input) in specs.test_cases() {
             let plan = specs.mapping(flow, mapping).unwrap();

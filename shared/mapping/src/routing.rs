@@ -1,18 +1,14 @@
 //! Entity routing: ordered rules pick the Intacct entity for a record, and the entity brings
-//! its defaults (base currency, exchange rate type, tax, AR account, terms, dimensions, rates).
+//! its defaults (base currency, exchange rate type, tax, AR account, terms, dimensions).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lf_domain::{CurrencyCode, EntityId};
-use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use crate::expr::{Bindings, EntityView, Expr};
 use crate::path::Reads;
-
-/// Exchange rates for one entity: currency → units of the entity's base currency per unit.
-pub type Rates = BTreeMap<CurrencyCode, Decimal>;
 
 /// An Intacct entity and its defaults, as declared in the spec.
 #[derive(Debug)]
@@ -20,14 +16,14 @@ pub struct Entity {
     pub id: EntityId,
     pub name: Option<String>,
     pub base_currency: CurrencyCode,
-    pub exchange_rate_type: Option<String>,
+    /// The Intacct exchange rate type (`EXCHRATETYPE`) the entity's documents carry, so that
+    /// Intacct converts them at the document date. Specs hold no rates.
+    pub exchange_rate_type: String,
     pub tax_solution: Option<String>,
     pub tax_code: Option<String>,
     pub ar_account: Option<String>,
     pub terms: Option<String>,
     pub dimensions: BTreeMap<String, String>,
-    /// Fallback rates (used when the caller passes none for a currency).
-    pub rates: Rates,
     /// The entity as expressions see it, built once.
     pub(crate) view: EntityView,
 }
@@ -38,13 +34,12 @@ impl Entity {
         id: EntityId,
         name: Option<String>,
         base_currency: CurrencyCode,
-        exchange_rate_type: Option<String>,
+        exchange_rate_type: String,
         tax_solution: Option<String>,
         tax_code: Option<String>,
         ar_account: Option<String>,
         terms: Option<String>,
         dimensions: BTreeMap<String, String>,
-        rates: Rates,
     ) -> Entity {
         let mut m = Map::new();
         let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
@@ -54,7 +49,10 @@ impl Entity {
             "base_currency".into(),
             Value::String(base_currency.to_string()),
         );
-        m.insert("exchange_rate_type".into(), opt(&exchange_rate_type));
+        m.insert(
+            "exchange_rate_type".into(),
+            Value::String(exchange_rate_type.clone()),
+        );
         m.insert("tax_solution".into(), opt(&tax_solution));
         m.insert("tax_code".into(), opt(&tax_code));
         m.insert("ar_account".into(), opt(&ar_account));
@@ -79,7 +77,6 @@ impl Entity {
             ar_account,
             terms,
             dimensions,
-            rates,
             view,
         }
     }

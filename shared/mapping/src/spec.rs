@@ -109,8 +109,10 @@ pub struct EntitySpec {
     pub name: Option<String>,
     /// The entity's base (functional) currency, ISO 4217.
     pub base_currency: String,
-    /// Intacct exchange rate type used for conversions (blank = Intacct Daily Rate).
-    pub exchange_rate_type: Option<String>,
+    /// The Intacct exchange rate type (EXCHRATETYPE, e.g. `Intacct Daily Rate`) the entity's
+    /// documents carry: Intacct converts them at the document date with the rates of this type.
+    /// Specs hold no exchange rates.
+    pub exchange_rate_type: String,
     /// Tax solution id (Avalara, VAT solution...).
     pub tax_solution: Option<String>,
     /// Default tax code / schedule.
@@ -122,11 +124,6 @@ pub struct EntitySpec {
     /// Dimension defaults, e.g. `department: SALES`, `class: ENT`.
     #[serde(default)]
     pub dimensions: BTreeMap<String, String>,
-    /// Fallback exchange rates: currency → units of the base currency per unit. The flows
-    /// normally pass the day's rates of the entity's rate type; these are used when they do not.
-    #[serde(default)]
-    #[schemars(with = "BTreeMap<String, DecimalText>")]
-    pub rates: BTreeMap<String, String>,
 }
 
 /// A decimal written as a number or as text; kept as text so no digit is lost.
@@ -358,7 +355,8 @@ pub enum TransformSpec {
     /// code (`USD`), a JSONPath (`$.CurrencyIsoCode`) or `entity` (the routed entity's base
     /// currency).
     Money(String),
-    /// Convert an amount into another currency with the routed entity's rates.
+    /// Convert an amount into another currency at the rate of a date, from the rates the flow
+    /// gives at map time (a missing rate fails the record; specs hold no rates).
     Currency(CurrencyConversion),
     /// Replace the value through a lookup table.
     Lookup(String),
@@ -421,8 +419,10 @@ pub struct NumberFormat {
 pub struct CurrencyConversion {
     /// The amount's currency: a code or a JSONPath (`$.CurrencyIsoCode`).
     pub from: String,
-    /// `base` (the routed entity's base currency) or a currency code.
+    /// A code, a JSONPath, or `base` (the routed entity's base currency).
     pub to: String,
+    /// JSONPath of the date whose rate converts (`$.CloseDate`, `$.PERIOD_END`).
+    pub date: String,
 }
 
 /// Split text and keep one part.
@@ -484,11 +484,23 @@ pub struct TestSpec {
     pub mapping: String,
     /// The source record, as the API returns it.
     pub input: Value,
-    /// Exchange rates for this test: currency → units of the entity's base currency.
+    /// The exchange rates the flow would give at map time, for `currency` conversions.
     #[serde(default)]
-    #[schemars(with = "BTreeMap<String, DecimalText>")]
-    pub rates: BTreeMap<String, String>,
+    pub rates: Vec<RateSpec>,
     pub expect: ExpectSpec,
+}
+
+/// One exchange rate of a test case: `rate` units of `to` per unit of `from`, from `date`
+/// until the pair's next rate.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateSpec {
+    pub from: String,
+    pub to: String,
+    /// The first day the rate holds, yyyy-MM-dd.
+    pub date: String,
+    #[schemars(with = "DecimalText")]
+    pub rate: String,
 }
 
 /// What a test case expects. Give `output` (and optionally `entity`), `skipped`, or `error`.

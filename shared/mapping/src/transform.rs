@@ -14,8 +14,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Number, Value};
 
 use crate::path::{Read, Reads, Selected};
+use crate::rates::Rates;
 use crate::region;
-use crate::routing::{Entity, Rates};
+use crate::routing::Entity;
 use crate::spec::{CountryFormat, DateFormat, DateTimeFormat, StateFormat};
 
 /// A value on its way through a field's transforms.
@@ -314,6 +315,8 @@ pub(crate) enum Transform {
     Convert {
         from: CurrencySource,
         to: CurrencySource,
+        /// The date whose rate converts (a path into the record).
+        date: Read,
     },
     Lookup(Arc<LookupTable>),
     Default(Value),
@@ -343,6 +346,7 @@ pub(crate) struct Cx<'a> {
     /// The record (or line) the field's JSONPaths start from.
     pub record: &'a Value,
     pub entity: Option<&'a Entity>,
+    /// The exchange rates given at map time.
     pub rates: Option<&'a Rates>,
     /// The values of the field list's plain source paths in `record` (see `Reads`).
     pub slots: &'a [Option<&'a Value>],
@@ -378,12 +382,13 @@ impl Transform {
                 country: Some(p), ..
             } => reads.intern(p),
             Transform::Money(CurrencySource::Path(p)) => reads.intern(p),
-            Transform::Convert { from, to } => {
+            Transform::Convert { from, to, date } => {
                 for c in [from, to] {
                     if let CurrencySource::Path(p) = c {
                         reads.intern(p);
                     }
                 }
+                reads.intern(date);
             }
             _ => {}
         }
@@ -475,11 +480,11 @@ impl Transform {
                     fixed(m.amount, code.minor_units()).to_string(),
                 )))
             }
-            Transform::Convert { from, to } => {
+            Transform::Convert { from, to, date } => {
                 let amount = decimal(&v)?;
                 let from = currency(from, cx)?;
                 let to = currency(to, cx)?;
-                let converted = convert(Money::new(amount, from), to, cx)?;
+                let converted = convert(Money::new(amount, from), to, date, cx)?;
                 Ok(Val::Text(Cow::Owned(
                     fixed(converted.amount, to.minor_units()).to_string(),
                 )))
@@ -746,37 +751,26 @@ fn currency(src: &CurrencySource, cx: &Cx<'_>) -> Result<CurrencyCode, String> {
     }
 }
 
-/// Converts through the entity's base currency: units of base per unit of each currency.
-fn convert(m: Money, to: CurrencyCode, cx: &Cx<'_>) -> Result<Money, String> {
+/// Converts at the rate given at map time for the record's date. No rate, no conversion: the
+/// error names the pair and the date, and the record is parked until the rate exists.
+fn convert(m: Money, to: CurrencyCode, date: &Read, cx: &Cx<'_>) -> Result<Money, String> {
     if m.currency == to {
         return Ok(m.rounded());
     }
-    let entity = cx
-        .entity
-        .ok_or("currency conversion needs a routed entity (its rates)")?;
-    let rate = |c: CurrencyCode| -> Result<Decimal, String> {
-        if c == entity.base_currency {
-            return Ok(Decimal::ONE);
-        }
-        cx.rates
-            .and_then(|r| r.get(&c))
-            .or_else(|| entity.rates.get(&c))
-            .copied()
-            .ok_or_else(|| {
-                format!(
-                    "no {c}→{} rate for entity {} (rate type {})",
-                    entity.base_currency,
-                    entity.id,
-                    entity.exchange_rate_type.as_deref().unwrap_or("default")
-                )
-            })
-    };
-    let from_rate = rate(m.currency)?;
-    let to_rate = rate(to)?;
-    let factor = from_rate
-        .checked_div(to_rate)
-        .ok_or_else(|| format!("the {to} rate is zero"))?;
-    m.convert(to, factor).map_err(|e| e.to_string())
+    let day = match date.select(cx.record, cx.slots) {
+        Selected::One(v) => parse_date(&Val::Json(v)),
+        _ => None,
+    }
+    .ok_or("the record has no date to take the exchange rate of")?;
+    cx.rates
+        .ok_or_else(|| {
+            format!(
+                "no {}→{to} exchange rate on {day}: no rates were given at map time",
+                m.currency
+            )
+        })?
+        .convert(m, to, day)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a date written by either system ([`datetime::parse_date`]'s forms) or Intacct's

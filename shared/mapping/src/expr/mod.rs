@@ -19,6 +19,7 @@ use cel::{Context, Env, Program, Value as Cel};
 use serde_json::{Map, Number, Value};
 
 use crate::path::Reads;
+use crate::reads::Step;
 use crate::schema::{Catalog, FieldType, ObjectDef};
 use crate::suggest::did_you_mean;
 
@@ -550,6 +551,29 @@ impl Expr {
         }
     }
 
+    /// The paths of `record` and `line` this expression reads, each ending in
+    /// [`Step::All`] (what is at the path is read, whole if it is a record or a list). Fields
+    /// read through an `exists` / `all` / `map` variable are paths below the list's `Each`.
+    pub(crate) fn reads(&self) -> Vec<(Var, Vec<Step>)> {
+        let mut out = Vec::new();
+        match &self.kind {
+            ExprKind::Path { root, path } => {
+                let var = match root {
+                    PathRoot::Record { .. } => Var::Record,
+                    PathRoot::Line => Var::Line,
+                    PathRoot::Entity(_) => return out,
+                };
+                let mut steps: Vec<Step> = path.iter().map(|s| Step::Name(s.clone())).collect();
+                steps.push(Step::All);
+                out.push((var, steps));
+            }
+            ExprKind::Cel { program, .. } => {
+                collect_reads(program.expression(), &mut Vec::new(), &mut out)
+            }
+        }
+        out
+    }
+
     /// Evaluates to a value.
     pub(crate) fn eval<'a>(&'a self, b: &Bindings<'a>) -> Result<Evaluated<'a>, String> {
         match &self.kind {
@@ -751,6 +775,92 @@ fn walk(e: &IdedExpr, f: &mut dyn FnMut(&IdedExpr)) {
             for en in &s.entries {
                 if let EntryExpr::StructField(sf) = &en.expr {
                     walk(&sf.value, f);
+                }
+            }
+        }
+        Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+    }
+}
+
+/// A comprehension variable in scope: its name and the path of what it holds (`None`: not a
+/// part of `record` or `line`, e.g. the accumulator).
+type Bound = (String, Option<(Var, Vec<Step>)>);
+
+/// `e` as a path of `record` / `line` (or of a bound variable holding one), if it is one.
+fn path_of(e: &IdedExpr, locals: &[Bound]) -> Option<(Var, Vec<Step>)> {
+    match &e.expr {
+        Ast::Ident(name) => match locals.iter().rev().find(|(n, _)| n == name) {
+            Some((_, bound)) => bound.clone(),
+            None => match Var::parse(name)? {
+                Var::Entity => None,
+                v => Some((v, Vec::new())),
+            },
+        },
+        Ast::Select(s) => {
+            let (var, mut steps) = path_of(&s.operand, locals)?;
+            steps.push(Step::Name(Box::from(s.field.as_str())));
+            Some((var, steps))
+        }
+        _ => None,
+    }
+}
+
+/// Every path of `record` / `line` that `e` reads (see [`Expr::reads`]).
+fn collect_reads(e: &IdedExpr, locals: &mut Vec<Bound>, out: &mut Vec<(Var, Vec<Step>)>) {
+    if let Some((var, mut steps)) = path_of(e, locals) {
+        steps.push(Step::All);
+        out.push((var, steps));
+        return;
+    }
+    match &e.expr {
+        Ast::Select(s) => collect_reads(&s.operand, locals, out),
+        Ast::Call(c) => {
+            if let Some(t) = &c.target {
+                collect_reads(t, locals, out);
+            }
+            for a in &c.args {
+                collect_reads(a, locals, out);
+            }
+        }
+        Ast::Comprehension(c) => {
+            // The variable holds each element of the range: its fields are read below the
+            // range's `Each`, not the range whole.
+            let each = path_of(&c.iter_range, locals).map(|(var, mut steps)| {
+                steps.push(Step::Each);
+                (var, steps)
+            });
+            if each.is_none() {
+                collect_reads(&c.iter_range, locals, out);
+            }
+            collect_reads(&c.accu_init, locals, out);
+            let depth = locals.len();
+            locals.push((c.accu_var.clone(), None));
+            locals.push((c.iter_var.clone(), each));
+            if let Some(v2) = &c.iter_var2 {
+                locals.push((v2.clone(), None));
+            }
+            for x in [&c.loop_cond, &c.loop_step, &c.result] {
+                collect_reads(x, locals, out);
+            }
+            locals.truncate(depth);
+        }
+        Ast::List(l) => {
+            for x in &l.elements {
+                collect_reads(x, locals, out);
+            }
+        }
+        Ast::Map(m) => {
+            for en in &m.entries {
+                if let EntryExpr::MapEntry(me) = &en.expr {
+                    collect_reads(&me.key, locals, out);
+                    collect_reads(&me.value, locals, out);
+                }
+            }
+        }
+        Ast::Struct(st) => {
+            for en in &st.entries {
+                if let EntryExpr::StructField(sf) = &en.expr {
+                    collect_reads(&sf.value, locals, out);
                 }
             }
         }

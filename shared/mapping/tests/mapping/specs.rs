@@ -11,7 +11,7 @@ use lf_mapping::{
 };
 use serde_json::{Value, json};
 
-fn shipped() -> SpecSet {
+pub(crate) fn shipped() -> SpecSet {
     match SpecBundle::shipped().compile() {
         Ok(s) => s,
         Err(e) => panic!("the shipped specs do not compile:\n{e}"),
@@ -122,7 +122,7 @@ objects:
       CURRENCY: string(3)
       CUSTTYPE: string(40)
 entities:
-  US01: {base_currency: USD}
+  US01: {base_currency: USD, exchange_rate_type: Intacct Daily Rate}
 routings:
   by_country:
     object: Account
@@ -289,7 +289,7 @@ fn a_name_defined_twice_in_what_a_file_sees_is_reported() {
         ("library/objects.yaml", OBJECTS),
         (
             "library/more.yaml",
-            "library: more\nentities:\n  US01: {base_currency: EUR}\n",
+            "library: more\nentities:\n  US01: {base_currency: EUR, exchange_rate_type: ECB}\n",
         ),
         ("account-onboarding.yaml", flow.as_str()),
     ]);
@@ -402,34 +402,157 @@ fn a_given_entity_overrides_routing() {
 }
 
 #[test]
-fn rates_from_the_caller_win_over_the_spec_fallback() {
+fn documents_carry_their_currency_and_rate_type_and_convert_nothing() {
     let specs = shipped();
     let plan = specs.mapping(Flow::OpportunityWon, "invoice").unwrap();
     let opp = json!({"Id": "006000000000001AAA", "IsWon": true, "CloseDate": "2026-01-15",
+        "CurrencyIsoCode": "EUR",
         "Account": {"BillingCountry": "US", "Intacct_Customer_ID__c": "C-1"},
         "OpportunityLineItems": {"records": [{"TotalPrice": 100, "CurrencyIsoCode": "EUR"}]}});
-    let amount = |rates: Option<&lf_mapping::Rates>| -> Value {
-        let Mapped::Record(r) = plan
-            .map(
-                &opp,
-                &MapContext {
-                    entity: None,
-                    rates,
-                },
-            )
-            .unwrap()
-        else {
+    // Whatever rates the flow has, the invoice is in EUR with the entity's rate type: Intacct
+    // converts it to USD at the invoice date.
+    let mut rates = lf_mapping::Rates::new();
+    rates
+        .insert(
+            code("EUR"),
+            code("USD"),
+            day("2026-01-01"),
+            "1.2345".parse().unwrap(),
+        )
+        .unwrap();
+    for given in [None, Some(&rates)] {
+        let cx = MapContext {
+            entity: None,
+            rates: given,
+        };
+        let Mapped::Record(r) = plan.map(&opp, &cx).unwrap() else {
             panic!("skipped");
         };
-        r.fields["invoiceitems"]["lineitem"][0]["amount"].clone()
+        assert_eq!(r.fields["basecurr"], "USD");
+        assert_eq!(r.fields["currency"], "EUR");
+        assert_eq!(r.fields["exchratetype"], "Intacct Daily Rate");
+        assert_eq!(r.fields["invoiceitems"]["lineitem"][0]["amount"], "100.00");
+    }
+    // The euro entity's documents carry its own rate type.
+    let de = plan
+        .entity(&lf_domain::EntityId::parse("DE").unwrap())
+        .unwrap();
+    assert_eq!(de.exchange_rate_type, "ECB Reference");
+}
+
+fn code(c: &str) -> lf_domain::CurrencyCode {
+    lf_domain::CurrencyCode::parse(c).unwrap()
+}
+
+fn day(d: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()
+}
+
+/// A reporting spec that converts with the rates given at map time.
+const REPORT: &str = r#"flow: revenue-reconciliation
+objects:
+  TOTAL:
+    system: intacct
+    fields: {CUSTOMERID: string(20), AMOUNT: decimal, CURRENCY: string(3), PERIOD_END: date}
+  Report__c:
+    system: salesforce
+    fields: {Amount_USD__c: decimal}
+mappings:
+  report:
+    source: TOTAL
+    target: Report__c
+    fields:
+      - target: Amount_USD__c
+        source: $.AMOUNT
+        transforms: [{currency: {from: $.CURRENCY, to: USD, date: $.PERIOD_END}}]
+tests:
+  - name: the rate of the period end converts
+    mapping: report
+    rates:
+      - {from: EUR, to: USD, date: "2026-03-01", rate: "1.0800"}
+      - {from: EUR, to: USD, date: "2026-04-01", rate: "1.1000"}
+    input: {CUSTOMERID: C-1, AMOUNT: "1000.05", CURRENCY: EUR, PERIOD_END: "2026-04-30"}
+    expect:
+      output: {Amount_USD__c: "1100.06"}
+  - name: a period without a rate is parked, never guessed
+    mapping: report
+    rates:
+      - {from: EUR, to: USD, date: "2026-05-01", rate: "1.1000"}
+    input: {CUSTOMERID: C-1, AMOUNT: "1000", CURRENCY: EUR, PERIOD_END: "2026-04-30"}
+    expect:
+      error: "no EUR→USD exchange rate on 2026-04-30 among the rates given at map time"
+"#;
+
+#[test]
+fn conversions_use_the_rates_given_at_map_time_and_a_missing_one_is_permanent() {
+    let specs = SpecBundle::from_files([("revenue-reconciliation.yaml", REPORT)])
+        .compile()
+        .unwrap();
+    let report = specs.run_tests();
+    assert_eq!((report.passed(), report.failed()), (2, 0), "{report}");
+    let plan = specs
+        .mapping(Flow::RevenueReconciliation, "report")
+        .unwrap();
+    let total = json!({"CUSTOMERID": "C-1", "AMOUNT": "250", "CURRENCY": "GBP", "PERIOD_END": "2026-04-30"});
+    let mut rates = lf_mapping::Rates::new();
+    rates
+        .insert(
+            code("GBP"),
+            code("USD"),
+            day("2026-04-01"),
+            "1.25".parse().unwrap(),
+        )
+        .unwrap();
+    let with = |rates: Option<&lf_mapping::Rates>| {
+        plan.map(
+            &total,
+            &MapContext {
+                entity: None,
+                rates,
+            },
+        )
     };
-    assert_eq!(amount(None), json!("108.50"));
-    let mut today = lf_mapping::Rates::new();
-    today.insert(
-        lf_domain::CurrencyCode::parse("EUR").unwrap(),
-        "1.2345".parse().unwrap(),
+    let Ok(Mapped::Record(r)) = with(Some(&rates)) else {
+        panic!("not mapped");
+    };
+    assert_eq!(r.fields["Amount_USD__c"], "312.50");
+    // No rates at all, or none for the pair: a permanent error naming the pair and the date.
+    for given in [None, Some(&lf_mapping::Rates::new())] {
+        let err = with(given).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        let text = err.to_string();
+        assert!(
+            text.contains("GBP→USD exchange rate on 2026-04-30"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("TOTAL C-1: field Amount_USD__c: currency: "),
+            "{text}"
+        );
+    }
+    // The reads include the date the rate is taken at.
+    assert_eq!(
+        plan.reads().paths(),
+        ["AMOUNT", "CURRENCY", "CUSTOMERID", "PERIOD_END"]
     );
-    assert_eq!(amount(Some(&today)), json!("123.45"));
+}
+
+#[test]
+fn an_entity_names_its_rate_type_and_holds_no_rates() {
+    let errors = check(&format!(
+        "{VALID}entities:\n  UK01: {{base_currency: GBP, exchange_rate_type: Intacct Daily Rate, rates: {{USD: \"0.79\"}}}}\n  EU01: {{base_currency: EUR}}\n"
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("account-onboarding.yaml:18:")
+            && errors[0].contains("entities.UK01.rates: unknown key `rates`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].starts_with("account-onboarding.yaml:19:")
+            && errors[1].contains("exchange_rate_type"),
+        "{errors:#?}"
+    );
 }
 
 #[test]
