@@ -10,5 +10,9 @@
 //! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
 
 pub mod batch;
+#[allow(dead_code)] // used by the flows that land next (opportunity-won, account-onboarding)
+mod once;
+pub mod ports;
 
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
+pub use ports::{FlowPorts, Ports};
