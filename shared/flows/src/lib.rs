@@ -13,10 +13,12 @@ pub mod batch;
 pub mod consumer;
 pub mod idempotency;
 pub mod metrics;
+pub mod ports;
 pub mod runner;
 
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use idempotency::{Gate, Idempotency, ItemKey};
 pub use metrics::{FlowCounts, Metrics};
+pub use ports::{FlowPorts, Ports};
 pub use runner::{BatchCounts, BatchReport, RetryRequest, run_batch};

@@ -304,6 +304,26 @@ impl IntacctClient {
         entity: Option<&EntityId>,
         requests: &[IdempotentCreate],
     ) -> Result<Vec<Result<CreateOutcome, IntacctError>>, IntacctError> {
+        self.create_batch(entity, requests, true).await
+    }
+
+    /// [`IntacctClient::create_idempotent_batch`] for creates the caller has just looked up
+    /// and not found: the first lookup is skipped (one request when nothing goes wrong); lost
+    /// answers and duplicate refusals are still resolved by lookup.
+    pub async fn create_looked_up_batch(
+        &self,
+        entity: Option<&EntityId>,
+        requests: &[IdempotentCreate],
+    ) -> Result<Vec<Result<CreateOutcome, IntacctError>>, IntacctError> {
+        self.create_batch(entity, requests, false).await
+    }
+
+    async fn create_batch(
+        &self,
+        entity: Option<&EntityId>,
+        requests: &[IdempotentCreate],
+        look_first: bool,
+    ) -> Result<Vec<Result<CreateOutcome, IntacctError>>, IntacctError> {
         let mut state = Creates::new(requests.len());
         let mut to_find = Vec::new();
         for (i, r) in requests.iter().enumerate() {
@@ -328,8 +348,17 @@ impl IntacctClient {
                 to_find.push(i);
             }
         }
+        if !look_first {
+            state.pending = to_find.clone();
+            to_find.clear();
+        }
         let lookups: Vec<&Lookup> = to_find.iter().map(|&i| &requests[i].lookup).collect();
-        for (&i, found) in to_find.iter().zip(self.find_many(entity, &lookups).await?) {
+        let found = if lookups.is_empty() {
+            Vec::new()
+        } else {
+            self.find_many(entity, &lookups).await?
+        };
+        for (&i, found) in to_find.iter().zip(found) {
             match found {
                 Ok(Some(existing)) => state.settle(i, Ok(CreateOutcome::AlreadyExisted(existing))),
                 Ok(None) => state.pending.push(i),

@@ -57,6 +57,7 @@ fn to_filter(f: &QueryFilter) -> Filter {
         }
         QueryFilter::IsNull(field) => Filter::is_null(field.as_str()),
         QueryFilter::IsNotNull(field) => Filter::is_not_null(field.as_str()),
+        QueryFilter::Like(field, pattern) => Filter::like(field.as_str(), pattern.as_str()),
         QueryFilter::And(parts) => Filter::and(parts.iter().map(to_filter)),
         QueryFilter::Or(parts) => Filter::or(parts.iter().map(to_filter)),
     }
@@ -262,6 +263,49 @@ impl IntacctClient {
     }
 }
 
+impl IntacctClient {
+    /// [`IntacctPort::create_idempotent`] (`look_first`) or [`IntacctPort::create_missing`].
+    async fn create_writes(
+        &self,
+        entity: Option<&EntityId>,
+        writes: &[IdempotentWrite],
+        look_first: bool,
+    ) -> Result<Vec<Result<CreateResult, IntacctError>>, IntacctError> {
+        let mut requests = Vec::with_capacity(writes.len());
+        let mut out: Vec<Option<Result<CreateResult, IntacctError>>> =
+            Vec::with_capacity(writes.len());
+        let mut sent = Vec::new();
+        for (i, w) in writes.iter().enumerate() {
+            match create_function(w) {
+                Ok(function) => {
+                    requests.push(IdempotentCreate {
+                        key: w.key.clone(),
+                        function,
+                        lookup: Lookup::linked(&w.object, w.link.as_str()),
+                    });
+                    sent.push(i);
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        if !requests.is_empty() {
+            let outcomes = if look_first {
+                self.create_idempotent_batch(entity, &requests).await?
+            } else {
+                self.create_looked_up_batch(entity, &requests).await?
+            };
+            for (&i, outcome) in sent.iter().zip(outcomes) {
+                out[i] = Some(outcome.map(|o| write_result(&writes[i], o)));
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(IntacctError::protocol("create left unresolved"))))
+            .collect())
+    }
+}
+
 impl IntacctPort for IntacctClient {
     type Error = IntacctError;
 
@@ -322,34 +366,62 @@ impl IntacctPort for IntacctClient {
         entity: Option<&EntityId>,
         writes: &[IdempotentWrite],
     ) -> Result<Vec<Result<CreateResult, IntacctError>>, IntacctError> {
-        let mut requests = Vec::with_capacity(writes.len());
-        let mut out: Vec<Option<Result<CreateResult, IntacctError>>> =
-            Vec::with_capacity(writes.len());
-        let mut sent = Vec::new();
-        for (i, w) in writes.iter().enumerate() {
-            match create_function(w) {
-                Ok(function) => {
-                    requests.push(IdempotentCreate {
-                        key: w.key.clone(),
-                        function,
-                        lookup: Lookup::linked(&w.object, w.link.as_str()),
-                    });
-                    sent.push(i);
-                    out.push(None);
+        self.create_writes(entity, writes, true).await
+    }
+
+    async fn create_missing(
+        &self,
+        entity: Option<&EntityId>,
+        writes: &[IdempotentWrite],
+    ) -> Result<Vec<Result<CreateResult, IntacctError>>, IntacctError> {
+        self.create_writes(entity, writes, false).await
+    }
+
+    async fn query_many(
+        &self,
+        entity: Option<&EntityId>,
+        queries: &[RecordQuery],
+    ) -> Result<Vec<Result<Vec<IntacctRecord>, IntacctError>>, IntacctError> {
+        let mut out: Vec<Result<Vec<IntacctRecord>, IntacctError>> =
+            Vec::with_capacity(queries.len());
+        for group in queries.chunks(crate::lookup::QUERIES_PER_REQUEST) {
+            let built: Vec<Query> = group.iter().map(|q| to_query(entity, q)).collect();
+            let mut batch = Batch::new();
+            for q in &built {
+                batch.push(Function::query(q, 0)?);
+            }
+            let results = self.execute(entity, &batch).await?.into_results();
+            for ((rq, q), result) in group.iter().zip(&built).zip(results) {
+                let data = match result {
+                    Ok(data) => data,
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                };
+                let more = data.remaining() > 0;
+                let mut records = data.records;
+                let mut failure = None;
+                if more {
+                    let mut pages = self.query_pages_from(entity, q, records.len() as u64);
+                    loop {
+                        match pages.next_page().await {
+                            Ok(Some(page)) => records.extend(page),
+                            Ok(None) => break,
+                            Err(e) => {
+                                failure = Some(e);
+                                break;
+                            }
+                        }
+                    }
                 }
-                Err(e) => out.push(Some(Err(e))),
+                out.push(match failure {
+                    Some(e) => Err(e),
+                    None => Ok(records.iter().map(|el| to_record(&rq.object, el)).collect()),
+                });
             }
         }
-        if !requests.is_empty() {
-            let outcomes = self.create_idempotent_batch(entity, &requests).await?;
-            for (&i, outcome) in sent.iter().zip(outcomes) {
-                out[i] = Some(outcome.map(|o| write_result(&writes[i], o)));
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(IntacctError::protocol("create left unresolved"))))
-            .collect())
+        Ok(out)
     }
 
     async fn update(

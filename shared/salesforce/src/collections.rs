@@ -137,6 +137,34 @@ pub fn update_request(
     )
 }
 
+/// `PATCH /composite/sobjects`: update up to 200 records of several objects (each given with
+/// its object, each carrying its `Id`) in one call.
+pub fn update_mixed_request(
+    version: ApiVersion,
+    records: &[(String, Fields)],
+    all_or_none: bool,
+) -> Result<ApiRequest, SalesforceError> {
+    check_chunk(records.len())?;
+    let mut typed = Vec::with_capacity(records.len());
+    for (object, record) in records {
+        let object = check_api_name("object", object)?;
+        let fields = std::slice::from_ref(record);
+        require_key(
+            &format!("collections update {object}"),
+            fields,
+            "Id",
+            Value::is_string,
+        )?;
+        typed.extend(typed_records(object, fields, true));
+    }
+    Ok(ApiRequest::new(
+        HttpMethod::Patch,
+        format!("{}/composite/sobjects", version.data_root()),
+        "collections update (mixed objects)".to_owned(),
+    )
+    .with_json(json!({ "allOrNone": all_or_none, "records": typed })))
+}
+
 /// `PATCH /composite/sobjects/{object}/{field}`: upsert up to 200 records by external id.
 pub fn upsert_request(
     version: ApiVersion,
@@ -225,6 +253,16 @@ impl SalesforceClient {
         all_or_none: bool,
     ) -> Result<Vec<SaveResult>, SalesforceError> {
         self.in_chunks(records, |v, c| update_request(v, object, c, all_or_none))
+            .await
+    }
+
+    /// Updates records of several objects (each with an `Id`), 200 per call.
+    pub async fn update_many_mixed(
+        &self,
+        records: &[(String, Fields)],
+        all_or_none: bool,
+    ) -> Result<Vec<SaveResult>, SalesforceError> {
+        self.in_chunks(records, |v, c| update_mixed_request(v, c, all_or_none))
             .await
     }
 

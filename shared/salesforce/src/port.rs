@@ -441,6 +441,26 @@ impl SalesforcePort for SalesforceClient {
             .map_err(|e| port_error(&format!("update {object}"), e))
     }
 
+    async fn update_mixed(
+        &self,
+        records: Vec<(String, SfRecord)>,
+    ) -> Result<Vec<WriteResult>, SalesforcePortError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let what = "update (mixed objects)";
+        let fields: Vec<(String, Fields)> = records;
+        let saved = self
+            .update_many_mixed(&fields, false)
+            .await
+            .map_err(|e| port_error(what, e))?;
+        Ok(saved
+            .into_iter()
+            .zip(fields)
+            .map(|(r, (_, record))| to_result(crate::write::from_save(record, r).result))
+            .collect())
+    }
+
     async fn upsert_tasks(
         &self,
         tasks: Vec<SfRecord>,

@@ -98,7 +98,7 @@ impl WriteReport {
     }
 }
 
-fn from_save(record: Fields, r: SaveResult) -> RecordOutcome {
+pub(crate) fn from_save(record: Fields, r: SaveResult) -> RecordOutcome {
     let result = if r.success {
         RecordResult::Saved {
             id: r.record_id(),

@@ -157,6 +157,8 @@ pub enum QueryFilter {
     Between(String, String, String),
     IsNull(String),
     IsNotNull(String),
+    /// `field like pattern`, `%` matching any text (Intacct compares case-insensitively).
+    Like(String, String),
     And(Vec<QueryFilter>),
     Or(Vec<QueryFilter>),
 }
@@ -325,6 +327,44 @@ pub trait IntacctPort: Send + Sync {
         links: &[SalesforceId],
         fields: &[String],
     ) -> impl Future<Output = Result<Vec<IntacctRecord>, Self::Error>> + Send;
+
+    /// Every record matching each of `queries`, all read in `entity` in one request (the
+    /// first page of every query; further pages follow query by query). One result per query,
+    /// in order; the outer `Err` means the request as a whole failed. A flow reads what it
+    /// needs of several objects at once this way (the customers and the documents linked to
+    /// a batch, the matching candidates). This default runs [`IntacctPort::query`] per query.
+    #[allow(clippy::type_complexity)] // one result per query inside the request's result
+    fn query_many(
+        &self,
+        entity: Option<&EntityId>,
+        queries: &[RecordQuery],
+    ) -> impl Future<Output = Result<Vec<Result<Vec<IntacctRecord>, Self::Error>>, Self::Error>> + Send
+    {
+        async move {
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                out.push(self.query(entity, q).await);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Creates `writes` whose links the caller has just looked up and not found (with
+    /// [`IntacctPort::query_many`] or [`IntacctPort::find_linked`]), so the lookup that
+    /// [`IntacctPort::create_idempotent`] starts with is skipped: one request for N creates.
+    /// Everything else holds as for `create_idempotent`: each create carries its key as
+    /// `controlid` with `uniqueid=true`, a lost answer is resolved by a lookup and only what
+    /// is really missing is resent. What the caller's lookup could not see (a create racing
+    /// it) is refused by Intacct as a duplicate and then reported found. This default calls
+    /// `create_idempotent`.
+    fn create_missing(
+        &self,
+        entity: Option<&EntityId>,
+        writes: &[IdempotentWrite],
+    ) -> impl Future<Output = Result<Vec<Result<CreateResult, Self::Error>>, Self::Error>> + Send
+    {
+        self.create_idempotent(entity, writes)
+    }
 
     /// Creates what is missing among `writes`, at most once each (see the trait guarantees).
     fn create_idempotent(

@@ -282,6 +282,50 @@ pub trait SalesforcePort: Send + Sync {
         records: Vec<SfRecord>,
     ) -> impl Future<Output = Result<Vec<WriteResult>, SalesforcePortError>> + Send;
 
+    /// Updates records of several objects, each given with its object and carrying its `Id`,
+    /// one result per record in input order. The connector sends them in as few calls as it
+    /// can (sObject Collections take mixed types, 200 records per call), so a flow writes an
+    /// Opportunity and its Account back in one call. This default groups by object and calls
+    /// [`SalesforcePort::update`] once per object.
+    fn update_mixed(
+        &self,
+        records: Vec<(String, SfRecord)>,
+    ) -> impl Future<Output = Result<Vec<WriteResult>, SalesforcePortError>> + Send {
+        async move {
+            let mut objects: Vec<String> = Vec::new();
+            for (object, _) in &records {
+                if !objects.contains(object) {
+                    objects.push(object.clone());
+                }
+            }
+            let mut out: Vec<Option<WriteResult>> = records.iter().map(|_| None).collect();
+            for object in objects {
+                let (at, group): (Vec<usize>, Vec<SfRecord>) = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (o, _))| *o == object)
+                    .map(|(i, (_, r))| (i, r.clone()))
+                    .unzip();
+                for (i, result) in at.into_iter().zip(self.update(&object, group).await?) {
+                    out[i] = Some(result);
+                }
+            }
+            Ok(out
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        WriteResult::Failed(RecordFailure {
+                            code: "UNPROCESSED".into(),
+                            message: "the update gave no result for this record".into(),
+                            fields: Vec::new(),
+                            class: ErrorClass::Transient,
+                        })
+                    })
+                })
+                .collect())
+        }
+    }
+
     /// Creates or refreshes Tasks by [`TASK_KEY_FIELD`] (every task carries it).
     fn upsert_tasks(
         &self,

@@ -826,3 +826,62 @@ async fn smart_events_from_the_sandbox_verify_and_parse() {
     let stats = company.smart_event_stats().unwrap();
     assert_eq!(stats.delivered as usize, events.len(), "{stats:?}");
 }
+
+#[tokio::test]
+async fn looked_up_creates_and_many_queries_cost_one_request_each() {
+    use lf_domain::port::{IntacctPort, QueryFilter, RecordQuery, WriteStatus};
+    use lf_testkit::connector::intacct::{customer_write, sf_id};
+    let company = sandbox(SandboxConfig::default()).await;
+    let client = connector(&company);
+    client.session(None).await.unwrap();
+    let writes: Vec<_> = (1..=10).map(customer_write).collect();
+    let before = company.usage().requests;
+    let made = client.create_missing(None, &writes).await.unwrap();
+    assert_eq!(
+        company.usage().requests - before,
+        1,
+        "no lookup first: one create request"
+    );
+    assert!(
+        made.iter()
+            .all(|r| r.as_ref().unwrap().status == WriteStatus::Created)
+    );
+    let links: Vec<String> = (1..=10)
+        .map(|n| sf_id("001", n).as_str().to_owned())
+        .collect();
+    let queries = [
+        RecordQuery::new("CUSTOMER", ["CUSTOMERID", "SFDC_ACCOUNT_ID"])
+            .filter(QueryFilter::In("SFDC_ACCOUNT_ID".into(), links)),
+        RecordQuery::new("CUSTOMER", ["CUSTOMERID", "NAME"]).filter(QueryFilter::Like(
+            "NAME".into(),
+            "Contract customer 1%".into(),
+        )),
+        RecordQuery::new("ARINVOICE", ["RECORDNO"]).filter(QueryFilter::Equals(
+            "SFDC_OPPORTUNITY_ID".into(),
+            "none".into(),
+        )),
+    ];
+    let before = company.usage().requests;
+    let found = client.query_many(None, &queries).await.unwrap();
+    assert_eq!(
+        company.usage().requests - before,
+        1,
+        "three queries, one request"
+    );
+    assert_eq!(found[0].as_ref().unwrap().len(), 10);
+    assert_eq!(
+        found[1].as_ref().unwrap().len(),
+        2,
+        "customer 1 and customer 10"
+    );
+    assert!(found[2].as_ref().unwrap().is_empty());
+    // Replaying the creates through the looked-up path still makes nothing twice.
+    let again = client.create_missing(None, &writes).await.unwrap();
+    for w in &writes {
+        assert_eq!(
+            company.count_where("CUSTOMER", "SFDC_ACCOUNT_ID", w.link.as_str()),
+            1
+        );
+    }
+    assert_eq!(again.len(), writes.len());
+}

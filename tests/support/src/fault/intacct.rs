@@ -149,6 +149,26 @@ impl<P: IntacctPort> IntacctPort for FaultyIntacct<P> {
             .map(inner_items)
     }
 
+    async fn query_many(
+        &self,
+        entity: Option<&EntityId>,
+        queries: &[RecordQuery],
+    ) -> Result<Vec<Result<Vec<IntacctRecord>, Self::Error>>, Self::Error> {
+        self.around(|| self.inner.query_many(entity, queries))
+            .await
+            .map(inner_items)
+    }
+
+    async fn create_missing(
+        &self,
+        entity: Option<&EntityId>,
+        writes: &[IdempotentWrite],
+    ) -> Result<Vec<Result<CreateResult, Self::Error>>, Self::Error> {
+        self.around(|| self.inner.create_missing(entity, writes))
+            .await
+            .map(inner_items)
+    }
+
     async fn update(
         &self,
         entity: Option<&EntityId>,

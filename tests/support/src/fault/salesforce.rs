@@ -159,6 +159,14 @@ impl<P: SalesforcePort> SalesforcePort for FaultySalesforce<P> {
             .await
     }
 
+    async fn update_mixed(
+        &self,
+        records: Vec<(String, SfRecord)>,
+    ) -> Result<Vec<WriteResult>, SalesforcePortError> {
+        self.call("update mixed", || self.inner.update_mixed(records))
+            .await
+    }
+
     async fn upsert_tasks(
         &self,
         tasks: Vec<SfRecord>,
