@@ -6,8 +6,8 @@ use clap::Subcommand;
 
 use crate::CliError;
 
-mod intacct;
-mod salesforce;
+pub(crate) mod intacct;
+pub(crate) mod salesforce;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SandboxCommand {
@@ -26,7 +26,7 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, CliError> {
 
 /// Returns on Ctrl-C, or on SIGTERM from a script that started the sandbox, so both emulators
 /// shut down cleanly (and print their counters) however they are stopped.
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
