@@ -46,10 +46,11 @@ impl Args {
 }
 
 pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
+    let stopped = crate::sandbox::stop_signal();
     let stack = Stack::start(&args.options()).await?;
     print_banner(&stack);
     println!("Press Ctrl-C to stop.");
-    crate::sandbox::wait_for_stop().await;
+    stopped.await;
     let summary = stack.usage();
     stack.shutdown().await;
     println!("stopped: {summary}");
