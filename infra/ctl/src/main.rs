@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod local;
 mod mapping;
 mod sandbox;
 
@@ -29,6 +30,8 @@ enum Command {
     /// Check or test mapping specs.
     #[command(subcommand)]
     Mapping(mapping::MappingCommand),
+    /// Run the whole system in one process: both sandboxes, the webhooks, the flows, the poller.
+    Local(local::Args),
     /// Run every flow end to end on the embedded sandboxes with seeded data.
     Demo,
 }
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sandbox(cmd) => sandbox::run(cmd).await,
             Command::Mapping(cmd) => mapping::run(cmd).await,
+            Command::Local(args) => local::run(args).await,
             Command::Demo => Err("the demo is not built yet: it arrives with the flows \
                  (see README, \"Status\")"
                 .into()),

@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use lf_sandbox_intacct::{DataSet, Sandbox, SandboxConfig, SmartEventConfig, parse_faults};
+use lf_sandbox_intacct::{
+    DataSet, IntacctFault, Sandbox, SandboxConfig, SmartEventConfig, parse_faults,
+};
 
 use crate::CliError;
 
 /// The token Smart Events carry when none is given: a demo value, documented, not a secret.
-const DEMO_SMART_EVENT_TOKEN: &str = "demo-smart-event-token-0123456789";
+pub(crate) const DEMO_SMART_EVENT_TOKEN: &str = "demo-smart-event-token-0123456789";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -44,6 +46,49 @@ pub(crate) struct Args {
     session_timeout_secs: u64,
 }
 
+/// How a running company was started, for its start-up lines. `ledgerforce local` prints the
+/// same lines.
+pub(crate) struct Banner<'a> {
+    pub(crate) seed: DataSet,
+    pub(crate) faults: &'a [(IntacctFault, f64)],
+    pub(crate) fault_seed: u64,
+    /// 0 = no limit.
+    pub(crate) concurrency_limit: usize,
+    pub(crate) smart_event_url: Option<&'a str>,
+}
+
+/// Prints the labelled lines: the endpoint, the demo credentials and the entities.
+pub(crate) fn print_banner(company: &Sandbox, banner: &Banner<'_>) {
+    let creds = company.credentials();
+    println!("Sage Intacct sandbox ({:?} data), in memory", banner.seed);
+    println!("endpoint: {}", company.endpoint_url());
+    println!("sender id: {}", creds.sender_id);
+    println!("sender password: {}", creds.sender_password);
+    println!("company id: {}", creds.company_id);
+    println!("user id: {}", creds.user_id);
+    println!("user password: {}", creds.user_password);
+    let entities: Vec<String> = company
+        .entities()
+        .iter()
+        .map(|e| format!("{} ({}, {})", e.id, e.name, e.currency))
+        .collect();
+    println!("entities: {}", entities.join(", "));
+    if !banner.faults.is_empty() {
+        let list: Vec<String> = banner
+            .faults
+            .iter()
+            .map(|(f, p)| format!("{f}={p}"))
+            .collect();
+        println!("faults: {} (seed {})", list.join(","), banner.fault_seed);
+    }
+    if banner.concurrency_limit > 0 {
+        println!("concurrency limit: {}", banner.concurrency_limit);
+    }
+    if let Some(url) = banner.smart_event_url {
+        println!("smart events: {url}");
+    }
+}
+
 pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     let faults = parse_faults(&args.faults)?;
     let config = SandboxConfig {
@@ -62,30 +107,16 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         ..SandboxConfig::default()
     };
     let company = Sandbox::start(config).await?;
-    let creds = company.credentials();
-    println!("Sage Intacct sandbox ({:?} data), in memory", args.seed);
-    println!("endpoint: {}", company.endpoint_url());
-    println!("sender id: {}", creds.sender_id);
-    println!("sender password: {}", creds.sender_password);
-    println!("company id: {}", creds.company_id);
-    println!("user id: {}", creds.user_id);
-    println!("user password: {}", creds.user_password);
-    let entities: Vec<String> = company
-        .entities()
-        .iter()
-        .map(|e| format!("{} ({}, {})", e.id, e.name, e.currency))
-        .collect();
-    println!("entities: {}", entities.join(", "));
-    if !faults.is_empty() {
-        let list: Vec<String> = faults.iter().map(|(f, p)| format!("{f}={p}")).collect();
-        println!("faults: {} (seed {})", list.join(","), args.fault_seed);
-    }
-    if args.concurrency_limit > 0 {
-        println!("concurrency limit: {}", args.concurrency_limit);
-    }
-    if let Some(url) = &args.smart_event_url {
-        println!("smart events: {url}");
-    }
+    print_banner(
+        &company,
+        &Banner {
+            seed: args.seed,
+            faults: &faults,
+            fault_seed: args.fault_seed,
+            concurrency_limit: args.concurrency_limit,
+            smart_event_url: args.smart_event_url.as_deref(),
+        },
+    );
     println!("Ctrl-C (or SIGTERM) stops it.");
     super::wait_for_stop().await;
     let usage = company.usage();

@@ -6,8 +6,8 @@ use clap::Subcommand;
 
 use crate::CliError;
 
-mod intacct;
-mod salesforce;
+pub(crate) mod intacct;
+pub(crate) mod salesforce;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SandboxCommand {
@@ -26,17 +26,25 @@ pub(crate) async fn run(cmd: SandboxCommand) -> Result<ExitCode, CliError> {
 
 /// Returns on Ctrl-C, or on SIGTERM from a script that started the sandbox, so both emulators
 /// shut down cleanly (and print their counters) however they are stopped.
-async fn wait_for_stop() {
+pub(crate) async fn wait_for_stop() {
+    stop_signal().await;
+}
+
+/// Registers the SIGTERM handler now and returns the wait for Ctrl-C or SIGTERM. Call it before
+/// printing that the process is ready: a script that stops the process as soon as it read that
+/// line must not meet the default action (death with a signal status) instead.
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,6 +1,6 @@
 //! `ledgerforce sandbox salesforce`: a Salesforce org emulator in the foreground.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -50,7 +50,8 @@ pub(crate) struct Args {
     tls_cert_file: Option<PathBuf>,
 }
 
-fn write_key(path: &PathBuf, pem: &str) -> std::io::Result<()> {
+/// Writes a PEM file readable by its owner only (the sandbox's demo key, still a key).
+pub(crate) fn write_key(path: &Path, pem: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -61,6 +62,71 @@ fn write_key(path: &PathBuf, pem: &str) -> std::io::Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
+}
+
+/// What the start-up lines of a running org say beyond what the org itself knows: how it was
+/// started and where its key files are. `ledgerforce local` prints the same lines.
+pub(crate) struct Banner<'a> {
+    pub(crate) seed: DataSet,
+    pub(crate) daily_limit: u64,
+    pub(crate) faults: &'a str,
+    pub(crate) fault_seed: u64,
+    /// The webhook, the duplicate probability and the reorder window in milliseconds.
+    pub(crate) outbound: Option<(&'a str, f64, u64)>,
+    pub(crate) key_file: &'a Path,
+    pub(crate) cert_file: Option<&'a Path>,
+}
+
+/// Prints the labelled lines (URLs and the demo credentials) and how to get a token.
+pub(crate) fn print_banner(org: &Sandbox, banner: &Banner<'_>) {
+    let base = org.base_url();
+    let creds = org.credentials();
+    let accounts = org.records("Account").len();
+    println!("Salesforce sandbox running (in memory: everything is lost when it stops)");
+    println!("  instance URL:     {base}");
+    println!("  token endpoint:   {base}/services/oauth2/token");
+    println!("  data set:         {:?}, {accounts} accounts", banner.seed);
+    println!("  consumer key:     {}", creds.consumer_key);
+    println!("  consumer secret:  {}", creds.consumer_secret);
+    println!("  username:         {}", creds.username);
+    println!("  password:         {}", creds.password);
+    println!(
+        "  security token:   {} (optional: SOAP login accepts the password with or without it)",
+        lf_sandbox_salesforce::DEMO_SECURITY_TOKEN
+    );
+    println!("  SOAP login URL:   {base}/services/Soap/u/62.0");
+    println!("  org id:           {}", creds.org_id);
+    println!("  JWT private key:  {}", banner.key_file.display());
+    if let Some(path) = banner.cert_file {
+        println!("  TLS certificate:  {}", path.display());
+    }
+    println!("  daily API limit:  {}", banner.daily_limit);
+    if !banner.faults.is_empty() {
+        println!(
+            "  faults:           {} (seed {})",
+            banner.faults, banner.fault_seed
+        );
+    }
+    match banner.outbound {
+        Some((url, duplicate, reorder)) => println!(
+            "  outbound messages: {url} (duplicate {duplicate}, reorder window {reorder} ms)"
+        ),
+        None => println!("  outbound messages: off (no --outbound-url)"),
+    }
+    println!();
+    let ca = banner
+        .cert_file
+        .map(|p| format!(" --cacert {}", p.display()))
+        .unwrap_or_default();
+    println!("Get a token (client credentials):");
+    println!(
+        "  curl{ca} -s {base}/services/oauth2/token -u '{}:{}' -d grant_type=client_credentials",
+        creds.consumer_key, creds.consumer_secret
+    );
+    println!("Then:");
+    println!(
+        "  curl{ca} -s -H \"Authorization: Bearer $TOKEN\" '{base}/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account+LIMIT+5'"
+    );
 }
 
 pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -82,7 +148,6 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         ..Default::default()
     })
     .await?;
-    let base = org.base_url();
     let creds = org.credentials().clone();
     let key_file = args.key_file.clone().unwrap_or_else(|| {
         std::env::temp_dir()
@@ -110,52 +175,20 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         None => None,
     };
 
-    let accounts = org.records("Account").len();
-    println!("Salesforce sandbox running (in memory: everything is lost when it stops)");
-    println!("  instance URL:     {base}");
-    println!("  token endpoint:   {base}/services/oauth2/token");
-    println!("  data set:         {:?}, {accounts} accounts", args.seed);
-    println!("  consumer key:     {}", creds.consumer_key);
-    println!("  consumer secret:  {}", creds.consumer_secret);
-    println!("  username:         {}", creds.username);
-    println!("  password:         {}", creds.password);
-    println!(
-        "  security token:   {} (optional: SOAP login accepts the password with or without it)",
-        lf_sandbox_salesforce::DEMO_SECURITY_TOKEN
-    );
-    println!("  SOAP login URL:   {base}/services/Soap/u/62.0");
-    println!("  org id:           {}", creds.org_id);
-    println!("  JWT private key:  {}", key_file.display());
-    if let Some(path) = &cert_file {
-        println!("  TLS certificate:  {}", path.display());
-    }
-    println!("  daily API limit:  {}", args.daily_limit);
-    if !args.faults.is_empty() {
-        println!(
-            "  faults:           {} (seed {})",
-            args.faults, args.fault_seed
-        );
-    }
-    match &args.outbound_url {
-        Some(url) => println!(
-            "  outbound messages: {url} (duplicate {}, reorder window {} ms)",
-            args.duplicate, args.reorder
-        ),
-        None => println!("  outbound messages: off (no --outbound-url)"),
-    }
-    println!();
-    let ca = cert_file
-        .as_ref()
-        .map(|p| format!(" --cacert {}", p.display()))
-        .unwrap_or_default();
-    println!("Get a token (client credentials):");
-    println!(
-        "  curl{ca} -s {base}/services/oauth2/token -u '{}:{}' -d grant_type=client_credentials",
-        creds.consumer_key, creds.consumer_secret
-    );
-    println!("Then:");
-    println!(
-        "  curl{ca} -s -H \"Authorization: Bearer $TOKEN\" '{base}/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account+LIMIT+5'"
+    print_banner(
+        &org,
+        &Banner {
+            seed: args.seed,
+            daily_limit: args.daily_limit,
+            faults: &args.faults,
+            fault_seed: args.fault_seed,
+            outbound: args
+                .outbound_url
+                .as_deref()
+                .map(|url| (url, args.duplicate, args.reorder)),
+            key_file: &key_file,
+            cert_file: cert_file.as_deref(),
+        },
     );
     println!("Press Ctrl-C to stop.");
 
