@@ -1,6 +1,7 @@
 //! [`IdempotencyStore`] on DynamoDB, the AWS Powertools algorithm and item layout: `id`,
 //! `status`, `expiration` (epoch seconds, the table's TTL attribute), `in_progress_expiration`
-//! (epoch milliseconds), `validation` (the payload hash) and `data` (the result as JSON).
+//! (epoch milliseconds), `validation` (the payload hash) and `data` (the result as JSON), plus
+//! `owner`, the [`OwnerToken`] of the caller that took the record (Powertools ignores it).
 
 use std::sync::Arc;
 
@@ -9,18 +10,19 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
-use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
 use lf_domain::{Clock, IdempotencyKey, PortError};
 use serde_json::Value;
 
 use crate::attribute::{self, Item, n, s};
-use crate::error::{condition_failed, from_sdk};
+use crate::error::from_sdk;
 use crate::schema::{EXPIRATION, IDEMPOTENCY_KEY};
 
 const STATUS: &str = "status";
 const IN_PROGRESS_EXPIRATION: &str = "in_progress_expiration";
 const VALIDATION: &str = "validation";
 const DATA: &str = "data";
+const OWNER: &str = "owner";
 const INPROGRESS: &str = "INPROGRESS";
 const COMPLETED: &str = "COMPLETED";
 
@@ -118,6 +120,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         for _ in 0..BEGIN_ATTEMPTS {
             let now = self.clock.now();
             let until = self.config.in_progress_until(now, deadline);
+            let owner = OwnerToken::new_random();
             let result = self
                 .client
                 .put_item()
@@ -127,6 +130,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .item(EXPIRATION, n(self.expiration(now)))
                 .item(IN_PROGRESS_EXPIRATION, n(until.timestamp_millis()))
                 .item(VALIDATION, s(payload.as_str()))
+                .item(OWNER, s(owner.as_str()))
                 .condition_expression(TAKE_CONDITION)
                 .expression_attribute_names("#id", IDEMPOTENCY_KEY)
                 .expression_attribute_names("#expiration", EXPIRATION)
@@ -141,7 +145,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
                 .send()
                 .await;
             let returned = match result {
-                Ok(_) => return Ok(BeginOutcome::Started),
+                Ok(_) => return Ok(BeginOutcome::Started { owner }),
                 Err(e) => match e.as_service_error() {
                     Some(PutItemError::ConditionalCheckFailedException(failed)) => {
                         failed.item().cloned()
@@ -166,12 +170,13 @@ impl IdempotencyStore for DynamoIdempotencyStore {
     async fn complete(
         &self,
         key: &IdempotencyKey,
+        owner: &OwnerToken,
         payload: &PayloadHash,
         result: &Value,
     ) -> Result<(), PortError> {
         let now = self.clock.now();
         // The whole record is rewritten (not updated) so a record the TTL sweeper already
-        // removed comes back complete. Only a record of another payload is refused.
+        // removed comes back complete. A record of another owner or payload is left alone.
         let put = self
             .client
             .put_item()
@@ -181,43 +186,65 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .item(EXPIRATION, n(self.expiration(now)))
             .item(VALIDATION, s(payload.as_str()))
             .item(DATA, s(result.to_string()))
-            .condition_expression("attribute_not_exists(#id) OR #validation = :validation")
+            .item(OWNER, s(owner.as_str()))
+            .condition_expression(
+                "attribute_not_exists(#id) OR (#owner = :owner AND #validation = :validation)",
+            )
             .expression_attribute_names("#id", IDEMPOTENCY_KEY)
+            .expression_attribute_names("#owner", OWNER)
             .expression_attribute_names("#validation", VALIDATION)
+            .expression_attribute_values(":owner", s(owner.as_str()))
             .expression_attribute_values(":validation", s(payload.as_str()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(PortError::PayloadMismatch {
-                key: key.to_string(),
-            }),
-            Err(e) => Err(from_sdk(&format!("PutItem {}", self.table), e)),
+        let returned = match put {
+            Ok(_) => return Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item().cloned()
+                }
+                _ => return Err(from_sdk(&format!("PutItem {}", self.table), e)),
+            },
+        };
+        // Which of the two conditions failed decides the error; a store that returns no item
+        // gets a read (if the record vanished since, it was released by its owner: still not
+        // ours to write over).
+        let held = self.existing(key, returned).await?;
+        match held {
+            Some(item) if attribute::string(&item, VALIDATION)? != payload.as_str() => {
+                Err(PortError::PayloadMismatch {
+                    key: key.to_string(),
+                })
+            }
+            _ => Err(OwnerToken::stale(key)),
         }
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), PortError> {
+    async fn release(&self, key: &IdempotencyKey, owner: &OwnerToken) -> Result<bool, PortError> {
         let deleted = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key(IDEMPOTENCY_KEY, s(key.as_str()))
-            .condition_expression("#status = :inprogress")
+            .condition_expression("#status = :inprogress AND #owner = :owner")
             .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#owner", OWNER)
             .expression_attribute_values(":inprogress", s(INPROGRESS))
+            .expression_attribute_values(":owner", s(owner.as_str()))
             .send()
             .await;
         match deleted {
-            Ok(_) => Ok(()),
-            // Nothing in progress under this key: already completed (by us, or by a caller
-            // that took over), or gone. Either way there is nothing to release.
+            Ok(_) => Ok(true),
+            // Nothing of ours in progress under this key: completed (by us, or by a caller that
+            // took over), taken over, or gone. Either way there is nothing to release.
             Err(e)
                 if matches!(
                     e.as_service_error(),
                     Some(DeleteItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(from_sdk(&format!("DeleteItem {}", self.table), e)),
         }

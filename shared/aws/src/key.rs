@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, Utc};
 use lf_domain::port::{LinkKind, Watermark};
-use lf_domain::{IntacctRef, PortError, RecordRef, SalesforceId};
+use lf_domain::{Flow, IntacctKey, PortError, RecordRef, SalesforceId};
 use uuid::Uuid;
 
 fn escape(component: &str) -> Cow<'_, str> {
@@ -31,19 +31,10 @@ pub(crate) fn xref_salesforce(kind: LinkKind, id: &SalesforceId) -> String {
     format!("SF#{}#{}", kind.as_str(), id.as_str())
 }
 
-/// The Intacct side of a link: `IA#<kind>#<entity>#<key>`, with `-` for the top level.
-pub(crate) fn xref_intacct(kind: LinkKind, record: &IntacctRef) -> String {
-    let entity = match &record.entity {
-        None => Cow::Borrowed("-"),
-        // An entity literally named "-" must not read as the top level.
-        Some(e) if e.as_str() == "-" => Cow::Borrowed("%2D"),
-        Some(e) => escape(e.as_str()),
-    };
-    format!(
-        "IA#{}#{entity}#{}",
-        kind.as_str(),
-        escape(record.key.as_str())
-    )
+/// The Intacct side of a link: `IA#<kind>#<key>`. The key is company-unique, so the entity the
+/// record lives in is an attribute of the item, not part of its name.
+pub(crate) fn xref_intacct(kind: LinkKind, key: &IntacctKey) -> String {
+    format!("IA#{}#{}", kind.as_str(), escape(key.as_str()))
 }
 
 /// A record: `salesforce/Account/001…`, the record's display form with its object name escaped
@@ -57,9 +48,15 @@ pub(crate) fn watermark(stream: &str) -> String {
     format!("WM#{stream}")
 }
 
-/// The item holding the fingerprint last written to a record.
-pub(crate) fn fingerprint(of: &RecordRef) -> String {
-    format!("FP#{}", record(of))
+/// The item holding the fingerprint `flow` last wrote to a record: `FP#<flow>#<record>` (flow
+/// names are kebab-case, so the record, last, needs nothing more).
+pub(crate) fn fingerprint(of: &RecordRef, flow: Flow) -> String {
+    format!("FP#{flow}#{}", record(of))
+}
+
+/// The item of one slot of a limiter: `<name>#<slot>`.
+pub(crate) fn lease(name: &str, slot: u32) -> String {
+    format!("{}#{slot}", escape(name))
 }
 
 /// A fixed-width UTC time with nanoseconds, so string order is time order.
@@ -93,14 +90,11 @@ pub(crate) fn audit_entry(at: DateTime<Utc>, unique: Uuid) -> Result<String, Por
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use lf_domain::{EntityId, IntacctKey, System};
+    use lf_domain::System;
     use proptest::prelude::*;
 
-    fn ia(entity: Option<&str>, key: &str) -> IntacctRef {
-        IntacctRef::new(
-            entity.map(|e| EntityId::parse(e).unwrap()),
-            IntacctKey::parse(key).unwrap(),
-        )
+    fn ia(key: &str) -> IntacctKey {
+        IntacctKey::parse(key).unwrap()
     }
 
     #[test]
@@ -111,24 +105,32 @@ mod tests {
             "SF#account-customer#001000000000001AAA"
         );
         assert_eq!(
-            xref_intacct(LinkKind::OpportunityInvoice, &ia(Some("US"), "INV-1")),
-            "IA#opportunity-invoice#US#INV-1"
+            xref_intacct(LinkKind::OpportunityInvoice, &ia("4711")),
+            "IA#opportunity-invoice#4711"
         );
+        let account = RecordRef {
+            system: System::Salesforce,
+            object: "Account".into(),
+            id: "001".into(),
+        };
         assert_eq!(
-            xref_intacct(LinkKind::OpportunityInvoice, &ia(None, "INV-1")),
-            "IA#opportunity-invoice#-#INV-1"
+            fingerprint(&account, Flow::CreditAlerts),
+            "FP#credit-alerts#salesforce/Account/001"
         );
+        assert_eq!(lease("intacct", 1), "intacct#1");
     }
 
     #[test]
     fn intacct_keys_cannot_collide() {
         let k = LinkKind::AccountCustomer;
         let keys = [
-            xref_intacct(k, &ia(None, "A")),
-            xref_intacct(k, &ia(Some("-"), "A")),
-            xref_intacct(k, &ia(Some("X#Y"), "A")),
-            xref_intacct(k, &ia(Some("X"), "Y#A")),
-            xref_intacct(k, &ia(Some("X%23Y"), "A")),
+            xref_intacct(k, &ia("A")),
+            xref_intacct(k, &ia("A#B")),
+            xref_intacct(k, &ia("A%23B")),
+            xref_intacct(k, &ia("A/B")),
+            xref_intacct(LinkKind::ContactContact, &ia("A")),
+            lease("a#1", 2),
+            lease("a", 12),
         ];
         let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
         assert_eq!(distinct.len(), keys.len(), "{keys:?}");

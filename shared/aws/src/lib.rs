@@ -6,6 +6,8 @@
 //! | [`IdempotencyStore`](lf_domain::port::IdempotencyStore) | [`DynamoIdempotencyStore`] | the AWS Powertools layout (`id`, `status`, `expiration`, …) |
 //! | [`SyncState`](lf_domain::port::SyncState) | [`DynamoSyncState`] | watermarks and fingerprints |
 //! | [`AuditLog`](lf_domain::port::AuditLog) | [`DynamoAuditLog`] | record × time-ordered sort key |
+//! | [`ParkedFailures`](lf_domain::port::ParkedFailures) | [`DynamoParkedFailures`] | flow × record |
+//! | [`ConcurrencyLimiter`](lf_domain::port::ConcurrencyLimiter) | [`DynamoLimiter`] | one item per slot, conditional put / delete |
 //! | [`Queue`](lf_domain::port::Queue) | [`SqsQueue`] | one queue; its DLQ is a redrive policy |
 //!
 //! Every store reads time from an injected [`lf_domain::Clock`] and passes it into its
@@ -15,10 +17,12 @@
 //! configuration.
 //!
 //! [`spec_source`] loads the mapping specs at a function's cold start: from an S3 prefix or an
-//! SSM Parameter Store path when configured, else the shipped default.
+//! SSM Parameter Store path when configured, else the shipped default. [`secrets`] reads
+//! credentials from Secrets Manager into `secrecy` types.
 
 pub mod config;
 pub mod schema;
+pub mod secrets;
 pub mod spec_source;
 
 mod attribute;
@@ -26,6 +30,8 @@ mod audit;
 mod error;
 mod idempotency;
 mod key;
+mod limiter;
+mod parked;
 mod queue;
 mod retry;
 mod sync_state;
@@ -34,8 +40,11 @@ mod xref;
 pub use audit::DynamoAuditLog;
 pub use config::{AwsSettings, load_sdk_config};
 pub use idempotency::DynamoIdempotencyStore;
+pub use limiter::DynamoLimiter;
+pub use parked::DynamoParkedFailures;
 pub use queue::SqsQueue;
 pub use schema::{Table, TableNames};
+pub use secrets::{SecretError, Secrets};
 pub use spec_source::{
     MAPPING_SOURCE_VAR, SpecClients, SpecLoadError, SpecSource, load_specs, load_specs_or_log,
 };

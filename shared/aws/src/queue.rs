@@ -1,6 +1,7 @@
 //! [`Queue`] on one SQS queue. The dead-letter queue is the queue's redrive policy: SQS moves a
 //! message there itself after `maxReceiveCount` receives.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
@@ -15,7 +16,7 @@ use lf_domain::port::queue::{
 use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 
 use crate::error::{build_failed, from_sdk};
-use crate::retry::{QUICK, pause};
+use crate::retry::{Attempt, QUICK, quickly};
 
 /// SQS's limits.
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -46,22 +47,26 @@ impl SqsQueue {
     async fn send_chunk(
         &self,
         messages: &[OutgoingMessage],
-        mut pending: Vec<usize>,
+        pending: Vec<usize>,
     ) -> Result<(), PortError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let entries = pending
-                .iter()
-                .map(|&i| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(&messages[i].body)
-                        .delay_seconds(whole_seconds(messages[i].delay))
-                        .build()
-                        .map_err(|e| build_failed("a batch entry", e))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+        // What is still unsent, and a summary of the last failures; kept across attempts.
+        let state = &Mutex::new((pending, String::new()));
+        let sent = quickly("SQS send batch", |attempt| async move {
+            let entries = {
+                let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                state
+                    .0
+                    .iter()
+                    .map(|&i| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(&messages[i].body)
+                            .delay_seconds(whole_seconds(messages[i].delay))
+                            .build()
+                            .map_err(|e| build_failed("a batch entry", e))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             let sent = self
                 .client
                 .send_message_batch()
@@ -75,37 +80,49 @@ impl SqsQueue {
                 return Ok(());
             }
             if let Some(refused) = failed.iter().find(|f| f.sender_fault()) {
-                return Err(PortError::invalid(format!(
+                return Err(Attempt::Stop(PortError::invalid(format!(
                     "SendMessageBatch {}: message {} refused: {}: {}",
                     self.url,
                     refused.id(),
                     refused.code(),
                     refused.message().unwrap_or("no message")
-                )));
+                ))));
             }
             let summary = failed
                 .iter()
                 .map(|f| format!("{} ({})", f.id(), f.code()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            pending = failed.iter().filter_map(|f| f.id().parse().ok()).collect();
             tracing::warn!(
                 queue = %self.url,
                 attempt,
                 failed = %summary,
                 "SQS failed some messages of a batch; resending them"
             );
-            if !pause(&QUICK, attempt).await {
-                return Err(PortError::Unavailable {
+            let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+            *state = (
+                failed.iter().filter_map(|f| f.id().parse().ok()).collect(),
+                summary,
+            );
+            Err(Attempt::Again)
+        })
+        .await;
+        sent.map_err(|e| match e {
+            Attempt::Stop(e) => e,
+            Attempt::Again => {
+                let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                PortError::Unavailable {
                     message: format!(
-                        "SendMessageBatch {}: {} message(s) still failed after {attempt} attempts: {summary}",
+                        "SendMessageBatch {}: {} message(s) still failed after {} attempts: {}",
                         self.url,
-                        pending.len()
+                        state.0.len(),
+                        QUICK.max_attempts,
+                        state.1
                     ),
                     source: None,
-                });
+                }
             }
-        }
+        })
     }
 }
 

@@ -16,9 +16,9 @@ use lf_domain::{Flow, PortError};
 
 use crate::error::{build_failed, from_sdk};
 
-/// Partition key of the xref, sync-state and audit tables.
+/// Partition key of the xref, sync-state, audit, parked and leases tables.
 pub(crate) const PARTITION_KEY: &str = "pk";
-/// Sort key of the audit table.
+/// Sort key of the audit and parked tables.
 pub(crate) const SORT_KEY: &str = "sk";
 /// Partition key of the idempotency table (the AWS Powertools name).
 pub(crate) const IDEMPOTENCY_KEY: &str = "id";
@@ -44,15 +44,21 @@ pub enum Table {
     SyncState,
     /// The audit log ([`crate::DynamoAuditLog`]).
     Audit,
+    /// Parked permanent failures, flow × record ([`crate::DynamoParkedFailures`]).
+    Parked,
+    /// The slots of the company-wide concurrency limiters ([`crate::DynamoLimiter`]).
+    Leases,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 6] = [
         Table::Xref,
         Table::Idempotency,
         Table::SyncState,
         Table::Audit,
+        Table::Parked,
+        Table::Leases,
     ];
 
     /// The suffix of the table's name, after the stack prefix.
@@ -62,6 +68,8 @@ impl Table {
             Table::Idempotency => "idempotency",
             Table::SyncState => "sync-state",
             Table::Audit => "audit",
+            Table::Parked => "parked",
+            Table::Leases => "leases",
         }
     }
 
@@ -69,15 +77,17 @@ impl Table {
     pub fn partition_key(&self) -> &'static str {
         match self {
             Table::Idempotency => IDEMPOTENCY_KEY,
-            Table::Xref | Table::SyncState | Table::Audit => PARTITION_KEY,
+            Table::Xref | Table::SyncState | Table::Audit | Table::Parked | Table::Leases => {
+                PARTITION_KEY
+            }
         }
     }
 
     /// The sort key attribute (a string), if the table has one.
     pub fn sort_key(&self) -> Option<&'static str> {
         match self {
-            Table::Audit => Some(SORT_KEY),
-            Table::Xref | Table::Idempotency | Table::SyncState => None,
+            Table::Audit | Table::Parked => Some(SORT_KEY),
+            Table::Xref | Table::Idempotency | Table::SyncState | Table::Leases => None,
         }
     }
 
@@ -85,18 +95,20 @@ impl Table {
     pub fn ttl_attribute(&self) -> Option<&'static str> {
         match self {
             Table::Idempotency => Some(EXPIRATION),
-            Table::Xref | Table::SyncState | Table::Audit => None,
+            Table::Xref | Table::SyncState | Table::Audit | Table::Parked | Table::Leases => None,
         }
     }
 }
 
-/// The names of the four tables of one deployment.
+/// The names of the tables of one deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub xref: String,
     pub idempotency: String,
     pub sync_state: String,
     pub audit: String,
+    pub parked: String,
+    pub leases: String,
 }
 
 impl TableNames {
@@ -109,6 +121,8 @@ impl TableNames {
             idempotency: name(Table::Idempotency),
             sync_state: name(Table::SyncState),
             audit: name(Table::Audit),
+            parked: name(Table::Parked),
+            leases: name(Table::Leases),
         }
     }
 
@@ -119,6 +133,8 @@ impl TableNames {
             Table::Idempotency => &self.idempotency,
             Table::SyncState => &self.sync_state,
             Table::Audit => &self.audit,
+            Table::Parked => &self.parked,
+            Table::Leases => &self.leases,
         }
     }
 }
@@ -203,7 +219,7 @@ pub async fn create_table(
     Ok(())
 }
 
-/// Creates all four tables (see [`create_table`]).
+/// Creates every table (see [`create_table`]).
 pub async fn create_tables(
     client: &aws_sdk_dynamodb::Client,
     names: &TableNames,
@@ -460,8 +476,13 @@ mod tests {
     /// The two checks above must fail when the template drifts from the schema.
     #[test]
     fn template_checks_catch_drift() {
-        let drifts: [(&str, &str, TemplateCheck); 9] = [
+        let drifts: [(&str, &str, TemplateCheck); 10] = [
             ("-sync-state", "-syncstate", check_tables),
+            (
+                "-${Stage}-parked",
+                "-${Stage}-parked-failures",
+                check_tables,
+            ),
             (
                 "AttributeName: expiration",
                 "AttributeName: expires",

@@ -1,11 +1,11 @@
 //! [`SyncState`] on DynamoDB: one item per stream watermark (`WM#<stream>`) and one per record
-//! fingerprint (`FP#<record>`), in one table (partition key `pk`).
+//! fingerprint per record and flow (`FP#<flow>#<record>`), in one table (partition key `pk`).
 
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use lf_domain::port::{SyncState, Watermark};
-use lf_domain::{Clock, Fingerprint, PortError, RecordRef};
+use lf_domain::{Clock, Fingerprint, Flow, PortError, RecordRef};
 
 use crate::attribute::{self, Item, s, time};
 use crate::error::{condition_failed, from_sdk};
@@ -81,8 +81,12 @@ impl SyncState for DynamoSyncState {
         }
     }
 
-    async fn fingerprint(&self, record: &RecordRef) -> Result<Option<Fingerprint>, PortError> {
-        let Some(item) = self.get(&key::fingerprint(record)).await? else {
+    async fn fingerprint(
+        &self,
+        record: &RecordRef,
+        flow: Flow,
+    ) -> Result<Option<Fingerprint>, PortError> {
+        let Some(item) = self.get(&key::fingerprint(record, flow)).await? else {
             return Ok(None);
         };
         let hex = attribute::string(&item, FINGERPRINT)?;
@@ -94,12 +98,13 @@ impl SyncState for DynamoSyncState {
     async fn record_fingerprint(
         &self,
         record: &RecordRef,
+        flow: Flow,
         fingerprint: &Fingerprint,
     ) -> Result<(), PortError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PARTITION_KEY, s(key::fingerprint(record)))
+            .item(PARTITION_KEY, s(key::fingerprint(record, flow)))
             .item(FINGERPRINT, s(fingerprint.as_hex()))
             .item(UPDATED_AT, time(self.clock.now()))
             .send()

@@ -1,6 +1,8 @@
 //! [`XrefStore`] on DynamoDB. Each link is two items, one per direction (keys in
 //! [`crate::key`]), each holding the whole link and the key of the other item (`counterpart`).
-//! Both are written, and removed, in one transaction.
+//! Both are written, and removed, in one transaction. The Intacct item is named by the
+//! company-unique key alone; the entity is an attribute (`intacct_entity`, absent at the top
+//! level).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -13,7 +15,7 @@ use lf_domain::{EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
 use crate::attribute::{self, Item, s, time};
 use crate::error::{build_failed, from_sdk};
 use crate::key;
-use crate::retry::{QUICK, pause};
+use crate::retry::{Attempt, quickly};
 use crate::schema::PARTITION_KEY;
 
 const KIND: &str = "kind";
@@ -37,7 +39,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn of(kind: LinkKind, salesforce: &SalesforceId, intacct: &IntacctRef) -> Self {
+    fn of(kind: LinkKind, salesforce: &SalesforceId, intacct: &IntacctKey) -> Self {
         Self {
             salesforce: key::xref_salesforce(kind, salesforce),
             intacct: key::xref_intacct(kind, intacct),
@@ -162,13 +164,17 @@ impl DynamoXrefStore {
         ))
     }
 
-    fn too_busy(&self) -> PortError {
-        PortError::Unavailable {
-            message: format!(
-                "TransactWriteItems {}: the items kept changing under concurrent writes",
-                self.table
-            ),
-            source: None,
+    /// The error of a link or unlink that stopped: its own, or (attempts used up) contention.
+    fn stopped(&self, attempt: Attempt) -> PortError {
+        match attempt {
+            Attempt::Stop(e) => e,
+            Attempt::Again => PortError::Unavailable {
+                message: format!(
+                    "TransactWriteItems {}: the items kept changing under concurrent writes",
+                    self.table
+                ),
+                source: None,
+            },
         }
     }
 }
@@ -214,8 +220,9 @@ fn link_of(item: &Item) -> Result<XrefLink, PortError> {
     })
 }
 
+/// The same pair: the entity is where the Intacct record lives, not part of its identity.
 fn same_pair(a: &XrefLink, b: &XrefLink) -> bool {
-    a.kind == b.kind && a.salesforce == b.salesforce && a.intacct == b.intacct
+    a.kind == b.kind && a.salesforce == b.salesforce && a.intacct.key == b.intacct.key
 }
 
 /// What a refused link means, given what is stored under its two keys: already linked, a
@@ -228,7 +235,18 @@ fn after_refusal(
 ) -> Option<Result<LinkOutcome, PortError>> {
     match (salesforce, intacct) {
         (Some(sf), Some(ia)) if same_pair(&sf, link) && same_pair(&ia, link) => {
-            Some(Ok(LinkOutcome::AlreadyLinked))
+            Some(if sf.intacct.entity == link.intacct.entity {
+                Ok(LinkOutcome::AlreadyLinked)
+            } else {
+                Err(PortError::conflict(format!(
+                    "Salesforce {} is already linked ({}) to Intacct {}, not {}: one record \
+                     cannot live in two entities",
+                    link.salesforce,
+                    link.kind.as_str(),
+                    sf.intacct,
+                    link.intacct
+                )))
+            })
         }
         (Some(sf), _) if !same_pair(&sf, link) => Some(Err(PortError::conflict(format!(
             "Salesforce {} is already linked ({}) to Intacct {}",
@@ -248,10 +266,9 @@ fn after_refusal(
 
 impl XrefStore for DynamoXrefStore {
     async fn link(&self, link: &XrefLink) -> Result<LinkOutcome, PortError> {
-        let pair = Pair::of(link.kind, &link.salesforce, &link.intacct);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let pair = Pair::of(link.kind, &link.salesforce, &link.intacct.key);
+        let pair = &pair;
+        let linked = quickly("xref link", |attempt| async move {
             // Both puts require their key to be free. An existing item is never overwritten,
             // so relinking the same pair keeps the first `linked_at`.
             let items = vec![
@@ -259,21 +276,23 @@ impl XrefStore for DynamoXrefStore {
                 self.put(item_of(link, &pair.intacct, &pair.salesforce))?,
             ];
             match self.transact(items).await? {
-                Ok(()) => return Ok(LinkOutcome::Created),
+                Ok(()) => Ok(LinkOutcome::Created),
                 Err(Cancelled::Contention) => {
                     tracing::debug!(table = %self.table, attempt, "xref link contended; retrying");
+                    Err(Attempt::Again)
                 }
                 Err(Cancelled::Condition { returned, complete }) => {
-                    let (salesforce, intacct) = self.current(&pair, returned, complete).await?;
-                    if let Some(decided) = after_refusal(link, salesforce, intacct) {
-                        return decided;
-                    }
+                    let (salesforce, intacct) = self.current(pair, returned, complete).await?;
+                    // Nothing explains the refusal (the pair was unlinked in between): write
+                    // again.
+                    after_refusal(link, salesforce, intacct)
+                        .ok_or(Attempt::Again)?
+                        .map_err(Attempt::Stop)
                 }
             }
-            if !pause(&QUICK, attempt).await {
-                return Err(self.too_busy());
-            }
-        }
+        })
+        .await;
+        linked.map_err(|e| self.stopped(e))
     }
 
     async fn find_by_salesforce(
@@ -287,35 +306,33 @@ impl XrefStore for DynamoXrefStore {
     async fn find_by_intacct(
         &self,
         kind: LinkKind,
-        record: &IntacctRef,
+        key: &IntacctKey,
     ) -> Result<Option<XrefLink>, PortError> {
-        self.get(&key::xref_intacct(kind, record)).await
+        self.get(&key::xref_intacct(kind, key)).await
     }
 
     async fn unlink(
         &self,
         kind: LinkKind,
         salesforce: &SalesforceId,
-        intacct: &IntacctRef,
+        intacct: &IntacctKey,
     ) -> Result<bool, PortError> {
         let pair = Pair::of(kind, salesforce, intacct);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let pair = &pair;
+        let unlinked = quickly("xref unlink", |_| async move {
             let items = vec![
                 self.delete(&pair.salesforce, &pair.intacct)?,
                 self.delete(&pair.intacct, &pair.salesforce)?,
             ];
             match self.transact(items).await? {
-                Ok(()) => return Ok(true),
+                Ok(()) => Ok(true),
                 // Either side is missing or points elsewhere: this pair is not linked.
-                Err(Cancelled::Condition { .. }) => return Ok(false),
-                Err(Cancelled::Contention) => {}
+                Err(Cancelled::Condition { .. }) => Ok(false),
+                Err(Cancelled::Contention) => Err(Attempt::Again),
             }
-            if !pause(&QUICK, attempt).await {
-                return Err(self.too_busy());
-            }
-        }
+        })
+        .await;
+        unlinked.map_err(|e| self.stopped(e))
     }
 }
 
@@ -375,6 +392,18 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
+        // The same pair said to live in another entity: refused, naming both places.
+        let moved = XrefLink {
+            intacct: IntacctRef::new(
+                Some(EntityId::parse("UK").unwrap()),
+                IntacctKey::parse("C-1").unwrap(),
+            ),
+            ..ours.clone()
+        };
+        let err = after_refusal(&moved, Some(earlier.clone()), Some(earlier.clone()))
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("not UK/C-1"), "{err}");
         // Nothing (or half of our own pair, mid-unlink) explains it: write again.
         assert!(after_refusal(&ours, None, None).is_none());
         assert!(after_refusal(&ours, Some(earlier), None).is_none());

@@ -287,7 +287,11 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
-/// A record in Intacct: its key, and the entity it lives in (`None` = top level).
+/// A record in Intacct: its company-unique key, and the entity it lives in (`None` = top level).
+///
+/// The key alone identifies the record (CUSTOMERID, CONTACTNAME and RECORDNO are unique across
+/// a multi-entity company); the entity says which session reads or writes it. See
+/// [`crate::port::xref`] for how links use the two.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct IntacctRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]

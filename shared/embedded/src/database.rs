@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 use crate::audit::SqliteAuditLog;
 use crate::error::EmbeddedError;
 use crate::idempotency::SqliteIdempotencyStore;
+use crate::limiter::SqliteLimiter;
+use crate::parked::SqliteParkedFailures;
 use crate::queue::{DeadLetter, SqliteQueue};
 use crate::schema;
 use crate::sync_state::SqliteSyncState;
@@ -95,6 +97,16 @@ impl Database {
 
     pub fn audit_log(&self) -> SqliteAuditLog {
         SqliteAuditLog::new(self.clone())
+    }
+
+    pub fn parked_failures(&self) -> SqliteParkedFailures {
+        SqliteParkedFailures::new(self.clone())
+    }
+
+    /// The limiter called `name` with `capacity` slots, shared with every process that opens
+    /// this file and asks for the same name. Fails with [`PortError::Invalid`] for capacity 0.
+    pub fn limiter(&self, name: &str, capacity: u32) -> Result<SqliteLimiter, PortError> {
+        SqliteLimiter::new(self.clone(), name, capacity)
     }
 
     /// The queue called `name` (1 to 80 letters, digits, `-` or `_`, as in SQS), without a

@@ -2,7 +2,7 @@
 //! bounded.
 
 use chrono::{DateTime, Utc};
-use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
 use lf_domain::{IdempotencyKey, PortError};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
@@ -136,10 +136,11 @@ impl IdempotencyStore for SqliteIdempotencyStore {
                 let in_progress_expiry =
                     to_nanos_saturating(config.in_progress_until(now, deadline));
                 let expiry = to_nanos_saturating(config.expires_at(now));
+                let owner = OwnerToken::new_random();
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO idempotency_record \
-                     (key, status, payload_hash, expiry, in_progress_expiry, result) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                     (key, status, payload_hash, expiry, in_progress_expiry, result, owner) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -147,27 +148,30 @@ impl IdempotencyStore for SqliteIdempotencyStore {
                         IN_PROGRESS,
                         payload.as_str(),
                         expiry,
-                        in_progress_expiry
+                        in_progress_expiry,
+                        owner.as_str()
                     ])
                 })
                 .or_port("idempotency begin")?;
                 tx.commit().or_port("idempotency begin")?;
-                Ok(BeginOutcome::Started)
+                Ok(BeginOutcome::Started { owner })
             })
             .await
     }
 
-    /// Stores the result as COMPLETED, expiring `expires_after` from now. Writes it even when
-    /// the record is gone (released, or expired and removed): the work is done, and recording
-    /// that is what stops it running again. A record now held for another payload is left
-    /// alone and the call fails with [`PortError::PayloadMismatch`].
+    /// Stores the result as COMPLETED, expiring `expires_after` from now, when the record is
+    /// still `owner`'s or is gone (released, or expired and removed). A record held by another
+    /// owner is left alone: [`PortError::PayloadMismatch`] when it is for another payload, else
+    /// [`PortError::Conflict`].
     async fn complete(
         &self,
         key: &IdempotencyKey,
+        owner: &OwnerToken,
         payload: &PayloadHash,
         result: &Value,
     ) -> Result<(), PortError> {
         let key = key.clone();
+        let owner = owner.clone();
         let payload = payload.clone();
         let result = result.to_string();
         let config = self.config;
@@ -177,21 +181,29 @@ impl IdempotencyStore for SqliteIdempotencyStore {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .or_port("idempotency complete")?;
-                let held_for: Option<String> = tx
-                    .prepare_cached("SELECT payload_hash FROM idempotency_record WHERE key = ?1")
+                let held: Option<(String, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT payload_hash, owner FROM idempotency_record WHERE key = ?1",
+                    )
                     .and_then(|mut stmt| {
-                        stmt.query_row([key.as_str()], |row| row.get(0)).optional()
+                        stmt.query_row([key.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                            .optional()
                     })
                     .or_port("idempotency complete")?;
-                if held_for.is_some_and(|h| h != payload.as_str()) {
-                    return Err(PortError::PayloadMismatch {
-                        key: key.to_string(),
-                    });
+                if let Some((held_for, held_by)) = held {
+                    if held_for != payload.as_str() {
+                        return Err(PortError::PayloadMismatch {
+                            key: key.to_string(),
+                        });
+                    }
+                    if held_by.as_deref() != Some(owner.as_str()) {
+                        return Err(OwnerToken::stale(&key));
+                    }
                 }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO idempotency_record \
-                     (key, status, payload_hash, expiry, in_progress_expiry, result) \
-                     VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+                     (key, status, payload_hash, expiry, in_progress_expiry, result, owner) \
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -199,7 +211,8 @@ impl IdempotencyStore for SqliteIdempotencyStore {
                         COMPLETED,
                         payload.as_str(),
                         expiry,
-                        result
+                        result,
+                        owner.as_str()
                     ])
                 })
                 .or_port("idempotency complete")?;
@@ -208,16 +221,19 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .await
     }
 
-    async fn release(&self, key: &IdempotencyKey) -> Result<(), PortError> {
+    async fn release(&self, key: &IdempotencyKey, owner: &OwnerToken) -> Result<bool, PortError> {
         let key = key.clone();
+        let owner = owner.clone();
         self.db
             .run("idempotency release", move |conn, _| {
-                conn.prepare_cached(
-                    "DELETE FROM idempotency_record WHERE key = ?1 AND status = ?2",
-                )
-                .and_then(|mut stmt| stmt.execute([key.as_str(), IN_PROGRESS]))
-                .or_port("idempotency release")?;
-                Ok(())
+                let deleted = conn
+                    .prepare_cached(
+                        "DELETE FROM idempotency_record \
+                         WHERE key = ?1 AND status = ?2 AND owner = ?3",
+                    )
+                    .and_then(|mut stmt| stmt.execute([key.as_str(), IN_PROGRESS, owner.as_str()]))
+                    .or_port("idempotency release")?;
+                Ok(deleted == 1)
             })
             .await
     }

@@ -1,7 +1,9 @@
 //! Durable local adapters for the ledgerforce ports, on one SQLite file.
 //!
 //! [`Database`] opens (and creates or migrates) the file; from it come the stores
-//! ([`SqliteXrefStore`], [`SqliteIdempotencyStore`], [`SqliteSyncState`], [`SqliteAuditLog`]) and
+//! ([`SqliteXrefStore`], [`SqliteIdempotencyStore`], [`SqliteSyncState`], [`SqliteAuditLog`],
+//! [`SqliteParkedFailures`]), the company-wide Intacct limiter ([`SqliteLimiter`]; one process
+//! may use [`LocalLimiter`] instead) and
 //! any number of named queues with SQS semantics ([`SqliteQueue`]), typically one per flow plus
 //! its dead-letter queue. `ledgerforce local` and the end-to-end tests run on these; the same
 //! contract suite as the DynamoDB/SQS adapters holds them to the rules of
@@ -58,6 +60,8 @@ mod audit;
 mod database;
 mod error;
 mod idempotency;
+mod limiter;
+mod parked;
 mod queue;
 mod schema;
 mod sync_state;
@@ -68,6 +72,8 @@ pub use audit::SqliteAuditLog;
 pub use database::Database;
 pub use error::EmbeddedError;
 pub use idempotency::SqliteIdempotencyStore;
+pub use limiter::{LocalLimiter, SqliteLimiter};
+pub use parked::SqliteParkedFailures;
 pub use queue::{DeadLetter, SqliteQueue};
 pub use sync_state::SqliteSyncState;
 pub use xref::SqliteXrefStore;

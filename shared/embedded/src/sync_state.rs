@@ -1,7 +1,8 @@
-//! [`SyncState`] on SQLite: forward-only watermarks and last-written fingerprints.
+//! [`SyncState`] on SQLite: forward-only watermarks and last-written fingerprints per record and
+//! flow.
 
 use lf_domain::port::{SyncState, Watermark};
-use lf_domain::{Fingerprint, PortError, RecordRef};
+use lf_domain::{Fingerprint, Flow, PortError, RecordRef};
 use rusqlite::{OptionalExtension, params};
 
 use crate::database::Database;
@@ -66,18 +67,27 @@ impl SyncState for SqliteSyncState {
             .await
     }
 
-    async fn fingerprint(&self, record: &RecordRef) -> Result<Option<Fingerprint>, PortError> {
+    async fn fingerprint(
+        &self,
+        record: &RecordRef,
+        flow: Flow,
+    ) -> Result<Option<Fingerprint>, PortError> {
         let record = record.clone();
         self.db
             .run("read fingerprint", move |conn, _| {
                 let stored: Option<String> = conn
                     .prepare_cached(
                         "SELECT fingerprint FROM fingerprint \
-                         WHERE system = ?1 AND object = ?2 AND record_id = ?3",
+                         WHERE system = ?1 AND object = ?2 AND record_id = ?3 AND flow = ?4",
                     )
                     .and_then(|mut stmt| {
                         stmt.query_row(
-                            params![record.system.as_str(), record.object, record.id],
+                            params![
+                                record.system.as_str(),
+                                record.object,
+                                record.id,
+                                flow.as_str()
+                            ],
                             |row| row.get(0),
                         )
                         .optional()
@@ -87,7 +97,7 @@ impl SyncState for SqliteSyncState {
                     .map(|hex| {
                         Fingerprint::from_hex(&hex).ok_or_else(|| {
                             PortError::corrupt(format!(
-                                "fingerprint of {record}: {hex:?} is not a SHA-256 hex digest"
+                                "fingerprint of {record} ({flow}): {hex:?} is not a SHA-256 hex digest"
                             ))
                         })
                     })
@@ -99,6 +109,7 @@ impl SyncState for SqliteSyncState {
     async fn record_fingerprint(
         &self,
         record: &RecordRef,
+        flow: Flow,
         fingerprint: &Fingerprint,
     ) -> Result<(), PortError> {
         let record = record.clone();
@@ -107,9 +118,10 @@ impl SyncState for SqliteSyncState {
             .run("record fingerprint", move |conn, now| {
                 let recorded_at = to_nanos_saturating(now);
                 conn.prepare_cached(
-                    "INSERT INTO fingerprint (system, object, record_id, fingerprint, recorded_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (system, object, record_id) DO UPDATE \
+                    "INSERT INTO fingerprint \
+                     (system, object, record_id, flow, fingerprint, recorded_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                     ON CONFLICT (system, object, record_id, flow) DO UPDATE \
                      SET fingerprint = excluded.fingerprint, recorded_at = excluded.recorded_at",
                 )
                 .and_then(|mut stmt| {
@@ -117,6 +129,7 @@ impl SyncState for SqliteSyncState {
                         record.system.as_str(),
                         record.object,
                         record.id,
+                        flow.as_str(),
                         fingerprint,
                         recorded_at
                     ])

@@ -14,7 +14,8 @@ use crate::timestamp::{from_nanos, to_nanos};
 /// A link is one row carrying both directions, with a unique key per direction: writing it is
 /// one statement in one transaction, so a reader (or a reopen after a crash) can never see one
 /// direction without the other, and a second counterpart for either side is refused with
-/// [`PortError::Conflict`] without changing anything. Durable once `link`/`unlink` returned
+/// [`PortError::Conflict`] without changing anything. The Intacct side is unique by kind and key
+/// alone; the entity column only says where the record lives. Durable once `link`/`unlink` returned
 /// `Ok` (see [`Database`]).
 #[derive(Debug, Clone)]
 pub struct SqliteXrefStore {
@@ -55,8 +56,9 @@ impl StoredLink {
         })
     }
 
-    fn is_pair(&self, salesforce: &SalesforceId, entity: &str, key: &str) -> bool {
-        self.salesforce == salesforce.as_str() && self.entity == entity && self.key == key
+    /// The same pair: the entity is an attribute of the link, not part of the Intacct identity.
+    fn is_pair(&self, salesforce: &SalesforceId, key: &str) -> bool {
+        self.salesforce == salesforce.as_str() && self.key == key
     }
 
     fn intacct_display(&self) -> String {
@@ -94,6 +96,7 @@ impl XrefStore for SqliteXrefStore {
         let entity = entity_column(&link.intacct);
         let key = link.intacct.key.as_str().to_owned();
         let linked_at = to_nanos("linked_at", link.linked_at)?;
+        let given = link.intacct.to_string();
         self.db
             .run("xref link", move |conn, _now: DateTime<Utc>| {
                 let tx = conn
@@ -103,23 +106,29 @@ impl XrefStore for SqliteXrefStore {
                     let mut stmt = tx
                         .prepare_cached(&format!(
                             "SELECT {} FROM xref_link WHERE kind = ?1 AND \
-                             (salesforce_id = ?2 OR (intacct_entity = ?3 AND intacct_key = ?4))",
+                             (salesforce_id = ?2 OR intacct_key = ?3)",
                             StoredLink::COLUMNS
                         ))
                         .or_port("xref link")?;
                     let rows = stmt
                         .query_map(
-                            params![kind.as_str(), salesforce.as_str(), entity, key],
+                            params![kind.as_str(), salesforce.as_str(), key],
                             StoredLink::from_row,
                         )
                         .or_port("xref link")?;
                     rows.collect::<Result<Vec<_>, _>>().or_port("xref link")?
                 };
-                if existing
-                    .iter()
-                    .any(|s| s.is_pair(&salesforce, &entity, &key))
-                {
-                    return Ok(LinkOutcome::AlreadyLinked);
+                if let Some(same) = existing.iter().find(|s| s.is_pair(&salesforce, &key)) {
+                    if same.entity == entity {
+                        return Ok(LinkOutcome::AlreadyLinked);
+                    }
+                    return Err(PortError::conflict(format!(
+                        "{} link refused: Salesforce {} is already linked to Intacct {}, \
+                         not {given}: one record cannot live in two entities",
+                        kind.as_str(),
+                        same.salesforce,
+                        same.intacct_display()
+                    )));
                 }
                 if let Some(other) = existing.first() {
                     return Err(PortError::conflict(format!(
@@ -176,19 +185,18 @@ impl XrefStore for SqliteXrefStore {
     async fn find_by_intacct(
         &self,
         kind: LinkKind,
-        record: &IntacctRef,
+        key: &IntacctKey,
     ) -> Result<Option<XrefLink>, PortError> {
-        let entity = entity_column(record);
-        let key = record.key.as_str().to_owned();
+        let key = key.as_str().to_owned();
         self.db
             .run("xref find by Intacct record", move |conn, _| {
                 conn.prepare_cached(&format!(
                     "SELECT {} FROM xref_link \
-                     WHERE kind = ?1 AND intacct_entity = ?2 AND intacct_key = ?3",
+                     WHERE kind = ?1 AND intacct_key = ?2",
                     StoredLink::COLUMNS
                 ))
                 .and_then(|mut stmt| {
-                    stmt.query_row(params![kind.as_str(), entity, key], StoredLink::from_row)
+                    stmt.query_row(params![kind.as_str(), key], StoredLink::from_row)
                         .optional()
                 })
                 .or_port("xref find by Intacct record")?
@@ -202,22 +210,19 @@ impl XrefStore for SqliteXrefStore {
         &self,
         kind: LinkKind,
         salesforce: &SalesforceId,
-        intacct: &IntacctRef,
+        intacct: &IntacctKey,
     ) -> Result<bool, PortError> {
         let salesforce = salesforce.as_str().to_owned();
-        let entity = entity_column(intacct);
-        let key = intacct.key.as_str().to_owned();
+        let key = intacct.as_str().to_owned();
         self.db
             .run("xref unlink", move |conn, _| {
                 // One row holds both directions: deleting it is the atomic unlink.
                 let removed = conn
                     .prepare_cached(
                         "DELETE FROM xref_link WHERE kind = ?1 AND salesforce_id = ?2 \
-                         AND intacct_entity = ?3 AND intacct_key = ?4",
+                         AND intacct_key = ?3",
                     )
-                    .and_then(|mut stmt| {
-                        stmt.execute(params![kind.as_str(), salesforce, entity, key])
-                    })
+                    .and_then(|mut stmt| stmt.execute(params![kind.as_str(), salesforce, key]))
                     .or_port("xref unlink")?;
                 Ok(removed == 1)
             })

@@ -14,7 +14,10 @@ pub mod fault;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use lf_domain::port::{AuditLog, IdempotencyConfig, IdempotencyStore, Queue, SyncState, XrefStore};
+use lf_domain::port::{
+    AuditLog, ConcurrencyLimiter, IdempotencyConfig, IdempotencyStore, ParkedFailures, Queue,
+    SyncState, XrefStore,
+};
 
 /// The fixed instant every harness clock starts at.
 pub fn epoch() -> DateTime<Utc> {
@@ -35,6 +38,8 @@ pub trait Harness: Sized {
     type State: SyncState;
     type Audit: AuditLog;
     type Queue: Queue;
+    type Parked: ParkedFailures;
+    type Limiter: ConcurrencyLimiter + 'static;
 
     /// A harness whose stores' clock starts at [`epoch`].
     async fn new() -> Self;
@@ -42,6 +47,10 @@ pub trait Harness: Sized {
     async fn idempotency(&self, config: IdempotencyConfig) -> Self::Idempotency;
     async fn sync_state(&self) -> Self::State;
     async fn audit(&self) -> Self::Audit;
+    async fn parked(&self) -> Self::Parked;
+    /// `handles` handles on one fresh limiter of `capacity` slots, each as a separate process
+    /// would hold it (its own connection or client), so the cases check the cap across them.
+    async fn limiters(&self, capacity: u32, handles: usize) -> Vec<Self::Limiter>;
     /// A queue without a dead-letter queue.
     async fn queue(&self) -> Self::Queue;
     /// A queue whose messages move to the returned dead-letter queue instead of being received

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lf_aws::schema::{self, Table};
-use lf_aws::{DynamoAuditLog, DynamoIdempotencyStore, DynamoSyncState, DynamoXrefStore, SqsQueue};
+use lf_aws::{
+    DynamoAuditLog, DynamoIdempotencyStore, DynamoLimiter, DynamoParkedFailures, DynamoSyncState,
+    DynamoXrefStore, SqsQueue,
+};
 use lf_domain::ManualClock;
 use lf_domain::port::IdempotencyConfig;
 use lf_testkit::{Harness, epoch};
@@ -18,6 +21,7 @@ use crate::moto;
 const QUEUE_VISIBILITY: Duration = Duration::from_secs(30);
 
 struct AwsHarness {
+    config: aws_config::SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     clock: Arc<ManualClock>,
@@ -47,14 +51,17 @@ impl Harness for AwsHarness {
     type State = DynamoSyncState;
     type Audit = DynamoAuditLog;
     type Queue = SqsQueue;
+    type Parked = DynamoParkedFailures;
+    type Limiter = DynamoLimiter;
 
     async fn new() -> Self {
         let config = moto::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let unique = uuid::Uuid::new_v4().simple().to_string();
         Self {
-            dynamodb,
             sqs: aws_sdk_sqs::Client::new(&config),
+            config,
+            dynamodb,
             clock: Arc::new(ManualClock::new(epoch())),
             prefix: format!("lf-{}", &unique[..12]),
             created: AtomicU32::new(0),
@@ -79,6 +86,29 @@ impl Harness for AwsHarness {
     async fn audit(&self) -> DynamoAuditLog {
         let table = self.table(Table::Audit).await;
         DynamoAuditLog::new(self.dynamodb.clone(), table, self.clock.clone())
+    }
+
+    async fn parked(&self) -> DynamoParkedFailures {
+        let table = self.table(Table::Parked).await;
+        DynamoParkedFailures::new(self.dynamodb.clone(), table, self.clock.clone())
+    }
+
+    /// Each handle has its own client, as another process would.
+    async fn limiters(&self, capacity: u32, handles: usize) -> Vec<DynamoLimiter> {
+        let table = self.table(Table::Leases).await;
+        (0..handles)
+            .map(|_| {
+                let client = aws_sdk_dynamodb::Client::new(&self.config);
+                DynamoLimiter::new(
+                    client,
+                    table.clone(),
+                    "intacct",
+                    capacity,
+                    self.clock.clone(),
+                )
+                .unwrap_or_else(|e| panic!("limiter: {e}"))
+            })
+            .collect()
     }
 
     async fn queue(&self) -> SqsQueue {
@@ -188,10 +218,11 @@ mod aws {
         let key = IdempotencyKey::parse("opportunity-won:k").unwrap();
         let payload = PayloadHash::of_bytes(b"p");
         let deadline = epoch() + chrono::Duration::milliseconds(42_500);
-        assert_eq!(
-            store.begin(&key, &payload, Some(deadline)).await.unwrap(),
-            BeginOutcome::Started
-        );
+        let BeginOutcome::Started { owner } =
+            store.begin(&key, &payload, Some(deadline)).await.unwrap()
+        else {
+            panic!("the key was not startable");
+        };
         let item = h
             .dynamodb
             .get_item()
@@ -214,7 +245,8 @@ mod aws {
             AttributeValue::N(deadline.timestamp_millis().to_string())
         );
         assert_eq!(item["validation"], s(payload.as_str()));
-        store.release(&key).await.unwrap();
+        assert_eq!(item["owner"], s(owner.as_str()));
+        assert!(store.release(&key, &owner).await.unwrap());
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! lf-aws's integration tests, one binary: the port contract suite against DynamoDB and SQS,
-//! and mapping-spec loading from S3 and SSM, all against a local moto server.
+//! mapping-spec loading from S3 and SSM, and secrets from Secrets Manager, all against a local
+//! moto server.
 //!
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (e.g. `http://127.0.0.1:5000`); `tests/run` starts moto
 //! and sets it. Without a reachable moto every test here fails, on purpose: a skipped adapter
@@ -11,4 +12,5 @@
 
 mod contract;
 mod moto;
+mod secrets;
 mod spec_source;

@@ -6,6 +6,10 @@
 //! deletes the record (`release`) so a retry can run. Unlike Powertools, the in-progress expiry
 //! is always bounded (by `max_in_progress` when the caller has no deadline), so a function
 //! killed at its timeout, which never gets to `release`, blocks its key only until then.
+//!
+//! Also unlike Powertools, each taken record carries an [`OwnerToken`]: a caller whose
+//! in-progress expiry passed and whose key was taken over by another caller is a *stale owner*,
+//! and its late `complete` or `release` changes nothing (see [`IdempotencyStore`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -40,6 +44,36 @@ impl PayloadHash {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Proof of who took an idempotency key: returned by [`IdempotencyStore::begin`] and required
+/// by `complete` and `release`. Opaque (a random UUID); a new one for every successful `begin`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OwnerToken(String);
+
+impl OwnerToken {
+    /// A fresh random token.
+    pub fn new_random() -> Self {
+        OwnerToken(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A token as an adapter stored it.
+    pub fn from_stored(text: impl Into<String>) -> Self {
+        OwnerToken(text.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The [`PortError::Conflict`] a stale owner's `complete` fails with (one wording for every
+    /// adapter).
+    pub fn stale(key: &IdempotencyKey) -> PortError {
+        PortError::conflict(format!(
+            "idempotency key {key} was taken over by another caller after this caller's \
+             in-progress expiry passed; this caller's result is not recorded"
+        ))
     }
 }
 
@@ -93,8 +127,8 @@ impl Default for IdempotencyConfig {
 /// What [`IdempotencyStore::begin`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BeginOutcome {
-    /// The caller owns the key now: do the work, then `complete` or `release`.
-    Started,
+    /// The caller owns the key now: do the work, then `complete` or `release` with `owner`.
+    Started { owner: OwnerToken },
     /// The work was already done; here is its stored result.
     Completed(Value),
     /// Someone else is doing it (or died doing it) and may still finish before `until`.
@@ -111,6 +145,10 @@ pub enum BeginOutcome {
 /// - A key left INPROGRESS (crash, timeout, kill) becomes startable again once its in-progress
 ///   expiry passes, which is never later than `max_in_progress` after `begin`.
 /// - Times are taken from the adapter's [`crate::Clock`].
+/// - Only the current owner changes a taken record. An owner whose record was taken over (its
+///   in-progress expiry passed and another `begin` got a new [`OwnerToken`]) is stale: its
+///   `complete` fails with [`PortError::Conflict`] and its `release` returns `Ok(false)`, and
+///   neither touches the record, so the new owner's run is neither cut short nor overwritten.
 pub trait IdempotencyStore: Send + Sync {
     /// Tries to take the key. `deadline` is when the caller will be killed (a Lambda's deadline);
     /// the in-progress expiry is the earlier of it and `now + max_in_progress`.
@@ -122,20 +160,28 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<BeginOutcome, PortError>> + Send;
 
     /// Marks the key COMPLETED with its result; the record now expires `expires_after` from now.
-    /// Records it even when the record expired or was released meanwhile (the work is done, and
-    /// recording that is what stops it running again); fails with
-    /// [`PortError::PayloadMismatch`] when the key is held for another payload.
+    ///
+    /// Records it when the record is still `owner`'s, even if it expired meanwhile, and when
+    /// there is no record at all (it was swept): the work is done, and recording that is what
+    /// stops it running again. When another owner holds the record (INPROGRESS or COMPLETED)
+    /// nothing changes and the call fails with [`PortError::Conflict`] — or with
+    /// [`PortError::PayloadMismatch`] when that record is for another payload.
     fn complete(
         &self,
         key: &IdempotencyKey,
+        owner: &OwnerToken,
         payload: &PayloadHash,
         result: &Value,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Deletes the record after a failure so the work can be retried. Only an INPROGRESS record
-    /// is deleted: a late failure must not wipe a result that is already COMPLETED (for example
-    /// by a caller that took the key over after this one's in-progress expiry passed).
-    fn release(&self, key: &IdempotencyKey) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// still held by `owner` is deleted: a late failure must not wipe a result that is already
+    /// COMPLETED, nor free a key another caller took over. Returns whether it deleted.
+    fn release(
+        &self,
+        key: &IdempotencyKey,
+        owner: &OwnerToken,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
 #[cfg(test)]

@@ -10,19 +10,25 @@ pub mod audit;
 pub mod idempotency;
 pub mod intacct;
 pub mod limiter;
+pub mod parked;
 pub mod queue;
 pub mod salesforce;
 pub mod sync_state;
 pub mod xref;
 
 pub use audit::{AuditAction, AuditEntry, AuditLog};
-pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+pub use idempotency::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
 pub use intacct::{
     AccountFields, CreateResult, CustomerAccounts, FieldTree, IdempotentWrite, IntacctObject,
     IntacctPort, IntacctRecord, Month, QueryFilter, RecognizedAmount, RecordQuery, RecordUpdate,
     RevenueBasis, WriteStatus,
 };
-pub use limiter::{BoxFuture, ConcurrencyLimiter, Lease};
+pub use limiter::{
+    BoxFuture, ConcurrencyLimiter, Lease, acquire_by_polling, check_capacity, lease_expiry,
+};
+pub use parked::{
+    MAX_PARKED_PAYLOAD_BYTES, MAX_PARKED_REASON_CHARS, ParkRequest, ParkedFailure, ParkedFailures,
+};
 pub use queue::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
 pub use salesforce::{
     Applied, ChangeBatch, ChildRead, DatedRate, RecordFailure, RecordRead, SalesforcePort,

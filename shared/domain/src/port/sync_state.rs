@@ -1,4 +1,4 @@
-//! Watermarks for the change poller and fingerprints of what we last wrote.
+//! Watermarks for the change poller and fingerprints of what we last wrote, per record and flow.
 
 use std::future::Future;
 
@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
-use crate::record::{Fingerprint, RecordRef};
+use crate::record::{Fingerprint, Flow, RecordRef};
 
 /// How far a change stream has been read: the modification time of the last change taken and,
 /// for changes sharing that time, the id of the last one (so a page boundary inside one second
@@ -23,8 +23,11 @@ pub struct Watermark {
 /// Guarantees:
 /// - Watermarks only move forward: `advance_watermark` to a value at or behind the stored one
 ///   changes nothing and returns `false`, even when two pollers race.
-/// - `record_fingerprint` replaces the previous fingerprint of that record; reads are strongly
-///   consistent with a completed write.
+/// - Fingerprints are keyed by record **and** flow: several flows writing one record (four of
+///   them write Accounts) each keep their own, so one flow's write never makes another flow
+///   mistake its own echo for a foreign change, or the reverse.
+/// - `record_fingerprint` replaces the previous fingerprint of that record for that flow only;
+///   reads are strongly consistent with a completed write.
 pub trait SyncState: Send + Sync {
     /// The watermark of a stream (e.g. `salesforce/Account`, `intacct/EU/CUSTOMER`).
     fn watermark(
@@ -39,16 +42,18 @@ pub trait SyncState: Send + Sync {
         to: &Watermark,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 
-    /// The fingerprint of the values we last wrote to `record`.
+    /// The fingerprint of the values `flow` last wrote to `record`.
     fn fingerprint(
         &self,
         record: &RecordRef,
+        flow: Flow,
     ) -> impl Future<Output = Result<Option<Fingerprint>, PortError>> + Send;
 
-    /// Records the fingerprint of the values just written to `record`.
+    /// Records the fingerprint of the values `flow` just wrote to `record`.
     fn record_fingerprint(
         &self,
         record: &RecordRef,
+        flow: Flow,
         fingerprint: &Fingerprint,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

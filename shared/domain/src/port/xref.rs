@@ -1,4 +1,19 @@
 //! Cross-references: which Salesforce record is which Intacct record.
+//!
+//! # Intacct identity and entities
+//!
+//! The Intacct side of a link is identified by its **company-unique key** alone: CUSTOMERID,
+//! CONTACTNAME, or the RECORDNO of a document (a DOCID is unique only within its transaction
+//! definition, so documents are linked by RECORDNO). The entity ([`IntacctRef::entity`]) is an
+//! attribute of the link saying where the record lives, not part of its identity. So an event
+//! about a record seen from any entity context, or from the top level, finds its link with
+//! [`XrefStore::find_by_intacct`] and learns from the link which session to use.
+//!
+//! Multi-entity default: customers (and their contacts) are created at the top level, visible
+//! to every entity, and stored with `entity: None`; documents (AR invoices, Order Entry
+//! transactions) are created in the routed entity's session and stored with that entity.
+//! Per-entity customers are a mapping option; their links carry the entity they were created
+//! in. Both fit one model because the key, not the entity, identifies the record.
 
 use std::future::Future;
 
@@ -6,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PortError;
-use crate::id::{IntacctRef, SalesforceId};
+use crate::id::{IntacctKey, IntacctRef, SalesforceId};
 
 /// What kind of pair a link joins. A record has at most one link of each kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,7 +59,8 @@ impl LinkKind {
     }
 }
 
-/// A link between one Salesforce record and one Intacct record.
+/// A link between one Salesforce record and one Intacct record. `intacct.entity` is where the
+/// Intacct record lives (`None`: the top level).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XrefLink {
     pub kind: LinkKind,
@@ -69,7 +85,10 @@ pub enum LinkOutcome {
 ///   other, even if the caller dies half-way.
 /// - A record is linked to at most one counterpart per [`LinkKind`]. Linking either side of a
 ///   pair to a different counterpart fails with [`PortError::Conflict`] and changes nothing.
-/// - `link` is idempotent for the same pair, so a retried flow may call it again.
+///   The Intacct side is its company-unique key: the same key in two entities is one record.
+/// - `link` is idempotent for the same pair, so a retried flow may call it again. Relinking the
+///   pair with another entity is a [`PortError::Conflict`] (the stored entity is kept): the
+///   record cannot live in two places.
 /// - Lookups are strongly consistent with a completed `link`/`unlink`.
 pub trait XrefStore: Send + Sync {
     /// Links the pair, both directions at once.
@@ -82,11 +101,12 @@ pub trait XrefStore: Send + Sync {
         id: &SalesforceId,
     ) -> impl Future<Output = Result<Option<XrefLink>, PortError>> + Send;
 
-    /// The link of this kind for an Intacct record.
+    /// The link of this kind for the Intacct record with company-unique `key`, whichever entity
+    /// it lives in (the returned link says which).
     fn find_by_intacct(
         &self,
         kind: LinkKind,
-        record: &IntacctRef,
+        key: &IntacctKey,
     ) -> impl Future<Output = Result<Option<XrefLink>, PortError>> + Send;
 
     /// Removes the pair, both directions at once. Returns `false` (and changes nothing) when this
@@ -95,6 +115,6 @@ pub trait XrefStore: Send + Sync {
         &self,
         kind: LinkKind,
         salesforce: &SalesforceId,
-        intacct: &IntacctRef,
+        intacct: &IntacctKey,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }

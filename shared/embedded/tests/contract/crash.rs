@@ -199,12 +199,13 @@ async fn child_writer(path: &Path, round: u32) {
 
         let work = IdempotencyKey::parse(&format!("crash-{round}-{i}")).unwrap();
         let payload = PayloadHash::of_bytes(work.as_str().as_bytes());
-        assert_eq!(
-            idempotency.begin(&work, &payload, None).await.unwrap(),
-            BeginOutcome::Started
-        );
+        let BeginOutcome::Started { owner } =
+            idempotency.begin(&work, &payload, None).await.unwrap()
+        else {
+            panic!("{work} was not startable");
+        };
         idempotency
-            .complete(&work, &payload, &json!({ "i": i }))
+            .complete(&work, &owner, &payload, &json!({ "i": i }))
             .await
             .unwrap();
         if !ack(&mut out, format!("complete {work} {i}")) {
@@ -273,7 +274,7 @@ async fn verify(path: &Path, round: u32, acked: &Acks) {
             .unwrap();
         assert_eq!(found.map(|l| l.intacct), Some(intacct.clone()), "{sf}");
         let back = xref
-            .find_by_intacct(LinkKind::AccountCustomer, &intacct)
+            .find_by_intacct(LinkKind::AccountCustomer, &intacct.key)
             .await
             .unwrap();
         assert_eq!(back.map(|l| l.salesforce), Some(sf), "{key}");

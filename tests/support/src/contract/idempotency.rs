@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, PayloadHash};
+use lf_domain::port::{BeginOutcome, IdempotencyConfig, IdempotencyStore, OwnerToken, PayloadHash};
 use lf_domain::{IdempotencyKey, PortError};
 use serde_json::json;
 
@@ -17,6 +17,14 @@ fn payload(s: &str) -> PayloadHash {
     PayloadHash::of_bytes(s.as_bytes())
 }
 
+/// The owner token of a `begin` that must have started.
+fn started(outcome: Result<BeginOutcome, PortError>) -> OwnerToken {
+    match outcome {
+        Ok(BeginOutcome::Started { owner }) => owner,
+        other => panic!("expected Started, got {other:?}"),
+    }
+}
+
 fn config() -> IdempotencyConfig {
     IdempotencyConfig {
         expires_after: Duration::from_secs(3600),
@@ -27,13 +35,7 @@ fn config() -> IdempotencyConfig {
 pub async fn first_begin_starts_and_second_sees_in_progress<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
     let deadline = epoch() + chrono::Duration::seconds(60);
-    assert_eq!(
-        store
-            .begin(&key("k1"), &payload("p"), Some(deadline))
-            .await
-            .unwrap(),
-        BeginOutcome::Started
-    );
+    started(store.begin(&key("k1"), &payload("p"), Some(deadline)).await);
     match store
         .begin(&key("k1"), &payload("p"), Some(deadline))
         .await
@@ -43,21 +45,15 @@ pub async fn first_begin_starts_and_second_sees_in_progress<H: Harness>(h: &H) {
         other => panic!("expected InProgress, got {other:?}"),
     }
     // Another key is independent.
-    assert_eq!(
-        store.begin(&key("k2"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    started(store.begin(&key("k2"), &payload("p"), None).await);
 }
 
 pub async fn completed_key_returns_stored_result<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
     let result = json!({"customer": "C-100", "invoice": {"id": "INV-7", "lines": [1, 2.5, null]}, "note": "résumé ✓"});
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    let owner = started(store.begin(&key("k"), &payload("p"), None).await);
     store
-        .complete(&key("k"), &payload("p"), &result)
+        .complete(&key("k"), &owner, &payload("p"), &result)
         .await
         .unwrap();
     h.advance(Duration::from_secs(3599));
@@ -69,25 +65,20 @@ pub async fn completed_key_returns_stored_result<H: Harness>(h: &H) {
 
 pub async fn release_lets_the_work_run_again<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
-    store.release(&key("k")).await.unwrap();
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
-    // Releasing a key that has no record is not an error.
-    store.release(&key("never-begun")).await.unwrap();
+    let first = started(store.begin(&key("k"), &payload("p"), None).await);
+    assert!(store.release(&key("k"), &first).await.unwrap());
+    let second = started(store.begin(&key("k"), &payload("p"), None).await);
+    assert_ne!(first, second, "every start gets its own owner token");
+    // Releasing a key that has no record is not an error, and releases nothing.
+    assert!(!store.release(&key("never-begun"), &second).await.unwrap());
 }
 
 pub async fn completed_record_expires<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
-    store.begin(&key("k"), &payload("p"), None).await.unwrap();
+    let owner = started(store.begin(&key("k"), &payload("p"), None).await);
     h.advance(Duration::from_secs(60));
     store
-        .complete(&key("k"), &payload("p"), &json!(1))
+        .complete(&key("k"), &owner, &payload("p"), &json!(1))
         .await
         .unwrap();
     // Expiry counts from completion.
@@ -97,36 +88,27 @@ pub async fn completed_record_expires<H: Harness>(h: &H) {
         BeginOutcome::Completed(json!(1))
     );
     h.advance(Duration::from_secs(2));
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    started(store.begin(&key("k"), &payload("p"), None).await);
 }
 
 pub async fn in_progress_expires_at_the_deadline<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
     let deadline = epoch() + chrono::Duration::seconds(30);
-    store
-        .begin(&key("k"), &payload("p"), Some(deadline))
-        .await
-        .unwrap();
+    started(store.begin(&key("k"), &payload("p"), Some(deadline)).await);
     h.advance(Duration::from_secs(29));
     assert!(matches!(
         store.begin(&key("k"), &payload("p"), None).await.unwrap(),
         BeginOutcome::InProgress { .. }
     ));
     h.advance(Duration::from_secs(2));
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started,
-        "the owner's deadline passed, so a retry takes over"
-    );
+    // The owner's deadline passed, so a retry takes over.
+    started(store.begin(&key("k"), &payload("p"), None).await);
 }
 
 pub async fn killed_without_deadline_is_bounded_by_max_in_progress<H: Harness>(h: &H) {
     // A function killed at its timeout never releases its key and told us no deadline.
     let store = h.idempotency(config()).await;
-    store.begin(&key("k"), &payload("p"), None).await.unwrap();
+    started(store.begin(&key("k"), &payload("p"), None).await);
     h.advance(Duration::from_secs(899));
     match store.begin(&key("k"), &payload("p"), None).await.unwrap() {
         BeginOutcome::InProgress { until } => {
@@ -135,36 +117,33 @@ pub async fn killed_without_deadline_is_bounded_by_max_in_progress<H: Harness>(h
         other => panic!("expected InProgress, got {other:?}"),
     }
     h.advance(Duration::from_secs(2));
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    started(store.begin(&key("k"), &payload("p"), None).await);
 }
 
 pub async fn deadline_is_capped_by_max_in_progress<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
     let far = epoch() + chrono::Duration::hours(2);
-    store
-        .begin(&key("k"), &payload("p"), Some(far))
-        .await
-        .unwrap();
+    started(store.begin(&key("k"), &payload("p"), Some(far)).await);
     h.advance(Duration::from_secs(901));
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    started(store.begin(&key("k"), &payload("p"), None).await);
 }
 
 pub async fn different_payload_for_same_key_is_refused<H: Harness>(h: &H) {
     let store = h.idempotency(config()).await;
-    store.begin(&key("k"), &payload("a"), None).await.unwrap();
+    let owner = started(store.begin(&key("k"), &payload("a"), None).await);
     let err = store
         .begin(&key("k"), &payload("b"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, PortError::PayloadMismatch { .. }), "{err:?}");
+    // Completing with another payload than the key was taken for is refused too.
+    let err = store
+        .complete(&key("k"), &owner, &payload("b"), &json!("other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PortError::PayloadMismatch { .. }), "{err:?}");
     store
-        .complete(&key("k"), &payload("a"), &json!("done"))
+        .complete(&key("k"), &owner, &payload("a"), &json!("done"))
         .await
         .unwrap();
     let err = store
@@ -185,39 +164,37 @@ pub async fn concurrent_begins_have_one_winner<H: Harness>(h: &H) {
     let outcomes = join_all((0..8).map(|_| store.begin(&k, &p, None))).await;
     let started = outcomes
         .iter()
-        .filter(|o| matches!(o, Ok(BeginOutcome::Started)))
+        .filter(|o| matches!(o, Ok(BeginOutcome::Started { .. })))
         .count();
     assert_eq!(started, 1, "{outcomes:?}");
     assert!(
         outcomes.iter().all(|o| matches!(
             o,
-            Ok(BeginOutcome::Started | BeginOutcome::InProgress { .. })
+            Ok(BeginOutcome::Started { .. } | BeginOutcome::InProgress { .. })
         )),
         "{outcomes:?}"
     );
 }
 
 pub async fn a_late_complete_still_records_the_result<H: Harness>(h: &H) {
-    // The owner finishes after its in-progress expiry and after the record itself expired:
-    // the work is done, so its result is recorded and returned from then on.
+    // The owner finishes after its in-progress expiry and after the record itself expired,
+    // and nobody took the key over: the work is done, so its result is recorded and returned
+    // from then on.
     let store = h.idempotency(config()).await;
     let deadline = epoch() + chrono::Duration::seconds(30);
-    store
-        .begin(&key("k"), &payload("p"), Some(deadline))
-        .await
-        .unwrap();
+    let owner = started(store.begin(&key("k"), &payload("p"), Some(deadline)).await);
     h.advance(Duration::from_secs(2 * 3600));
     store
-        .complete(&key("k"), &payload("p"), &json!({"late": true}))
+        .complete(&key("k"), &owner, &payload("p"), &json!({"late": true}))
         .await
         .unwrap();
     assert_eq!(
         store.begin(&key("k"), &payload("p"), None).await.unwrap(),
         BeginOutcome::Completed(json!({"late": true}))
     );
-    // Completing a key that was never begun (or was released) records the result too.
+    // Completing a key that has no record (never begun, or released) records the result too.
     store
-        .complete(&key("fresh"), &payload("p"), &json!(2))
+        .complete(&key("fresh"), &owner, &payload("p"), &json!(2))
         .await
         .unwrap();
     assert_eq!(
@@ -235,22 +212,67 @@ pub async fn a_late_release_keeps_a_completed_result<H: Harness>(h: &H) {
     // would run a second time.
     let store = h.idempotency(config()).await;
     let deadline = epoch() + chrono::Duration::seconds(30);
-    store
-        .begin(&key("k"), &payload("p"), Some(deadline))
-        .await
-        .unwrap();
+    let first = started(store.begin(&key("k"), &payload("p"), Some(deadline)).await);
     h.advance(Duration::from_secs(31));
-    assert_eq!(
-        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
-        BeginOutcome::Started
-    );
+    let second = started(store.begin(&key("k"), &payload("p"), None).await);
     store
-        .complete(&key("k"), &payload("p"), &json!({"invoice": "INV-9"}))
+        .complete(
+            &key("k"),
+            &second,
+            &payload("p"),
+            &json!({"invoice": "INV-9"}),
+        )
         .await
         .unwrap();
-    store.release(&key("k")).await.unwrap();
+    assert!(!store.release(&key("k"), &first).await.unwrap());
+    // Even the completing owner cannot release a completed record.
+    assert!(!store.release(&key("k"), &second).await.unwrap());
     assert_eq!(
         store.begin(&key("k"), &payload("p"), None).await.unwrap(),
         BeginOutcome::Completed(json!({"invoice": "INV-9"}))
+    );
+}
+
+pub async fn a_stale_owner_changes_nothing<H: Harness>(h: &H) {
+    // A stalls past its deadline and B takes the key over. A's late complete and release must
+    // neither record A's result nor free the key while B is still working; B finishes normally.
+    let store = h.idempotency(config()).await;
+    let deadline = epoch() + chrono::Duration::seconds(30);
+    let a = started(store.begin(&key("k"), &payload("p"), Some(deadline)).await);
+    h.advance(Duration::from_secs(31));
+    let b_deadline = epoch() + chrono::Duration::seconds(120);
+    let b = started(
+        store
+            .begin(&key("k"), &payload("p"), Some(b_deadline))
+            .await,
+    );
+    assert_ne!(a, b);
+
+    let err = store
+        .complete(&key("k"), &a, &payload("p"), &json!({"by": "A"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
+    assert!(err.to_string().contains("taken over"), "{err}");
+    assert!(!store.release(&key("k"), &a).await.unwrap());
+    // B still holds the key, with B's in-progress expiry.
+    assert_eq!(
+        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
+        BeginOutcome::InProgress { until: b_deadline }
+    );
+
+    store
+        .complete(&key("k"), &b, &payload("p"), &json!({"by": "B"}))
+        .await
+        .unwrap();
+    // A, later still, cannot overwrite B's result either.
+    let err = store
+        .complete(&key("k"), &a, &payload("p"), &json!({"by": "A"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        store.begin(&key("k"), &payload("p"), None).await.unwrap(),
+        BeginOutcome::Completed(json!({"by": "B"}))
     );
 }

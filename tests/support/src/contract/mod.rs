@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod idempotency;
+pub mod limiter;
+pub mod parked;
 pub mod queue;
 pub mod sync_state;
 pub mod xref;
@@ -19,7 +21,8 @@ macro_rules! port_contract_tests {
             link_is_readable_from_both_sides,
             relinking_the_same_pair_is_idempotent,
             conflicting_links_change_nothing,
-            kinds_and_entities_are_separate_namespaces,
+            kinds_are_separate_namespaces_and_keys_are_company_wide,
+            cross_entity_xref_lookup,
             unlink_removes_both_directions,
             concurrent_links_have_one_winner,
         ]);
@@ -35,12 +38,21 @@ macro_rules! port_contract_tests {
             concurrent_begins_have_one_winner,
             a_late_complete_still_records_the_result,
             a_late_release_keeps_a_completed_result,
+            a_stale_owner_changes_nothing,
         ]);
         $crate::port_contract_tests!(@suite $harness, sync_state, [
             watermark_moves_only_forward,
             racing_watermark_advances_keep_the_maximum,
             fingerprints_are_per_record_and_replaced,
+            fingerprints_are_kept_per_flow,
         ]);
+        $crate::port_contract_tests!(@suite $harness, parked, [
+            park_upserts_and_keeps_first_seen,
+            list_is_newest_first_and_counts_are_per_flow,
+            oversized_payload_is_refused_and_nothing_changes,
+            concurrent_parks_lose_no_attempt,
+        ]);
+        $crate::limiter_contract_tests!($harness);
         $crate::port_contract_tests!(@suite $harness, audit, [
             history_is_newest_first_and_limited,
             entries_with_equal_timestamps_are_all_kept,
@@ -68,5 +80,19 @@ macro_rules! port_contract_tests {
                 }
             )*
         }
+    };
+}
+
+/// The limiter cases alone, for a limiter that is not part of an adapter family (the
+/// in-process one); [`port_contract_tests!`] includes them.
+#[macro_export]
+macro_rules! limiter_contract_tests {
+    ($harness:ty) => {
+        $crate::port_contract_tests!(@suite $harness, limiter, [
+            never_more_than_capacity_leases_are_held,
+            an_expired_lease_is_reclaimed,
+            a_stale_release_changes_nothing,
+            acquire_at_a_passed_deadline_is_throttled,
+        ]);
     };
 }

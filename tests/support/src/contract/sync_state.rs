@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use lf_domain::port::{SyncState, Watermark};
-use lf_domain::{Fingerprint, RecordRef, System};
+use lf_domain::{Fingerprint, Flow, RecordRef, System};
 use serde_json::json;
 
 use crate::{Harness, epoch};
@@ -53,25 +53,80 @@ pub async fn racing_watermark_advances_keep_the_maximum<H: Harness>(h: &H) {
     );
 }
 
-pub async fn fingerprints_are_per_record_and_replaced<H: Harness>(h: &H) {
-    let s = h.sync_state().await;
-    let account = RecordRef {
+fn account() -> RecordRef {
+    RecordRef {
         system: System::Salesforce,
         object: "Account".into(),
         id: "001000000000001AAA".into(),
-    };
+    }
+}
+
+fn fp(name: &str) -> Fingerprint {
+    Fingerprint::of_fields(json!({ "Name": name }).as_object().unwrap())
+}
+
+pub async fn fingerprints_are_per_record_and_replaced<H: Harness>(h: &H) {
+    let s = h.sync_state().await;
+    let flow = Flow::AccountSync;
     // Same id text on the other system is another record.
     let customer = RecordRef {
         system: System::Intacct,
-        object: "Account".into(),
-        id: "001000000000001AAA".into(),
+        ..account()
     };
-    let f1 = Fingerprint::of_fields(json!({"Name": "Acme"}).as_object().unwrap());
-    let f2 = Fingerprint::of_fields(json!({"Name": "Acme Ltd"}).as_object().unwrap());
-    assert_eq!(s.fingerprint(&account).await.unwrap(), None);
-    s.record_fingerprint(&account, &f1).await.unwrap();
-    assert_eq!(s.fingerprint(&account).await.unwrap(), Some(f1));
-    assert_eq!(s.fingerprint(&customer).await.unwrap(), None);
-    s.record_fingerprint(&account, &f2).await.unwrap();
-    assert_eq!(s.fingerprint(&account).await.unwrap(), Some(f2));
+    assert_eq!(s.fingerprint(&account(), flow).await.unwrap(), None);
+    s.record_fingerprint(&account(), flow, &fp("Acme"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.fingerprint(&account(), flow).await.unwrap(),
+        Some(fp("Acme"))
+    );
+    assert_eq!(s.fingerprint(&customer, flow).await.unwrap(), None);
+    s.record_fingerprint(&account(), flow, &fp("Acme Ltd"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.fingerprint(&account(), flow).await.unwrap(),
+        Some(fp("Acme Ltd"))
+    );
+}
+
+pub async fn fingerprints_are_kept_per_flow<H: Harness>(h: &H) {
+    // Two flows write one Account: each must recognise its own echo, so neither's fingerprint
+    // may replace the other's.
+    let s = h.sync_state().await;
+    let (sync, credit) = (Flow::AccountSync, Flow::CreditAlerts);
+    s.record_fingerprint(&account(), sync, &fp("by account-sync"))
+        .await
+        .unwrap();
+    assert_eq!(s.fingerprint(&account(), credit).await.unwrap(), None);
+    s.record_fingerprint(&account(), credit, &fp("by credit-alerts"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.fingerprint(&account(), sync).await.unwrap(),
+        Some(fp("by account-sync"))
+    );
+    assert_eq!(
+        s.fingerprint(&account(), credit).await.unwrap(),
+        Some(fp("by credit-alerts"))
+    );
+    // One flow's next write replaces only its own.
+    s.record_fingerprint(&account(), sync, &fp("again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.fingerprint(&account(), sync).await.unwrap(),
+        Some(fp("again"))
+    );
+    assert_eq!(
+        s.fingerprint(&account(), credit).await.unwrap(),
+        Some(fp("by credit-alerts"))
+    );
+    assert_eq!(
+        s.fingerprint(&account(), Flow::AccountOnboarding)
+            .await
+            .unwrap(),
+        None
+    );
 }

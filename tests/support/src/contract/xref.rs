@@ -17,6 +17,10 @@ fn ia(entity: Option<&str>, key: &str) -> IntacctRef {
     )
 }
 
+fn key(k: &str) -> IntacctKey {
+    IntacctKey::parse(k).unwrap()
+}
+
 fn link(kind: LinkKind, s: &SalesforceId, i: &IntacctRef) -> XrefLink {
     XrefLink {
         kind,
@@ -39,7 +43,7 @@ pub async fn link_is_readable_from_both_sides<H: Harness>(h: &H) {
     );
     assert_eq!(
         store
-            .find_by_intacct(LinkKind::AccountCustomer, &ia(Some("US"), "C-1"))
+            .find_by_intacct(LinkKind::AccountCustomer, &key("C-1"))
             .await
             .unwrap(),
         Some(l.clone())
@@ -94,10 +98,7 @@ pub async fn conflicting_links_change_nothing<H: Harness>(h: &H) {
         .await
         .unwrap_err();
     assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
-    assert_eq!(
-        store.find_by_intacct(k, &ia(None, "C-2")).await.unwrap(),
-        None
-    );
+    assert_eq!(store.find_by_intacct(k, &key("C-2")).await.unwrap(), None);
 
     // Other Salesforce record, same customer.
     let err = store
@@ -119,7 +120,7 @@ pub async fn conflicting_links_change_nothing<H: Harness>(h: &H) {
     );
     assert_eq!(
         store
-            .find_by_intacct(k, &ia(None, "C-1"))
+            .find_by_intacct(k, &key("C-1"))
             .await
             .unwrap()
             .unwrap()
@@ -128,7 +129,7 @@ pub async fn conflicting_links_change_nothing<H: Harness>(h: &H) {
     );
 }
 
-pub async fn kinds_and_entities_are_separate_namespaces<H: Harness>(h: &H) {
+pub async fn kinds_are_separate_namespaces_and_keys_are_company_wide<H: Harness>(h: &H) {
     let store = h.xref().await;
     store
         .link(&link(
@@ -138,25 +139,34 @@ pub async fn kinds_and_entities_are_separate_namespaces<H: Harness>(h: &H) {
         ))
         .await
         .unwrap();
-    // The same key in another entity is another record.
+    // The same key in another entity is the same (company-unique) record: taken.
+    let err = store
+        .link(&link(
+            LinkKind::AccountCustomer,
+            &sf(2),
+            &ia(Some("UK"), "K-1"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        store
+            .find_by_salesforce(LinkKind::AccountCustomer, &sf(2))
+            .await
+            .unwrap(),
+        None
+    );
+    // The same key under another kind is another record.
     assert_eq!(
         store
             .link(&link(
-                LinkKind::AccountCustomer,
-                &sf(2),
+                LinkKind::ContactContact,
+                &sf(3),
                 &ia(Some("UK"), "K-1")
             ))
             .await
             .unwrap(),
         LinkOutcome::Created
-    );
-    // The same key at top level is another record too.
-    assert_eq!(
-        store
-            .find_by_intacct(LinkKind::AccountCustomer, &ia(None, "K-1"))
-            .await
-            .unwrap(),
-        None
     );
     // The same Salesforce id may have one link per kind.
     assert_eq!(
@@ -188,6 +198,68 @@ pub async fn kinds_and_entities_are_separate_namespaces<H: Harness>(h: &H) {
     );
 }
 
+pub async fn cross_entity_xref_lookup<H: Harness>(h: &H) {
+    // A document made in entity US, and a customer made at the top level (the default):
+    // events seen from any entity context carry only the company-unique key, and the link
+    // says where the record lives.
+    let store = h.xref().await;
+    let invoice = link(
+        LinkKind::OpportunityInvoice,
+        &sf(1),
+        &ia(Some("US"), "4711"),
+    );
+    let customer = link(LinkKind::AccountCustomer, &sf(2), &ia(None, "C-100"));
+    store.link(&invoice).await.unwrap();
+    store.link(&customer).await.unwrap();
+    let found = store
+        .find_by_intacct(LinkKind::OpportunityInvoice, &key("4711"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, invoice);
+    assert_eq!(found.intacct.entity, Some(EntityId::parse("US").unwrap()));
+    let found = store
+        .find_by_intacct(LinkKind::AccountCustomer, &key("C-100"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.intacct.entity, None, "a top-level customer");
+    assert_eq!(found.salesforce, sf(2));
+    // Relinking the pair as if it lived elsewhere is refused; the stored entity stays.
+    let moved = link(
+        LinkKind::OpportunityInvoice,
+        &sf(1),
+        &ia(Some("UK"), "4711"),
+    );
+    let err = store.link(&moved).await.unwrap_err();
+    assert!(matches!(err, PortError::Conflict { .. }), "{err:?}");
+    assert_eq!(
+        store
+            .find_by_salesforce(LinkKind::OpportunityInvoice, &sf(1))
+            .await
+            .unwrap(),
+        Some(invoice.clone())
+    );
+    // The same pair with the same entity is still idempotent, and unlink needs only the key.
+    assert_eq!(
+        store.link(&invoice).await.unwrap(),
+        LinkOutcome::AlreadyLinked
+    );
+    assert!(
+        store
+            .unlink(LinkKind::OpportunityInvoice, &sf(1), &key("4711"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .find_by_intacct(LinkKind::OpportunityInvoice, &key("4711"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub async fn unlink_removes_both_directions<H: Harness>(h: &H) {
     let store = h.xref().await;
     let k = LinkKind::ContactContact;
@@ -196,15 +268,12 @@ pub async fn unlink_removes_both_directions<H: Harness>(h: &H) {
         .await
         .unwrap();
     // A pair that is not linked: nothing happens.
-    assert!(!store.unlink(k, &sf(1), &ia(None, "CT-9")).await.unwrap());
+    assert!(!store.unlink(k, &sf(1), &key("CT-9")).await.unwrap());
     assert!(store.find_by_salesforce(k, &sf(1)).await.unwrap().is_some());
 
-    assert!(store.unlink(k, &sf(1), &ia(None, "CT-1")).await.unwrap());
+    assert!(store.unlink(k, &sf(1), &key("CT-1")).await.unwrap());
     assert_eq!(store.find_by_salesforce(k, &sf(1)).await.unwrap(), None);
-    assert_eq!(
-        store.find_by_intacct(k, &ia(None, "CT-1")).await.unwrap(),
-        None
-    );
+    assert_eq!(store.find_by_intacct(k, &key("CT-1")).await.unwrap(), None);
     // Both sides are free to be linked again.
     assert_eq!(
         store
@@ -237,7 +306,7 @@ pub async fn concurrent_links_have_one_winner<H: Harness>(h: &H) {
     let stored = store.find_by_salesforce(k, &sf(7)).await.unwrap().unwrap();
     assert_eq!(stored.intacct, candidates[winners[0]].intacct);
     for (i, c) in candidates.iter().enumerate() {
-        let back = store.find_by_intacct(k, &c.intacct).await.unwrap();
+        let back = store.find_by_intacct(k, &c.intacct.key).await.unwrap();
         assert_eq!(
             back.is_some(),
             i == winners[0],
