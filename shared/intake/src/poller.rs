@@ -373,7 +373,7 @@ where
                 changes.push((change, recno));
             }
         }
-        changes.sort_by(|a, b| (a.0.at, a.1).cmp(&(b.0.at, b.1)));
+        changes.sort_by_key(|c| (c.0.at, c.1));
         report.more = changes.len() > self.config.max_per_stream;
         let taken: Vec<Change> = changes
             .into_iter()
