@@ -9,16 +9,26 @@
 //! the compiled mapping reads), *plan* (a pure function over the whole batch: skip, link, create,
 //! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
 
+pub mod account_onboarding;
 pub mod batch;
 pub mod consumer;
+mod customer;
 pub mod idempotency;
+mod items;
 pub mod metrics;
+pub mod opportunity_won;
 pub mod ports;
+mod records;
 pub mod runner;
+mod setup;
+mod writeback;
 
+pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use idempotency::{Gate, Idempotency, ItemKey};
 pub use metrics::{FlowCounts, Metrics};
+pub use opportunity_won::{DocumentKind, OpportunityWon, OpportunityWonOptions};
 pub use ports::{FlowPorts, Ports};
 pub use runner::{BatchCounts, BatchReport, RetryRequest, run_batch};
+pub use setup::SetupError;

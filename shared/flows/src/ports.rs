@@ -78,3 +78,36 @@ where
         &*self.clock
     }
 }
+
+/// A shared bundle is a bundle: one `FlowPorts` behind an `Arc` serves several handlers of one
+/// process (`ledgerforce local`, the demo).
+impl<P: Ports> Ports for Arc<P> {
+    type Salesforce = P::Salesforce;
+    type Intacct = P::Intacct;
+    type Xref = P::Xref;
+    type Idempotency = P::Idempotency;
+    type State = P::State;
+    type Audit = P::Audit;
+
+    fn salesforce(&self) -> &P::Salesforce {
+        (**self).salesforce()
+    }
+    fn intacct(&self) -> &P::Intacct {
+        (**self).intacct()
+    }
+    fn xref(&self) -> &P::Xref {
+        (**self).xref()
+    }
+    fn idempotency(&self) -> &P::Idempotency {
+        (**self).idempotency()
+    }
+    fn state(&self) -> &P::State {
+        (**self).state()
+    }
+    fn audit(&self) -> &P::Audit {
+        (**self).audit()
+    }
+    fn clock(&self) -> &dyn Clock {
+        (**self).clock()
+    }
+}

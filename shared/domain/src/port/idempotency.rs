@@ -184,6 +184,37 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
+/// A borrowed store is a store: a flow holding its ports by reference wraps them without
+/// cloning (`Idempotency::new(ports.idempotency())`).
+impl<T: IdempotencyStore + ?Sized> IdempotencyStore for &T {
+    fn begin(
+        &self,
+        key: &IdempotencyKey,
+        payload: &PayloadHash,
+        deadline: Option<DateTime<Utc>>,
+    ) -> impl Future<Output = Result<BeginOutcome, PortError>> + Send {
+        (**self).begin(key, payload, deadline)
+    }
+
+    fn complete(
+        &self,
+        key: &IdempotencyKey,
+        owner: &OwnerToken,
+        payload: &PayloadHash,
+        result: &Value,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        (**self).complete(key, owner, payload, result)
+    }
+
+    fn release(
+        &self,
+        key: &IdempotencyKey,
+        owner: &OwnerToken,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send {
+        (**self).release(key, owner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

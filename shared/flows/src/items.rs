@@ -1,0 +1,134 @@
+//! From a batch of queue items to the distinct records they name, and back: a record named by
+//! several items of one batch (a duplicated or repeated notification) is read, planned and
+//! written once, and every item naming it gets its outcome. The idempotency gate is taken per
+//! record and modification stamp, after the re-read.
+
+use chrono::{DateTime, Utc};
+use lf_domain::port::{IdempotencyStore, OwnerToken};
+use lf_domain::{Deadline, Flow, RecordRef, SalesforceId, System};
+use serde_json::Value;
+
+use crate::batch::{Outcome, WorkItem};
+use crate::idempotency::{Gate, Idempotency, ItemKey};
+
+/// The distinct Salesforce records of one object a batch names, in first-seen order.
+#[derive(Debug)]
+pub(crate) struct SalesforceRecords {
+    pub ids: Vec<SalesforceId>,
+    /// Per item: the index of its record in `ids`, or why it cannot be handled.
+    items: Vec<Result<usize, Outcome>>,
+}
+
+impl SalesforceRecords {
+    /// Groups `items`; one naming another system or object, or an id that is not a Salesforce
+    /// id, is parked (it can never succeed in this flow).
+    pub fn of(items: &[WorkItem], object: &str, flow: Flow) -> Self {
+        let mut ids: Vec<SalesforceId> = Vec::new();
+        let items = items
+            .iter()
+            .map(|item| {
+                let r = &item.envelope.record;
+                if r.system != System::Salesforce || r.object != object {
+                    return Err(Outcome::parked(format!(
+                        "the {flow} flow handles Salesforce {object} changes, not {r}"
+                    )));
+                }
+                let id = SalesforceId::parse(&r.id)
+                    .map_err(|e| Outcome::parked(format!("{r}: not a Salesforce id: {e}")))?;
+                Ok(match ids.iter().position(|known| *known == id) {
+                    Some(at) => at,
+                    None => {
+                        ids.push(id);
+                        ids.len() - 1
+                    }
+                })
+            })
+            .collect();
+        Self { ids, items }
+    }
+
+    /// One outcome per item from one outcome per record.
+    pub fn outcomes(self, per_record: &[Outcome]) -> Vec<Outcome> {
+        self.items
+            .into_iter()
+            .map(|r| match r {
+                Ok(at) => per_record.get(at).cloned().unwrap_or_else(|| {
+                    Outcome::retry(
+                        lf_domain::ErrorClass::Transient,
+                        "no outcome was decided for this record",
+                    )
+                }),
+                Err(outcome) => outcome,
+            })
+            .collect()
+    }
+}
+
+/// A record's idempotency hold while its work runs.
+#[derive(Debug)]
+pub(crate) struct Hold {
+    key: ItemKey,
+    owner: OwnerToken,
+}
+
+/// Takes the idempotency key of each record that was read: `Ok(Some(hold))` to do the work,
+/// `Ok(None)` for a record without a stamp (worked without a hold: its writes are idempotent
+/// by their own keys), `Err(outcome)` when the change was already done or is in progress.
+pub(crate) async fn gate<S: IdempotencyStore>(
+    store: &S,
+    flow: Flow,
+    records: &[(RecordRef, Option<DateTime<Utc>>)],
+    deadline: Option<Deadline>,
+) -> Vec<Result<Option<Hold>, Outcome>> {
+    let idempotency = Idempotency::new(store);
+    let keys: Vec<Option<ItemKey>> = records
+        .iter()
+        .map(|(r, stamp)| stamp.and_then(|s| ItemKey::for_record(flow, r, s).ok()))
+        .collect();
+    let taken: Vec<ItemKey> = keys.iter().flatten().cloned().collect();
+    let mut gates = idempotency.begin_batch(&taken, deadline).await.into_iter();
+    keys.into_iter()
+        .map(|key| {
+            let Some(key) = key else { return Ok(None) };
+            match gates.next() {
+                Some(Gate::Run { owner }) => Ok(Some(Hold { key, owner })),
+                Some(other) => Err(other
+                    .outcome()
+                    .unwrap_or_else(|| Outcome::done("already done"))),
+                None => Err(Outcome::retry(
+                    lf_domain::ErrorClass::Transient,
+                    "the idempotency store gave no answer for this change",
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Ends a hold with the record's outcome: done and parked changes are recorded (a redelivery
+/// of the same change is then answered from the record), a retried one is released so the
+/// next delivery runs it again. A store failure here is logged, not raised: the work is done,
+/// and a redelivery finds its results by their keys.
+pub(crate) async fn finish<S: IdempotencyStore>(store: &S, hold: Hold, outcome: &Outcome) {
+    let idempotency = Idempotency::new(store);
+    let result = match outcome {
+        Outcome::Done { detail } => idempotency
+            .complete(&hold.key, &hold.owner, &Value::String(detail.clone()))
+            .await
+            .map(|_| ()),
+        Outcome::Parked { reason } => idempotency
+            .complete(
+                &hold.key,
+                &hold.owner,
+                &Value::String(format!("parked: {reason}")),
+            )
+            .await
+            .map(|_| ()),
+        Outcome::Retry { .. } => idempotency
+            .release(&hold.key, &hold.owner)
+            .await
+            .map(|_| ()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(key = %hold.key.key(), %error, "idempotency record not updated");
+    }
+}
