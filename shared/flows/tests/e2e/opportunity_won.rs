@@ -319,3 +319,50 @@ async fn an_unknown_product_code_parks_the_deal_with_a_readable_reason() {
         "the reason names the product: {reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_that_do_not_add_up_to_the_amount_park_the_deal_with_the_difference() {
+    let mut w = World::start().await;
+    // A mapping that leaves out single-quantity lines: the invoice would not carry the whole
+    // deal, which the flow refuses.
+    let mut bundle = lf_mapping::SpecBundle::shipped();
+    let (name, spec) = bundle
+        .files()
+        .find(|(n, _)| n.starts_with("opportunity-won"))
+        .map(|(n, t)| (n.to_owned(), t.to_owned()))
+        .unwrap();
+    let filtered = spec.replacen(
+        "        source: $.OpportunityLineItems.records[*]\n        required: true\n",
+        "        source: $.OpportunityLineItems.records[*]\n        required: true\n        when: line.Quantity > 1.0\n",
+        1,
+    );
+    assert_ne!(filtered, spec, "the invoice lines were found in the spec");
+    bundle.insert(name, filtered);
+    w.specs = std::sync::Arc::new(bundle.compile().unwrap());
+    let account = w.new_account("Partial Lines Co", "United States");
+    let deal = w.new_won_deal(&account, "Two-line deal", 2.0);
+    let entry = w
+        .org
+        .records("PricebookEntry")
+        .into_iter()
+        .filter(|e| e.get("CurrencyIsoCode").and_then(Value::as_str) == Some("USD"))
+        .nth(1)
+        .unwrap();
+    w.org
+        .insert(
+            "OpportunityLineItem",
+            serde_json::json!({"OpportunityId": deal, "PricebookEntryId": entry["Id"], "Quantity": 1, "UnitPrice": 250.0}),
+        )
+        .unwrap();
+    let handler = w.opportunity_won();
+    let report = w
+        .run(&handler, &[message(FLOW, "Opportunity", &deal, 0)])
+        .await;
+    assert_eq!(report.counts.parked, 1, "{report:?}");
+    assert_eq!(w.documents_of(&deal), 0);
+    let reason = text(&w.record(&deal), "Intacct_Sync_Error__c");
+    assert!(
+        reason.contains("difference -250"),
+        "the difference is shown: {reason}"
+    );
+}
