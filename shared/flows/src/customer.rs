@@ -418,3 +418,68 @@ pub(crate) async fn resolve_batch<I: IntacctPort, X: XrefStore>(
         extra: answers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use lf_domain::Flow;
+    use lf_mapping::SpecBundle;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn candidates_are_asked_for_by_every_exact_key_in_one_query() {
+        let specs = SpecBundle::shipped().compile().unwrap();
+        let plan = specs.mapping(Flow::AccountOnboarding, "customer").unwrap();
+        let a = json!({"Id": "001000000000001AAA", "Name": " Acme ", "Tax_ID__c": "91-40"});
+        let b =
+            json!({"Id": "001000000000002AAA", "Name": "Globex", "Intacct_Customer_ID__c": "C-9"});
+        let q = candidate_query(plan, &[&a, &b]).unwrap();
+        assert_eq!(q.object, "CUSTOMER");
+        let Some(QueryFilter::Or(any)) = &q.filter else {
+            panic!("an OR of keys: {:?}", q.filter)
+        };
+        assert!(any.contains(&QueryFilter::In(
+            "SFDC_ACCOUNT_ID".into(),
+            vec!["001000000000001AAA".into(), "001000000000002AAA".into()]
+        )));
+        assert!(any.contains(&QueryFilter::In("CUSTOMERID".into(), vec!["C-9".into()])));
+        assert!(any.contains(&QueryFilter::In("TAXID".into(), vec!["9140".into()])));
+        assert!(any.contains(&QueryFilter::In(
+            "NAME".into(),
+            vec!["Acme".into(), "Globex".into()]
+        )));
+        assert!(candidate_query(plan, &[]).is_none());
+    }
+
+    #[test]
+    fn matching_links_a_shared_key_and_parks_doubt() {
+        let specs = SpecBundle::shipped().compile().unwrap();
+        let plan = specs.mapping(Flow::AccountOnboarding, "customer").unwrap();
+        let account = json!({"Id": "001000000000001AAA", "Name": "Acme Robotics", "Type": "Customer - Direct",
+                             "Tax_ID__c": "91-4000001", "BillingCountry": "US"});
+        let same_tax =
+            json!({"CUSTOMERID": "C-1", "NAME": "ACME Robotics Inc", "TAXID": "914000001"});
+        match resolve(plan, &account, None, &[same_tax.clone()]) {
+            Resolution::Existing { customer_id, how } => {
+                assert_eq!(customer_id, "C-1");
+                assert!(how.contains("tax_id"), "{how}");
+            }
+            other => panic!("linked by tax id, got {other:?}"),
+        }
+        let twice = json!({"CUSTOMERID": "C-2", "NAME": "Acme dup", "TAXID": "914000001"});
+        assert!(matches!(
+            resolve(plan, &account, None, &[same_tax, twice]),
+            Resolution::Park(reason) if reason.contains("C-1") && reason.contains("C-2")
+        ));
+        let similar = json!({"CUSTOMERID": "C-3", "NAME": "Acme Robotics"});
+        assert!(matches!(
+            resolve(plan, &account, None, &[similar]),
+            Resolution::Park(reason) if reason.contains("similar name")
+        ));
+        assert!(matches!(
+            resolve(plan, &account, None, &[]),
+            Resolution::Create { fields } if fields.get("NAME") == Some(&json!("Acme Robotics"))
+        ));
+    }
+}

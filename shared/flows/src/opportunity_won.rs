@@ -987,3 +987,63 @@ fn failure_outcome(class: ErrorClass, reason: String) -> Outcome {
 fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(v: Value) -> FieldTree {
+        match v {
+            Value::Object(m) => m,
+            _ => FieldTree::new(),
+        }
+    }
+
+    #[test]
+    fn document_totals_add_invoice_amounts_and_discounted_order_lines() {
+        let invoice = tree(json!({"invoiceitems": {"lineitem": [
+            {"amount": "48000.00"}, {"amount": "4501.50"}
+        ]}}));
+        assert_eq!(document_total(&invoice), Decimal::new(5_250_150, 2));
+        let one_line = tree(json!({"invoiceitems": {"lineitem": {"amount": "10.05"}}}));
+        assert_eq!(document_total(&one_line), Decimal::new(1005, 2));
+        let order = tree(json!({"sotransitems": {"sotransitem": [
+            {"quantity": "250.00", "price": "12.50", "discountpercent": "10.00"},
+            {"quantity": "2.00", "price": "100.00"}
+        ]}}));
+        assert_eq!(document_total(&order), Decimal::new(301_250, 2));
+    }
+
+    #[test]
+    fn a_document_is_keyed_by_its_id_field_else_its_record_number() {
+        let object = IntacctObject::ArInvoice;
+        let with_id = IntacctRecord {
+            record_no: Some("77".into()),
+            id: Some("INV-0077".into()),
+            fields: FieldTree::new(),
+        };
+        assert_eq!(document_key(&object, &with_id).as_deref(), Some("INV-0077"));
+        let bare = IntacctRecord {
+            record_no: Some("77".into()),
+            id: Some(String::new()),
+            fields: FieldTree::new(),
+        };
+        assert_eq!(document_key(&object, &bare).as_deref(), Some("77"));
+        assert_eq!(document_key(&object, &IntacctRecord::default()), None);
+    }
+
+    #[test]
+    fn documents_per_entity_follow_the_options() {
+        let mut options = OpportunityWonOptions::default();
+        let uk = EntityId::parse("UK").unwrap();
+        options
+            .documents
+            .insert(uk.clone(), DocumentKind::SalesOrder);
+        assert_eq!(options.document_for(Some(&uk)), DocumentKind::SalesOrder);
+        assert_eq!(
+            options.document_for(Some(&EntityId::parse("US").unwrap())),
+            DocumentKind::Invoice
+        );
+        assert_eq!(options.document_for(None), DocumentKind::Invoice);
+    }
+}
