@@ -152,6 +152,13 @@ async fn secrets_become_connectors_that_sign_in_and_stores_over_the_tables() {
     let specs = start.specs().await.unwrap();
     OpportunityWon::new(ports, specs, OpportunityWonOptions::default()).unwrap();
 
+    // The poller polls the deployed flows' streams with its watermarks in the sync-state
+    // table.
+    let poller = start.poller().await.unwrap();
+    let summary = lf_runtime::poll_invocation(&poller).await.unwrap();
+    assert_eq!(summary["streams"][0]["stream"], "salesforce/Opportunity");
+    assert_eq!(summary["streams"].as_array().unwrap().len(), 1);
+
     // The intacct endpoint needs its own token, which this secret lacks: the error names the
     // secret and field, and shows no value.
     let err = start.intake(Endpoint::Intacct).await.unwrap_err();
