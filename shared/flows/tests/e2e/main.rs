@@ -1,0 +1,9 @@
+//! End-to-end: the flow handlers through the batch runner, against both sandboxes over
+//! loopback HTTP with the real clients and the embedded store.
+
+// Helpers outside #[test] functions are test code too: a broken fixture must stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod account_onboarding;
+mod opportunity_won;
+mod support;

@@ -1,0 +1,265 @@
+//! One world per test: both sandboxes on loopback with the demo data, the real clients, the
+//! embedded store in a temporary folder, the shipped mappings, and the flow handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use lf_domain::port::{IdempotencyConfig, ReceiptHandle, ReceivedMessage};
+use lf_domain::{
+    ChangeEnvelope, CorrelationId, EventOrigin, Flow, RecordRef, RetryPolicy, SalesforceId,
+    SystemClock,
+};
+use lf_embedded::{
+    Database, SqliteAuditLog, SqliteIdempotencyStore, SqliteParkedFailures, SqliteSyncState,
+    SqliteXrefStore,
+};
+use lf_flows::{
+    AccountOnboarding, BatchContext, BatchReport, FlowPorts, OpportunityWon, OpportunityWonOptions,
+    run_batch,
+};
+use lf_intacct::{IntacctClient, IntacctConfig};
+use lf_mapping::{SpecBundle, SpecSet};
+use lf_salesforce::{Credentials, SalesforceClient, SalesforceConfig};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub type Ports = FlowPorts<
+    SalesforceClient,
+    IntacctClient,
+    SqliteXrefStore,
+    SqliteIdempotencyStore,
+    SqliteSyncState,
+    SqliteAuditLog,
+>;
+
+pub struct World {
+    pub org: lf_sandbox_salesforce::Sandbox,
+    pub company: lf_sandbox_intacct::Sandbox,
+    pub ports: Arc<Ports>,
+    pub parked: SqliteParkedFailures,
+    pub specs: Arc<SpecSet>,
+    _dir: tempfile::TempDir,
+}
+
+const FAST: RetryPolicy = RetryPolicy {
+    base: Duration::from_millis(5),
+    cap: Duration::from_millis(100),
+    max_attempts: 8,
+};
+
+pub fn salesforce_client(org: &lf_sandbox_salesforce::Sandbox) -> SalesforceClient {
+    let c = org.credentials();
+    let mut config = SalesforceConfig::new(
+        url::Url::parse(&org.base_url()).unwrap(),
+        Credentials::JwtBearer {
+            consumer_key: c.consumer_key.clone(),
+            username: c.username.clone(),
+            private_key_pem: SecretString::from(c.private_key_pem.clone()),
+            audience: None,
+        },
+    );
+    config.retry = FAST;
+    config.request_timeout = Duration::from_secs(20);
+    SalesforceClient::new(config).unwrap()
+}
+
+pub fn intacct_config(company: &lf_sandbox_intacct::Sandbox) -> IntacctConfig {
+    let c = company.credentials();
+    let mut config = IntacctConfig::new(
+        company.endpoint_url(),
+        lf_intacct::Credentials {
+            sender_id: c.sender_id.clone(),
+            sender_password: SecretString::from(c.sender_password.clone()),
+            company_id: c.company_id.clone(),
+            user_id: c.user_id.clone(),
+            user_password: SecretString::from(c.user_password.clone()),
+        },
+    );
+    config.retry = FAST;
+    config.request_timeout = Duration::from_secs(30);
+    config
+}
+
+impl World {
+    pub async fn start() -> World {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A world whose Intacct client is adjusted (cap, limiter).
+    pub async fn start_with(adjust: impl FnOnce(&mut IntacctConfig)) -> World {
+        let org = lf_sandbox_salesforce::Sandbox::start(lf_sandbox_salesforce::SandboxConfig {
+            seed: lf_sandbox_salesforce::DataSet::Demo,
+            ..Default::default()
+        })
+        .await
+        .expect("the Salesforce sandbox starts");
+        let company = lf_sandbox_intacct::Sandbox::start(lf_sandbox_intacct::SandboxConfig {
+            seed: lf_sandbox_intacct::DataSet::Demo,
+            latency: Duration::ZERO,
+            ..Default::default()
+        })
+        .await
+        .expect("the Intacct sandbox starts");
+        let salesforce = salesforce_client(&org);
+        salesforce.connect().await.unwrap();
+        let mut config = intacct_config(&company);
+        adjust(&mut config);
+        let intacct = IntacctClient::new(config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path().join("state.db"), Arc::new(SystemClock)).unwrap();
+        let ports = Arc::new(FlowPorts {
+            salesforce,
+            intacct,
+            xref: db.xref_store(),
+            idempotency: db.idempotency_store(IdempotencyConfig::default()),
+            state: db.sync_state(),
+            audit: db.audit_log(),
+            clock: Arc::new(SystemClock),
+        });
+        let specs = Arc::new(
+            SpecBundle::shipped()
+                .compile()
+                .expect("shipped specs compile"),
+        );
+        World {
+            org,
+            company,
+            ports,
+            parked: db.parked_failures(),
+            specs,
+            _dir: dir,
+        }
+    }
+
+    pub fn opportunity_won(&self) -> OpportunityWon<Arc<Ports>> {
+        OpportunityWon::new(
+            self.ports.clone(),
+            self.specs.clone(),
+            OpportunityWonOptions::default(),
+        )
+        .unwrap()
+    }
+
+    pub fn account_onboarding(&self) -> AccountOnboarding<Arc<Ports>> {
+        AccountOnboarding::new(self.ports.clone(), self.specs.clone(), Default::default()).unwrap()
+    }
+
+    /// The demo records of `object` whose `field` is `value`.
+    pub fn records_where(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> Vec<serde_json::Map<String, Value>> {
+        self.org
+            .records(object)
+            .into_iter()
+            .filter(|r| r.get(field).and_then(Value::as_str) == Some(value))
+            .collect()
+    }
+
+    pub fn record(&self, id: &str) -> serde_json::Map<String, Value> {
+        self.org.record(id).unwrap_or_else(|| panic!("record {id}"))
+    }
+
+    /// Intacct documents (invoices and sales orders) carrying `opportunity`'s id.
+    pub fn documents_of(&self, opportunity: &str) -> usize {
+        self.company
+            .count_where("ARINVOICE", "SFDC_OPPORTUNITY_ID", opportunity)
+            + self
+                .company
+                .count_where("SODOCUMENT", "SFDC_OPPORTUNITY_ID", opportunity)
+    }
+
+    pub fn customers_of(&self, account: &str) -> usize {
+        self.company
+            .count_where("CUSTOMER", "SFDC_ACCOUNT_ID", account)
+    }
+
+    /// Closes `opportunity` as a sales user would.
+    pub fn close_won(&self, opportunity: &str) {
+        self.org
+            .update(opportunity, json!({"StageName": "Closed Won"}))
+            .unwrap();
+    }
+
+    /// A new Account that qualifies as a customer, in `country`.
+    pub fn new_account(&self, name: &str, country: &str) -> String {
+        self.org
+            .insert(
+                "Account",
+                json!({"Name": name, "Type": "Customer - Direct", "BillingCountry": country,
+                       "BillingCity": "Springfield", "BillingPostalCode": "12345",
+                       "CurrencyIsoCode": "USD"}),
+            )
+            .unwrap()
+    }
+
+    /// A new Closed Won deal for `account` with one product line of `quantity` × the product's
+    /// USD list price.
+    pub fn new_won_deal(&self, account: &str, name: &str, quantity: f64) -> String {
+        let entry = self
+            .org
+            .records("PricebookEntry")
+            .into_iter()
+            .find(|e| e.get("CurrencyIsoCode").and_then(Value::as_str) == Some("USD"))
+            .expect("a USD price book entry");
+        let pricebook = entry["Pricebook2Id"].as_str().unwrap().to_owned();
+        let price = entry["UnitPrice"].as_f64().unwrap();
+        let opp = self
+            .org
+            .insert(
+                "Opportunity",
+                json!({"Name": name, "AccountId": account, "StageName": "Prospecting",
+                       "CloseDate": "2026-03-31", "CurrencyIsoCode": "USD", "Pricebook2Id": pricebook}),
+            )
+            .unwrap();
+        self.org
+            .insert(
+                "OpportunityLineItem",
+                json!({"OpportunityId": opp, "PricebookEntryId": entry["Id"], "Quantity": quantity,
+                       "UnitPrice": price}),
+            )
+            .unwrap();
+        self.close_won(&opp);
+        opp
+    }
+
+    pub async fn run(
+        &self,
+        handler: &impl lf_flows::FlowHandler,
+        messages: &[ReceivedMessage],
+    ) -> BatchReport {
+        run_batch(handler, &self.parked, messages, &BatchContext::default()).await
+    }
+}
+
+/// The queue message of a change of `object` `id` for `flow`, as the webhook or the poller
+/// would enqueue it.
+pub fn message(flow: Flow, object: &str, id: &str, n: usize) -> ReceivedMessage {
+    let envelope = ChangeEnvelope {
+        v: ChangeEnvelope::VERSION,
+        flow,
+        record: RecordRef::salesforce(object, &SalesforceId::parse(id).unwrap()),
+        origin: EventOrigin::OutboundMessage {
+            notification_id: format!("n-{id}-{n}"),
+        },
+        modified_at: None,
+        correlation_id: CorrelationId::new_random(),
+        received_at: Utc::now(),
+    };
+    ReceivedMessage {
+        message_id: format!("m-{n}-{id}"),
+        body: serde_json::to_string(&envelope).unwrap(),
+        receipt: ReceiptHandle(format!("r-{n}")),
+        receive_count: 1,
+    }
+}
+
+pub fn messages(flow: Flow, object: &str, ids: &[String]) -> Vec<ReceivedMessage> {
+    ids.iter()
+        .enumerate()
+        .map(|(n, id)| message(flow, object, id, n))
+        .collect()
+}
