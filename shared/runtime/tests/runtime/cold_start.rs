@@ -22,11 +22,13 @@ use secrecy::ExposeSecret;
 
 use crate::moto;
 
-struct Deployment {
+/// One deployment's AWS side in moto: its tables, queue and secrets, and the environment its
+/// functions would see.
+pub struct Deployment {
     prefix: String,
     sdk: aws_config::SdkConfig,
     secrets: aws_sdk_secretsmanager::Client,
-    env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
 }
 
 impl Deployment {
@@ -44,7 +46,7 @@ impl Deployment {
         }
     }
 
-    async fn secret(&mut self, var: &str, value: serde_json::Value) {
+    pub async fn secret(&mut self, var: &str, value: serde_json::Value) {
         let created = self
             .secrets
             .create_secret()
@@ -78,24 +80,38 @@ impl Deployment {
         self.env.insert(var.to_owned(), value.to_owned());
     }
 
-    async fn cold_start(&self) -> ColdStart {
+    pub async fn cold_start(&self) -> ColdStart {
         let mut config = RuntimeConfig::from_lookup(|v| self.env.get(v).cloned()).unwrap();
         config.aws = moto::settings();
         ColdStart::new(config).await
     }
 }
 
-async fn sandboxes() -> (sf::Sandbox, ia::Sandbox) {
-    let salesforce = sf::Sandbox::start(sf::SandboxConfig::default())
-        .await
-        .unwrap();
-    let intacct = ia::Sandbox::start(ia::SandboxConfig::default())
-        .await
-        .unwrap();
+/// Both sandboxes with `seed`, answering at once.
+pub async fn sandboxes_with(seed: sf::DataSet) -> (sf::Sandbox, ia::Sandbox) {
+    let salesforce = sf::Sandbox::start(sf::SandboxConfig {
+        seed,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let intacct = ia::Sandbox::start(ia::SandboxConfig {
+        seed,
+        latency: Duration::ZERO,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     (salesforce, intacct)
 }
 
-async fn wired(salesforce: &sf::Sandbox, intacct: &ia::Sandbox) -> Deployment {
+async fn sandboxes() -> (sf::Sandbox, ia::Sandbox) {
+    sandboxes_with(sf::DataSet::Empty).await
+}
+
+/// A deployment whose secrets and URLs point at the sandboxes, with its tables and the
+/// opportunity-won queue.
+pub async fn wired(salesforce: &sf::Sandbox, intacct: &ia::Sandbox) -> Deployment {
     let mut d = Deployment::new().await;
     let s = salesforce.credentials();
     d.secret(

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cold_start;
+mod deployed;
 mod events;
 mod moto;
 mod poller;
