@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use lf_aws::{SpecSource, TableNames};
+use lf_aws::{AwsSettings, SpecSource, TableNames};
 use lf_domain::Flow;
 
 /// The prefix of every table name (`ledgerforce-<stage>`).
@@ -14,6 +14,17 @@ pub const INTACCT_CONCURRENCY_VAR: &str = "LEDGERFORCE_INTACCT_CONCURRENCY";
 pub const SALESFORCE_SECRET_VAR: &str = "LEDGERFORCE_SALESFORCE_SECRET_ARN";
 pub const INTACCT_SECRET_VAR: &str = "LEDGERFORCE_INTACCT_SECRET_ARN";
 pub const WEBHOOK_SECRET_VAR: &str = "LEDGERFORCE_WEBHOOK_SECRET_ARN";
+/// Where Salesforce tokens are requested (`https://login.salesforce.com`, the My Domain).
+pub const SALESFORCE_LOGIN_URL_VAR: &str = "SALESFORCE_LOGIN_URL";
+/// Overrides the token response's `instance_url` (e.g. behind a proxy).
+pub const SALESFORCE_INSTANCE_URL_VAR: &str = "SALESFORCE_INSTANCE_URL";
+/// `jwt` (default) or `client_credentials`: which OAuth flow, so which fields the Salesforce
+/// secret must hold.
+pub const SALESFORCE_AUTH_VAR: &str = "LEDGERFORCE_SALESFORCE_AUTH";
+/// Comma-separated org ids whose Outbound Messages the webhook accepts.
+pub const SALESFORCE_ORG_IDS_VAR: &str = "LEDGERFORCE_SALESFORCE_ORG_IDS";
+/// The Intacct XML gateway; default the production one.
+pub const INTACCT_ENDPOINT_URL_VAR: &str = "INTACCT_ENDPOINT_URL";
 
 /// The variable holding a flow's queue URL: `LEDGERFORCE_QUEUE_URL_OPPORTUNITY_WON`.
 pub fn queue_url_var(flow: Flow) -> String {
@@ -21,6 +32,16 @@ pub fn queue_url_var(flow: Flow) -> String {
         "LEDGERFORCE_QUEUE_URL_{}",
         flow.as_str().to_ascii_uppercase().replace('-', "_")
     )
+}
+
+/// Which OAuth 2.0 flow the Salesforce connector uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SalesforceAuth {
+    /// JWT bearer: the secret holds `consumer_key`, `username`, `private_key` (PEM).
+    #[default]
+    JwtBearer,
+    /// Client credentials: the secret holds `consumer_key`, `consumer_secret`.
+    ClientCredentials,
 }
 
 /// A configuration value is missing or unreadable.
@@ -44,6 +65,16 @@ pub struct RuntimeConfig {
     pub spec_source: SpecSource,
     /// At least 1; default 2.
     pub intacct_concurrency: u32,
+    /// `None` until a Salesforce client is built, which then names the variable.
+    pub salesforce_login_url: Option<String>,
+    pub salesforce_instance_url: Option<String>,
+    pub salesforce_auth: SalesforceAuth,
+    /// Empty until the Salesforce webhook is built, which then names the variable.
+    pub salesforce_org_ids: Vec<String>,
+    pub intacct_endpoint_url: String,
+    /// The SDK's own providers (region, credentials, `AWS_ENDPOINT_URL`) unless overridden:
+    /// tests point it at moto.
+    pub aws: AwsSettings,
 }
 
 impl RuntimeConfig {
@@ -79,6 +110,25 @@ impl RuntimeConfig {
                 }
             },
         };
+        let salesforce_auth = match get(SALESFORCE_AUTH_VAR).as_deref().map(str::trim) {
+            None | Some("jwt") => SalesforceAuth::JwtBearer,
+            Some("client_credentials") => SalesforceAuth::ClientCredentials,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: SALESFORCE_AUTH_VAR.to_owned(),
+                    reason: format!("`{other}` is neither `jwt` nor `client_credentials`"),
+                });
+            }
+        };
+        let salesforce_org_ids = get(SALESFORCE_ORG_IDS_VAR)
+            .map(|ids| {
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             tables: TableNames::with_prefix(prefix.trim()),
             queue_urls,
@@ -87,6 +137,14 @@ impl RuntimeConfig {
             webhook_secret: get(WEBHOOK_SECRET_VAR),
             spec_source,
             intacct_concurrency,
+            salesforce_login_url: get(SALESFORCE_LOGIN_URL_VAR).map(|u| u.trim().to_owned()),
+            salesforce_instance_url: get(SALESFORCE_INSTANCE_URL_VAR).map(|u| u.trim().to_owned()),
+            salesforce_auth,
+            salesforce_org_ids,
+            intacct_endpoint_url: get(INTACCT_ENDPOINT_URL_VAR)
+                .map(|u| u.trim().to_owned())
+                .unwrap_or_else(|| lf_intacct::DEFAULT_ENDPOINT_URL.to_owned()),
+            aws: AwsSettings::default(),
         })
     }
 
@@ -123,8 +181,20 @@ mod tests {
             ),
             (INTACCT_CONCURRENCY_VAR, "4"),
             (lf_aws::MAPPING_SOURCE_VAR, "s3://specs-bucket/prod/"),
+            (SALESFORCE_AUTH_VAR, "client_credentials"),
+            (
+                SALESFORCE_ORG_IDS_VAR,
+                " 00D5g000004ZxYzEAK, ,00D000000000001 ",
+            ),
         ])
         .unwrap();
+        assert_eq!(ok.salesforce_auth, SalesforceAuth::ClientCredentials);
+        assert_eq!(
+            ok.salesforce_org_ids,
+            ["00D5g000004ZxYzEAK", "00D000000000001"]
+        );
+        assert_eq!(ok.intacct_endpoint_url, lf_intacct::DEFAULT_ENDPOINT_URL);
+        assert_eq!(ok.salesforce_login_url, None);
         assert_eq!(ok.tables.xref, "ledgerforce-dev-xref");
         assert_eq!(
             ok.queue_url(Flow::OpportunityWon).unwrap(),
@@ -142,6 +212,8 @@ mod tests {
         assert!(missing.to_string().contains(TABLE_PREFIX_VAR), "{missing}");
         let bad = from(&[(TABLE_PREFIX_VAR, "p"), (INTACCT_CONCURRENCY_VAR, "0")]).unwrap_err();
         assert!(matches!(&bad, ConfigError::Invalid { var, .. } if var == INTACCT_CONCURRENCY_VAR));
+        let bad = from(&[(TABLE_PREFIX_VAR, "p"), (SALESFORCE_AUTH_VAR, "password")]).unwrap_err();
+        assert!(matches!(&bad, ConfigError::Invalid { var, .. } if var == SALESFORCE_AUTH_VAR));
         let bad = from(&[
             (TABLE_PREFIX_VAR, "p"),
             (lf_aws::MAPPING_SOURCE_VAR, "ftp://x"),

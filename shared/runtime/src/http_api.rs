@@ -1,31 +1,18 @@
-//! API Gateway HTTP API (payload format 2.0) events to and from the webhooks' neutral request
-//! and response. `WebhookRequest` / `WebhookResponse` are a local copy of the shape the intake
-//! crate defines (`lf_intake`), until both branches meet.
+//! The webhook functions behind API Gateway HTTP API (payload format 2.0): the event becomes
+//! the intake's neutral [`WebhookRequest`], [`Intake::handle`] answers, and its
+//! [`WebhookResponse`] becomes the HTTP API response.
+
+use std::convert::Infallible;
 
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
-
-/// An HTTP request as the webhook handlers see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookRequest {
-    pub method: Method,
-    pub path: String,
-    pub headers: HeaderMap,
-    /// The raw query string, without `?` (empty when none).
-    pub query: String,
-    pub body: Bytes,
-}
-
-/// What a webhook handler answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WebhookResponse {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
+use http::HeaderValue;
+use http::header::CONTENT_TYPE;
+use lambda_runtime::{LambdaEvent, service_fn};
+use lf_domain::port::Queue;
+use lf_intake::{Intake, WebhookRequest, WebhookResponse};
 
 /// The neutral request of an HTTP API event; a base64 body (API Gateway encodes non-text
 /// bodies) is decoded, and a body that is not valid base64 is an error.
@@ -45,25 +32,48 @@ pub fn from_api_gateway(
             .raw_path
             .or(event.request_context.http.path)
             .unwrap_or_else(|| "/".to_owned()),
+        query: event.raw_query_string.filter(|q| !q.is_empty()),
         headers: event.headers,
-        query: event.raw_query_string.unwrap_or_default(),
         body,
     })
 }
 
-/// The HTTP API response of a neutral response (text bodies as text, others base64).
+/// The HTTP API response of a webhook answer (the intake's bodies are always text).
 pub fn to_api_gateway(response: WebhookResponse) -> ApiGatewayV2httpResponse {
     let mut out = ApiGatewayV2httpResponse::default();
-    out.status_code = i64::from(response.status.as_u16());
-    out.headers = response.headers;
-    match std::str::from_utf8(&response.body) {
-        Ok(text) => out.body = Some(Body::Text(text.to_owned())),
-        Err(_) => {
-            out.body = Some(Body::Text(
-                base64::engine::general_purpose::STANDARD.encode(&response.body),
-            ));
-            out.is_base64_encoded = true;
-        }
-    }
+    out.status_code = i64::from(response.status);
+    out.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(response.content_type),
+    );
+    out.body = Some(Body::Text(response.body));
     out
+}
+
+/// One HTTP API event through `intake`. A body API Gateway marked base64 but that does not
+/// decode is answered 400 with nothing queued.
+pub async fn http_invocation<Q: Queue>(
+    intake: &Intake<Q>,
+    event: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let answer = match from_api_gateway(event) {
+        Ok(request) => intake.handle(request).await,
+        Err(_) => {
+            tracing::warn!(status = 400, "webhook refused: body is not valid base64");
+            WebhookResponse::refused(400, "the body is not valid base64")
+        }
+    };
+    to_api_gateway(answer)
+}
+
+/// The whole life of a webhook function after cold start: serve HTTP API events until the
+/// runtime stops. Every request gets an HTTP answer (4xx/5xx included), so an invocation never
+/// fails; API Gateway passes the status through to the sender.
+pub async fn run_http_function<Q: Queue>(intake: &Intake<Q>) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+            Ok::<_, Infallible>(http_invocation(intake, event.payload).await)
+        },
+    ))
+    .await
 }

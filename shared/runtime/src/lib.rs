@@ -1,13 +1,19 @@
 //! The Lambda side of ledgerforce, once for every function: JSON tracing, typed configuration
-//! read once, the SQS partial-batch handler over [`lf_flows::run_batch`], and the conversion
-//! of API Gateway HTTP API (v2) events to the webhooks' neutral request type.
+//! read once, the cold start that builds adapters, connectors and specs outside the handler
+//! ([`ColdStart`]), and the invocation loops: the SQS partial-batch handler over
+//! [`lf_flows::run_batch`], the API Gateway HTTP API webhook handler over
+//! [`lf_intake::Intake`], and the scheduled change poller.
 
+pub mod bootstrap;
 pub mod config;
 pub mod http_api;
+pub mod poll;
 pub mod sqs;
 pub mod tracing_setup;
 
-pub use config::{ConfigError, RuntimeConfig};
-pub use http_api::{WebhookRequest, WebhookResponse, from_api_gateway, to_api_gateway};
+pub use bootstrap::{AwsChangePoller, AwsFlowPorts, BootstrapError, ColdStart, Endpoint};
+pub use config::{ConfigError, RuntimeConfig, SalesforceAuth};
+pub use http_api::{from_api_gateway, http_invocation, run_http_function, to_api_gateway};
+pub use poll::{PollFailed, poll_invocation, poll_summary, run_poller_function};
 pub use sqs::{run_sqs_function, sqs_batch};
 pub use tracing_setup::init_tracing;

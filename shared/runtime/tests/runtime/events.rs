@@ -1,5 +1,5 @@
-//! The Lambda event shapes through the runtime: an SQS event fixture to `batchItemFailures`,
-//! an HTTP API v2 event fixture to the neutral request.
+//! The Lambda event shapes: an SQS event fixture to `batchItemFailures`, an HTTP API v2 event
+//! fixture to the neutral request and back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,8 @@ use lf_domain::port::ParkedFailures;
 use lf_domain::{Deadline, ErrorClass, Flow, RecordRef, System, SystemClock};
 use lf_embedded::Database;
 use lf_flows::{BatchContext, FlowHandler, Outcome, WorkItem};
-use lf_runtime::{WebhookResponse, from_api_gateway, sqs_batch, to_api_gateway};
+use lf_intake::WebhookResponse;
+use lf_runtime::{from_api_gateway, sqs_batch, to_api_gateway};
 
 /// Retries `…Retry…` ids, parks `…Parkd…` ids, does the rest.
 struct Handler;
@@ -101,7 +102,7 @@ fn an_http_api_event_becomes_the_neutral_request_with_its_body_decoded() {
     let request = from_api_gateway(event).unwrap();
     assert_eq!(request.method, http::Method::POST);
     assert_eq!(request.path, "/salesforce/t0k3n");
-    assert_eq!(request.query, "org=00D5g000004ZxYzEAK");
+    assert_eq!(request.query.as_deref(), Some("org=00D5g000004ZxYzEAK"));
     assert_eq!(request.headers["content-type"], "text/xml; charset=utf-8");
     assert!(request.body.starts_with(b"<?xml version=\"1.0\""));
     assert!(request.body.ends_with(b"</soapenv:Envelope>"));
@@ -119,12 +120,9 @@ fn an_http_api_event_becomes_the_neutral_request_with_its_body_decoded() {
     let as_text = from_api_gateway(plain).unwrap();
     assert!(!as_text.body.starts_with(b"<?xml"));
 
-    let answer = to_api_gateway(WebhookResponse {
-        status: http::StatusCode::UNAUTHORIZED,
-        headers: http::HeaderMap::new(),
-        body: bytes::Bytes::from_static(b"wrong secret"),
-    });
+    let answer = to_api_gateway(WebhookResponse::refused(401, "wrong secret"));
     let json = serde_json::to_value(&answer).unwrap();
     assert_eq!(json["statusCode"], 401);
-    assert_eq!(json["body"], "wrong secret");
+    assert_eq!(json["headers"]["content-type"], "application/json");
+    assert_eq!(json["body"], r#"{"error":"wrong secret"}"#);
 }
