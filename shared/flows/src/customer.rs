@@ -460,7 +460,7 @@ mod tests {
                              "Tax_ID__c": "91-4000001", "BillingCountry": "US"});
         let same_tax =
             json!({"CUSTOMERID": "C-1", "NAME": "ACME Robotics Inc", "TAXID": "914000001"});
-        match resolve(plan, &account, None, &[same_tax.clone()]) {
+        match resolve(plan, &account, None, std::slice::from_ref(&same_tax)) {
             Resolution::Existing { customer_id, how } => {
                 assert_eq!(customer_id, "C-1");
                 assert!(how.contains("tax_id"), "{how}");
