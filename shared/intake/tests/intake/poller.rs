@@ -1,0 +1,1 @@
+// poller tests follow
