@@ -8,8 +8,7 @@ use lf_intacct::{Credentials, Function, IntacctClient, IntacctConfig};
 use lf_sandbox_intacct::{Sandbox, SandboxConfig, SmartEventConfig};
 use secrecy::SecretString;
 
-use crate::support::{Store, serve};
-use crate::{IA_TOKEN, intake};
+use crate::support::{IA_TOKEN, Store, intake, serve};
 
 pub fn ia_client(company: &Sandbox) -> IntacctClient {
     let c = company.credentials();

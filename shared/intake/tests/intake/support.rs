@@ -1,6 +1,9 @@
 //! What every intake test needs: durable embedded queues per flow (with a switch that makes
 //! sends fail), the webhook router served on loopback, and captured log lines.
 
+// Two test binaries share this module, and each uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -8,9 +11,34 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lf_domain::port::{OutgoingMessage, Queue, QueueDepth, ReceiptHandle, ReceivedMessage};
-use lf_domain::{ChangeEnvelope, Flow, PortError, SystemClock};
+use lf_domain::{ChangeEnvelope, Flow, PortError, SalesforceId, SystemClock};
 use lf_embedded::{Database, SqliteQueue};
-use lf_intake::{FlowQueues, Intake, router};
+use lf_intacct::SmartEventVerifier;
+use lf_intake::{FlowQueues, Intake, IntakeConfig, RoutingTable, SalesforceWebhookConfig, router};
+use secrecy::SecretString;
+
+/// The Outbound Message token of these tests (a test value, not a secret of any org).
+pub const SF_TOKEN: &str = "sf-token-3f9a1c7e55d24b0c";
+/// The callout HMAC key of these tests.
+pub const CALLOUT_KEY: &str = "callout-key-8d21e6b4a0f94c3a";
+/// The Smart Event token of these tests.
+pub const IA_TOKEN: &str = "ia-token-5b7e0d9c2a6f4e18";
+
+/// The intake of the standard routes over `store`'s queues, accepting `org_id`.
+pub fn intake(store: &Store, org_id: &str) -> Intake<SwitchQueue> {
+    let mut sf = SalesforceWebhookConfig::new(
+        vec![SalesforceId::parse(org_id).unwrap()],
+        SecretString::from(SF_TOKEN),
+    );
+    sf.callout_key = Some(SecretString::from(CALLOUT_KEY));
+    sf.max_body_bytes = 64 * 1024;
+    let config = IntakeConfig {
+        routes: RoutingTable::standard(),
+        salesforce: Some(sf),
+        intacct: Some(SmartEventVerifier::new(SecretString::from(IA_TOKEN)).unwrap()),
+    };
+    Intake::new(config, store.flow_queues(), Arc::new(SystemClock)).unwrap()
+}
 
 /// The flows of [`lf_intake::RoutingTable::standard`].
 pub const FLOWS: [Flow; 5] = [

@@ -8,8 +8,8 @@ use lf_domain::{ChangeEnvelope, EventOrigin, Flow, System};
 use lf_sandbox_salesforce::{PushConfig, Sandbox, SandboxConfig};
 use serde_json::json;
 
-use crate::support::{Store, serve};
-use crate::{SF_TOKEN, intake, sf_client};
+use crate::sf_client;
+use crate::support::{SF_TOKEN, Store, intake, serve};
 
 fn notification_ids(envelopes: &[ChangeEnvelope]) -> BTreeSet<String> {
     envelopes

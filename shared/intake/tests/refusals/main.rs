@@ -1,11 +1,20 @@
 //! Bad input and bad authentication: each answered 4xx, nothing queued, no secret logged.
+//!
+//! Its own test binary: the log capture is a thread-scoped tracing subscriber, and another
+//! test of the same binary hitting the same log call sites at the same moment can leave them
+//! cached as uninteresting, so the capture would miss lines.
+
+// A failed setup step should stop the test loudly; the helpers are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../intake/support.rs"]
+mod support;
 
 use lf_domain::Flow;
 use lf_intake::{SIGNATURE_HEADER, TIMESTAMP_HEADER, TOKEN_HEADER, sign_callout};
 use secrecy::SecretString;
 
-use crate::support::{Store, capture_logs, serve};
-use crate::{CALLOUT_KEY, IA_TOKEN, SF_TOKEN, intake};
+use crate::support::{CALLOUT_KEY, IA_TOKEN, SF_TOKEN, Store, capture_logs, intake, serve};
 
 const ORG: &str = "00D000000000001EAA";
 
@@ -96,6 +105,8 @@ async fn bad_input_and_bad_auth_are_refused_with_nothing_queued_and_no_secret_lo
     let http = reqwest::Client::new();
     let now = chrono::Utc::now().timestamp();
     let token_path = format!("/salesforce/{SF_TOKEN}");
+    // Far past serde_json's recursion limit: refused, not a stack overflow.
+    let nested = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
 
     let mut header_token = post(
         "wrong token header",
@@ -212,6 +223,7 @@ async fn bad_input_and_bad_auth_are_refused_with_nothing_queued_and_no_secret_lo
             signed("malformed JSON", "{\"v\":1,\"org_id\":", now, CALLOUT_KEY),
             400,
         ),
+        (signed("deeply nested JSON", &nested, now, CALLOUT_KEY), 400),
         (
             signed("JSON of another shape", "[1,2,3]", now, CALLOUT_KEY),
             400,
