@@ -68,6 +68,15 @@ impl RoutingTable {
             .unwrap_or_default()
     }
 
+    /// A routed object's name as configured (`opportunity` → `Opportunity`), so every
+    /// path names one record the same way whatever case its sender used; `None` when the
+    /// object is not routed.
+    pub fn object_name(&self, system: System, object: &str) -> Option<&str> {
+        self.routes
+            .get(&(system, object.to_ascii_lowercase()))
+            .map(|(name, _)| name.as_str())
+    }
+
     /// Every routed object of `system`, as configured, with its flows.
     pub fn objects(&self, system: System) -> impl Iterator<Item = (&str, &[Flow])> {
         self.routes
@@ -221,6 +230,11 @@ mod tests {
         );
         // The same name on the other side is another route.
         assert!(t.flows_for(System::Intacct, "Opportunity").is_empty());
+        assert_eq!(
+            t.object_name(System::Salesforce, "opportunity"),
+            Some("Opportunity")
+        );
+        assert_eq!(t.object_name(System::Salesforce, "Case"), None);
         let objects: Vec<_> = t.objects(System::Salesforce).collect();
         assert_eq!(objects, vec![("Opportunity", &[Flow::OpportunityWon][..])]);
     }

@@ -157,3 +157,59 @@ async fn a_failing_queue_answers_503_so_the_org_retries_and_nothing_is_acknowled
         lf_domain::SalesforceId::parse(&account).unwrap().as_str()
     );
 }
+
+#[tokio::test]
+async fn signed_callouts_are_queued_per_flow_and_a_resend_keeps_its_event_id() {
+    use lf_intake::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_callout};
+    let store = Store::new();
+    let base = serve(intake(&store, "00D000000000001EAA")).await;
+    let body = r#"{"v":1,"org_id":"00D000000000001","events":[
+        {"event_id":"ev-a","object":"Account","id":"001000000000001AAA","modified_at":"2026-03-01T09:00:00.000+0000"},
+        {"event_id":"ev-o","object":"opportunity","id":"006000000000001AAA"},
+        {"event_id":"ev-c","object":"Case","id":"500000000000001AAA"}]}"#;
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let sig = sign_callout(
+            &secrecy::SecretString::from(crate::support::CALLOUT_KEY),
+            &ts,
+            body.as_bytes(),
+        );
+        let resp = http
+            .post(format!("{base}/salesforce"))
+            .header("content-type", "application/json")
+            .header(TIMESTAMP_HEADER, ts)
+            .header(SIGNATURE_HEADER, sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        // Account → two flows, Opportunity → one, Case → none.
+        assert_eq!(
+            resp.json::<serde_json::Value>().await.unwrap(),
+            json!({"queued": 3})
+        );
+    }
+    let event_ids = |envelopes: &[ChangeEnvelope]| -> Vec<String> {
+        envelopes
+            .iter()
+            .map(|e| match &e.origin {
+                EventOrigin::FlowCallout { event_id } => event_id.clone(),
+                other => panic!("not a callout: {other:?}"),
+            })
+            .collect()
+    };
+    let won = store.take(Flow::OpportunityWon).await;
+    assert_eq!(event_ids(&won), vec!["ev-o", "ev-o"]);
+    // Sent as `opportunity`, named as the routes (and Outbound Messages) name it.
+    assert!(won.iter().all(|e| e.record.object == "Opportunity"
+        && e.record.id == "006000000000001AAA"
+        && e.modified_at.is_none()));
+    for flow in [Flow::AccountOnboarding, Flow::AccountSync] {
+        let got = store.take(flow).await;
+        assert_eq!(event_ids(&got), vec!["ev-a", "ev-a"], "{flow}");
+        assert!(got.iter().all(|e| e.modified_at.is_some()));
+    }
+    assert_eq!(store.total_depth().await, 0);
+}
