@@ -266,9 +266,13 @@ async fn intacct_changes_are_polled_after_the_watermark_ties_included() {
         && e.record.object == "CUSTOMER"
         && e.origin == EventOrigin::Poller));
 
-    // Nothing new: nothing queued.
+    // Nothing new: nothing queued, for one billed read.
+    let before = w.ia.usage();
     let r3 = poller.poll_once().await;
     assert_eq!(r3.queued(), 0, "{r3:?}");
+    let after = w.ia.usage();
+    assert_eq!(after.reads - before.reads, 1, "{after:?}");
+    assert_eq!(after.writes, before.writes);
 
     // A later change to one of them comes next, alone.
     w.ia_clock.advance(Duration::from_secs(2));

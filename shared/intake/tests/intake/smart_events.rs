@@ -120,3 +120,44 @@ async fn smart_events_with_a_wrong_token_are_refused_and_not_queued() {
     assert!(stats.failed_attempts >= 1, "{stats:?}");
     assert_eq!(store.total_depth().await, 0);
 }
+
+#[tokio::test]
+async fn invoice_and_payment_events_go_to_both_receivable_flows() {
+    let store = Store::new();
+    let base = serve(intake(&store, "00D000000000001EAA")).await;
+    let http = reqwest::Client::new();
+    // The payloads of infra/intacct/smart-events, as the sandbox fires them.
+    for (object, topic, key) in [
+        ("ARINVOICE", "arinvoice.added", "101"),
+        ("ARPYMT", "arpymt.added", "202"),
+    ] {
+        let body = serde_json::json!({
+            "v": 1, "topic": topic, "object": object, "event": "add", "key": key,
+            "entity": "US", "customer": "C-1", "WHENMODIFIED": "03/14/2026 10:00:00",
+            "token": IA_TOKEN,
+        });
+        let resp = http
+            .post(format!("{base}/intacct"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{object}");
+    }
+    for flow in [Flow::InvoiceStatus, Flow::CreditAlerts] {
+        let got = store.take(flow).await;
+        let records: Vec<(String, String)> = got
+            .iter()
+            .map(|e| (e.record.object.clone(), e.record.id.clone()))
+            .collect();
+        assert_eq!(
+            records,
+            vec![
+                ("ARINVOICE".to_owned(), "101".to_owned()),
+                ("ARPYMT".to_owned(), "202".to_owned())
+            ],
+            "{flow}"
+        );
+    }
+    assert_eq!(store.total_depth().await, 0);
+}
