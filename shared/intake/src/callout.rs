@@ -276,6 +276,46 @@ mod tests {
     }
 
     #[test]
+    fn malformed_signatures_and_unsigned_garbage_timestamps_are_refused() {
+        let now = Utc::now();
+        let w = Duration::from_secs(300);
+        let body = br#"{"v":1}"#;
+        let ts = now.timestamp().to_string();
+        let sig = sign_callout(&key(), &ts, body);
+        for bad in [
+            "",
+            "sha256=",
+            "zz",
+            &sig[..40],
+            &format!("{sig}00"),
+            "not base64!",
+        ] {
+            assert_eq!(
+                verify(&key(), Some(&ts), Some(bad), body, now, w),
+                Err(CalloutError::BadSignature),
+                "{bad:?}"
+            );
+        }
+        // A timestamp that is not a number is only reported once it is signed; unsigned, it
+        // is just a bad signature and says nothing about the parser.
+        let garbage = "yesterday";
+        assert_eq!(
+            verify(&key(), Some(garbage), Some(&sig), body, now, w),
+            Err(CalloutError::BadSignature)
+        );
+        let signed_garbage = sign_callout(&key(), garbage, body);
+        assert_eq!(
+            verify(&key(), Some(garbage), Some(&signed_garbage), body, now, w),
+            Err(CalloutError::BadTimestamp)
+        );
+        assert_eq!(CalloutError::BadTimestamp.http_status(), 400);
+        assert_eq!(CalloutError::BadSignature.http_status(), 401);
+        assert_eq!(CalloutError::Stale.http_status(), 401);
+        // The signed bytes are the timestamp, a dot, and the raw body.
+        assert_eq!(signed_payload("17", b"{}"), b"17.{}".to_vec());
+    }
+
+    #[test]
     fn payloads_parse_and_bad_ones_say_why() {
         let ok = parse(
             br#"{"v":1,"org_id":"00D000000000001","events":[{"event_id":"e1","object":"Opportunity","id":"006000000000001AAA","modified_at":"2026-03-01T09:00:00.000+0000"}]}"#,

@@ -99,3 +99,35 @@ impl WebhookResponse {
         (200..300).contains(&self.status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_type_ignores_parameters_and_case() {
+        let req = WebhookRequest::post("/salesforce", "Text/XML; charset=UTF-8", "x");
+        assert_eq!(req.media_type().as_deref(), Some("text/xml"));
+        let mut none = req.clone();
+        none.headers.clear();
+        assert_eq!(none.media_type(), None);
+    }
+
+    #[test]
+    fn debug_shows_neither_path_token_nor_header_values_nor_body() {
+        let mut req =
+            WebhookRequest::post("/salesforce/path-token-value", "text/xml", "body-secret");
+        req.headers.insert(
+            "x-ledgerforce-token",
+            http::HeaderValue::from_static("header-token-value"),
+        );
+        let shown = format!("{req:?}");
+        for hidden in ["path-token-value", "header-token-value", "body-secret"] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        assert!(
+            shown.contains("x-ledgerforce-token"),
+            "header names are kept: {shown}"
+        );
+    }
+}

@@ -5,7 +5,8 @@
 //! `(SystemModstamp, Id)` cursor that only reads settled seconds (the connector's
 //! `change_settle`): that settle time is the overlap window — a transaction still committing
 //! is never passed by the cursor — and because the cursor is exact, nothing already queued is
-//! queued again.
+//! queued again. The connector reads the recycle bin too (`queryAll`), so a deleted record is
+//! queued like any change; its consumer re-reads it and finds it gone.
 //!
 //! **Intacct** reads `WHENMODIFIED >= watermark` and `< now − intacct_settle` with
 //! [`IntacctPort::query`], and keeps in memory what lies strictly after the watermark in

@@ -68,6 +68,15 @@ impl RoutingTable {
             .unwrap_or_default()
     }
 
+    /// A routed object's name as configured (`opportunity` → `Opportunity`), so every
+    /// path names one record the same way whatever case its sender used; `None` when the
+    /// object is not routed.
+    pub fn object_name(&self, system: System, object: &str) -> Option<&str> {
+        self.routes
+            .get(&(system, object.to_ascii_lowercase()))
+            .map(|(name, _)| name.as_str())
+    }
+
     /// Every routed object of `system`, as configured, with its flows.
     pub fn objects(&self, system: System) -> impl Iterator<Item = (&str, &[Flow])> {
         self.routes
@@ -208,5 +217,73 @@ mod tests {
             now.flows(),
             BTreeSet::from([Flow::OpportunityWon, Flow::AccountOnboarding])
         );
+    }
+
+    #[test]
+    fn routes_repeat_once_and_keep_their_configured_spelling() {
+        let t = RoutingTable::empty()
+            .route(System::Salesforce, "Opportunity", Flow::OpportunityWon)
+            .route(System::Salesforce, "OPPORTUNITY", Flow::OpportunityWon);
+        assert_eq!(
+            t.flows_for(System::Salesforce, "opportunity"),
+            &[Flow::OpportunityWon]
+        );
+        // The same name on the other side is another route.
+        assert!(t.flows_for(System::Intacct, "Opportunity").is_empty());
+        assert_eq!(
+            t.object_name(System::Salesforce, "opportunity"),
+            Some("Opportunity")
+        );
+        assert_eq!(t.object_name(System::Salesforce, "Case"), None);
+        let objects: Vec<_> = t.objects(System::Salesforce).collect();
+        assert_eq!(objects, vec![("Opportunity", &[Flow::OpportunityWon][..])]);
+    }
+
+    #[derive(Debug, Clone)]
+    struct NoQueue;
+
+    impl Queue for NoQueue {
+        async fn send_batch(&self, _: &[OutgoingMessage]) -> Result<(), PortError> {
+            Err(PortError::invalid("not a real queue"))
+        }
+        async fn receive(
+            &self,
+            _: u32,
+            _: std::time::Duration,
+            _: std::time::Duration,
+        ) -> Result<Vec<lf_domain::port::ReceivedMessage>, PortError> {
+            Ok(Vec::new())
+        }
+        async fn delete(&self, _: &lf_domain::port::ReceiptHandle) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn change_visibility(
+            &self,
+            _: &lf_domain::port::ReceiptHandle,
+            _: std::time::Duration,
+        ) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn depth(&self) -> Result<lf_domain::port::QueueDepth, PortError> {
+            Ok(Default::default())
+        }
+    }
+
+    #[test]
+    fn a_route_to_a_flow_without_a_queue_is_refused_at_build_time() {
+        let routes = RoutingTable::standard().only(&[Flow::OpportunityWon, Flow::AccountSync]);
+        let partial = FlowQueues::new().with(Flow::OpportunityWon, NoQueue);
+        let err = partial.check(&routes).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::NoQueue {
+                system: System::Salesforce,
+                object: "Account".into(),
+                flow: Flow::AccountSync,
+            }
+        );
+        assert!(err.to_string().contains("no queue"), "{err}");
+        let full = partial.with(Flow::AccountSync, NoQueue);
+        assert_eq!(full.check(&routes), Ok(()));
     }
 }

@@ -210,11 +210,14 @@ impl SalesforceWebhook {
         }
         let mut envelopes = Vec::new();
         for e in &parsed.events {
+            let object = routes
+                .object_name(System::Salesforce, &e.object)
+                .unwrap_or(&e.object);
             for flow in routes.flows_for(System::Salesforce, &e.object) {
                 envelopes.push(ChangeEnvelope {
                     v: ChangeEnvelope::VERSION,
                     flow: *flow,
-                    record: RecordRef::salesforce(&e.object, &e.id),
+                    record: RecordRef::salesforce(object, &e.id),
                     origin: EventOrigin::FlowCallout {
                         event_id: e.event_id.clone(),
                     },

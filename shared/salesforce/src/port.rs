@@ -371,7 +371,9 @@ impl SalesforcePort for SalesforceClient {
     ) -> Result<ChangeBatch, SalesforcePortError> {
         let what = format!("changes of {}", read.object);
         let limit = u32::try_from(max_records.max(1)).unwrap_or(u32::MAX);
-        let mut select = select_for(read, &["SystemModstamp"])
+        // Deleting a record stamps it, so reading the recycle bin too (`queryAll`, with
+        // `IsDeleted` to tell them apart) makes deletions part of the same exact stream.
+        let mut select = select_for(read, &["SystemModstamp", "IsDeleted"])
             .order_by("SystemModstamp", Order::Asc)
             .order_by("Id", Order::Asc)
             .limit(limit);
@@ -385,7 +387,7 @@ impl SalesforcePort for SalesforceClient {
         let read_all = async {
             let soql = select.build()?;
             let mut records = Vec::new();
-            for record in self.query(&soql).await? {
+            for record in self.query_all(&soql).await? {
                 records.push(self.complete_children(record, read).await?);
             }
             Ok::<_, SalesforceError>(records)

@@ -259,7 +259,8 @@ pub trait SalesforcePort: Send + Sync {
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<SfRecord>>, SalesforcePortError>> + Send;
 
     /// Records of `read.object` changed after `since` (all records when `None`), at most
-    /// `max_records` (at least one is read).
+    /// `max_records` (at least one is read). Deleted records (still in the recycle bin) are
+    /// changes too: they come with `IsDeleted: true`, stamped when they were deleted.
     fn changes_since(
         &self,
         read: &RecordRead,
