@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
 mod local;
 mod mapping;
 mod sandbox;
@@ -32,8 +33,20 @@ enum Command {
     Mapping(mapping::MappingCommand),
     /// Run the whole system in one process: both sandboxes, the webhooks, the flows, the poller.
     Local(local::Args),
-    /// Run every flow end to end on the embedded sandboxes with seeded data.
-    Demo,
+    /// Run the flows end to end on the embedded sandboxes with seeded data, and check them.
+    Demo(demo::Args),
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
+/// each sync as it happens.
+pub(crate) fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn main() -> ExitCode {
@@ -53,9 +66,7 @@ fn main() -> ExitCode {
             Command::Sandbox(cmd) => sandbox::run(cmd).await,
             Command::Mapping(cmd) => mapping::run(cmd).await,
             Command::Local(args) => local::run(args).await,
-            Command::Demo => Err("the demo is not built yet: it arrives with the flows \
-                 (see README, \"Status\")"
-                .into()),
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     match outcome {

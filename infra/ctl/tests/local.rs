@@ -120,3 +120,112 @@ async fn local_serves_both_sandboxes_and_keeps_its_store_across_a_restart() {
     assert!(again.value("store and queues:").ends_with("ledgerforce.db"));
     assert!(again.stop().0);
 }
+
+/// A session on the printed org with the printed client credentials.
+async fn session(local: &Local) -> (reqwest::Client, String, String) {
+    let instance = local.value("instance URL:");
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{instance}/services/oauth2/token"))
+        .basic_auth(
+            local.value("consumer key:"),
+            Some(local.value("consumer secret:")),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    (http, instance, bearer)
+}
+
+async fn soql(
+    (http, instance, bearer): &(reqwest::Client, String, String),
+    q: &str,
+) -> serde_json::Value {
+    http.get(format!("{instance}/services/data/v62.0/query"))
+        .query(&[("q", q)])
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls `q` until its first record's `field` is set, at most a minute (a failure bound, not
+/// a timing assertion).
+async fn wait_for_field(s: &(reqwest::Client, String, String), q: &str, field: &str) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let r = soql(s, q).await;
+        if let Some(v) = r["records"][0][field].as_str().filter(|v| !v.is_empty()) {
+            return v.to_owned();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{field} not set within a minute: {r}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = start(&dir.path().join("data"));
+    let s = session(&local).await;
+    // An open demo deal with products, for a customer Intacct already has.
+    let open = soql(
+        &s,
+        "SELECT Id, Name FROM Opportunity WHERE Name = 'Northwind - Analytics expansion'",
+    )
+    .await;
+    let id = open["records"][0]["Id"].as_str().unwrap().to_owned();
+    let (http, instance, bearer) = &s;
+    let closed = http
+        .patch(format!(
+            "{instance}/services/data/v62.0/sobjects/Opportunity/{id}"
+        ))
+        .bearer_auth(bearer)
+        .json(&serde_json::json!({"StageName": "Closed Won"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 204, "{:?}", closed.text().await);
+    let q = format!(
+        "SELECT Id, Intacct_Invoice_ID__c, Intacct_Sync_Status__c FROM Opportunity WHERE Id = '{id}'"
+    );
+    let invoice = wait_for_field(&s, &q, "Intacct_Invoice_ID__c").await;
+    assert!(!invoice.is_empty());
+    let status = soql(&s, &q).await;
+    assert_eq!(status["records"][0]["Intacct_Sync_Status__c"], "Synced");
+
+    // Editing the deal again creates nothing new: the document id stays the same.
+    let edited = http
+        .patch(format!(
+            "{instance}/services/data/v62.0/sobjects/Opportunity/{id}"
+        ))
+        .bearer_auth(bearer)
+        .json(
+            &serde_json::json!({"Description": "edited after closing", "StageName": "Closed Won"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 204);
+    let after = soql(&s, &q).await;
+    assert_eq!(
+        after["records"][0]["Intacct_Invoice_ID__c"],
+        invoice.as_str()
+    );
+
+    let (ok, rest) = local.stop();
+    assert!(ok, "{rest:?}");
+    // The stop line counts what the Intacct sandbox was asked: one document for the deal.
+    assert!(rest.iter().any(|l| l.starts_with("stopped: ")), "{rest:?}");
+}

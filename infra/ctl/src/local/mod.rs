@@ -31,6 +31,9 @@ pub(crate) struct Args {
     /// Seconds between two runs of the change poller.
     #[arg(long, default_value_t = 10)]
     poll_interval: u64,
+    /// A folder of mapping specs to use instead of the shipped ones.
+    #[arg(long)]
+    mappings: Option<PathBuf>,
 }
 
 impl Args {
@@ -41,11 +44,13 @@ impl Args {
             webhook_port: self.webhook_port,
             data_dir: self.data_dir.clone(),
             poll_interval: Duration::from_secs(self.poll_interval.max(1)),
+            mappings: self.mappings.clone(),
         }
     }
 }
 
 pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
+    crate::init_logging("info");
     let stopped = crate::sandbox::stop_signal();
     let stack = Stack::start(&args.options()).await?;
     print_banner(&stack);
@@ -88,9 +93,9 @@ pub(crate) fn print_banner(stack: &Stack) {
     println!("  store and queues: {}", stack.database.path().display());
     let flows: Vec<&str> = stack.queues.iter().map(|(f, _)| f.as_str()).collect();
     println!("  flows:            {}", flows.join(", "));
-    // Said plainly so nobody mistakes this build for the whole system.
     println!(
-        "  not wired yet:    webhook endpoints, flow consumers, change poller \
-         (their crates have not landed on this branch)"
+        "  webhooks:         http://{addr}/salesforce/<token> (Outbound Messages), http://{addr}/intacct (Smart Events)",
+        addr = stack.webhook_addr
     );
+    println!("  syncs are logged below as they happen");
 }

@@ -2,17 +2,46 @@
 //! on the durable embedded queues and store, and the change poller. `ledgerforce local` runs it
 //! until stopped; `ledgerforce demo` runs it, drives it and checks what it did.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lf_domain::{Flow, SystemClock};
-use lf_embedded::{Database, DeadLetter, SqliteQueue};
+use lf_domain::port::IdempotencyConfig;
+use lf_domain::{Clock, CorrelationId, Flow, RetryPolicy, SalesforceId, SystemClock};
+use lf_embedded::{
+    Database, DeadLetter, SqliteAuditLog, SqliteIdempotencyStore, SqliteParkedFailures,
+    SqliteQueue, SqliteSyncState, SqliteXrefStore,
+};
+use lf_flows::{
+    AccountOnboarding, Consumer, ConsumerOptions, FlowHandler, FlowPorts, Metrics, OpportunityWon,
+};
+use lf_intacct::{IntacctClient, IntacctConfig, SmartEventVerifier};
+use lf_intake::{
+    ChangePoller, FlowQueues, Intake, IntakeConfig, PollStream, PollerConfig, RoutingTable,
+    SalesforceWebhookConfig,
+};
+use lf_mapping::{SpecBundle, SpecSet};
+use lf_salesforce::{Credentials, SalesforceClient, SalesforceConfig};
 use lf_sandbox_intacct as intacct_sandbox;
 use lf_sandbox_salesforce as salesforce_sandbox;
+use secrecy::SecretString;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::CliError;
 use crate::sandbox::salesforce::write_key;
+
+/// The ports every local flow handler shares: the real clients on the sandboxes, the
+/// embedded store.
+pub(crate) type LocalPorts = FlowPorts<
+    SalesforceClient,
+    IntacctClient,
+    SqliteXrefStore,
+    SqliteIdempotencyStore,
+    SqliteSyncState,
+    SqliteAuditLog,
+>;
 
 /// The flows `ledgerforce local` runs, each on its own queue (as each has its own SQS queue and
 /// function in AWS).
@@ -28,19 +57,13 @@ pub(crate) struct StackOptions {
     /// 0 = any free port, for each of the three.
     pub(crate) salesforce_port: u16,
     pub(crate) intacct_port: u16,
-    #[expect(
-        dead_code,
-        reason = "read once the webhook router (lf-intake) is wired; the flag is accepted now"
-    )]
     pub(crate) webhook_port: u16,
     /// Where the store and the queues live (created if missing).
     pub(crate) data_dir: PathBuf,
     /// How often the change poller runs.
-    #[expect(
-        dead_code,
-        reason = "read once the change poller (lf-intake) is wired; the flag is accepted now"
-    )]
     pub(crate) poll_interval: Duration,
+    /// Mapping specs to use instead of the shipped ones.
+    pub(crate) mappings: Option<PathBuf>,
 }
 
 /// The running system. [`Stack::shutdown`] stops it in order: intake first, then the workers,
@@ -56,9 +79,103 @@ pub(crate) struct Stack {
     pub(crate) key_file: PathBuf,
     pub(crate) data_dir: PathBuf,
     daily_limit: u64,
-    /// Where the Salesforce sandbox sends Outbound Messages and the Intacct sandbox Smart Events.
+    /// Where the Salesforce sandbox sends Outbound Messages and the Intacct sandbox Smart Events
+    /// (the shared tokens shown as `<token>`).
     outbound_url: Option<String>,
     smart_event_url: Option<String>,
+    /// The webhook endpoints' address.
+    pub(crate) webhook_addr: SocketAddr,
+    /// What the flow consumers did, per flow.
+    pub(crate) metrics: Metrics,
+    /// The flows' ports (the demo reads and checks through the same clients).
+    pub(crate) ports: Arc<LocalPorts>,
+    pub(crate) parked: SqliteParkedFailures,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Retries of the local clients: quick, since the sandboxes are on loopback.
+const LOCAL_RETRY: RetryPolicy = RetryPolicy {
+    base: Duration::from_millis(50),
+    cap: Duration::from_secs(2),
+    max_attempts: 6,
+};
+
+/// A fresh shared token for one run: both ends are configured with it at start.
+fn new_token() -> String {
+    CorrelationId::new_random().to_string().replace('-', "")
+}
+
+fn salesforce_client(org: &salesforce_sandbox::Sandbox) -> Result<SalesforceClient, CliError> {
+    let c = org.credentials();
+    let mut config = SalesforceConfig::new(
+        url::Url::parse(&org.base_url())?,
+        Credentials::JwtBearer {
+            consumer_key: c.consumer_key.clone(),
+            username: c.username.clone(),
+            private_key_pem: SecretString::from(c.private_key_pem.clone()),
+            audience: None,
+        },
+    );
+    config.retry = LOCAL_RETRY;
+    Ok(SalesforceClient::new(config)?)
+}
+
+fn intacct_client(company: &intacct_sandbox::Sandbox) -> Result<IntacctClient, CliError> {
+    let c = company.credentials();
+    let mut config = IntacctConfig::new(
+        company.endpoint_url(),
+        lf_intacct::Credentials {
+            sender_id: c.sender_id.clone(),
+            sender_password: SecretString::from(c.sender_password.clone()),
+            company_id: c.company_id.clone(),
+            user_id: c.user_id.clone(),
+            user_password: SecretString::from(c.user_password.clone()),
+        },
+    );
+    config.retry = LOCAL_RETRY;
+    Ok(IntacctClient::new(config)?)
+}
+
+/// The mapping specs: `dir`, else the shipped ones; refused whole if any does not compile.
+fn load_specs(dir: Option<&Path>) -> Result<SpecSet, CliError> {
+    let bundle = match dir {
+        Some(dir) => SpecBundle::from_dir(dir)?,
+        None => SpecBundle::shipped(),
+    };
+    Ok(bundle.compile()?)
+}
+
+/// Runs `consumer` until `stop` turns true (it finishes the batch in hand first).
+fn spawn_consumer<H: FlowHandler + 'static>(
+    queue: SqliteQueue,
+    handler: H,
+    parked: SqliteParkedFailures,
+    metrics: &Metrics,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let consumer = Consumer::new(
+        queue,
+        handler,
+        parked,
+        ConsumerOptions {
+            wait: Duration::from_millis(200),
+            backoff: RetryPolicy {
+                base: Duration::from_millis(500),
+                cap: Duration::from_secs(30),
+                max_attempts: u32::MAX,
+            },
+            metrics: metrics.clone(),
+            ..Default::default()
+        },
+    );
+    tokio::spawn(async move {
+        consumer
+            .run_until(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    })
 }
 
 /// The file of the embedded store and queues inside the data folder.
@@ -99,6 +216,14 @@ impl Stack {
             })
             .collect::<Result<Vec<_>, lf_embedded::EmbeddedError>>()?;
 
+        // The webhook address first: both sandboxes are configured to deliver to it.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.webhook_port))
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.webhook_port))?;
+        let webhook_addr = listener.local_addr()?;
+        let outbound_token = new_token();
+        let smart_event_token = new_token();
+
         let salesforce_config = salesforce_sandbox::SandboxConfig {
             port: options.salesforce_port,
             seed: salesforce_sandbox::DataSet::Demo,
@@ -109,13 +234,123 @@ impl Stack {
         let key_file = options.data_dir.join("salesforce-jwt-key.pem");
         write_key(&key_file, &salesforce.credentials().private_key_pem)
             .map_err(|e| format!("cannot write the JWT key to {}: {e}", key_file.display()))?;
+        salesforce.set_outbound_url(&format!(
+            "http://{webhook_addr}/salesforce/{outbound_token}"
+        ));
 
         let intacct = intacct_sandbox::Sandbox::start(intacct_sandbox::SandboxConfig {
             port: options.intacct_port,
             seed: intacct_sandbox::DataSet::Demo,
+            smart_events: Some(intacct_sandbox::SmartEventConfig::new(
+                format!("http://{webhook_addr}/intacct"),
+                smart_event_token.clone(),
+            )),
             ..Default::default()
         })
         .await?;
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let specs = Arc::new(load_specs(options.mappings.as_deref())?);
+        let salesforce_port = salesforce_client(&salesforce)?;
+        let intacct_port = intacct_client(&intacct)?;
+        let ports = Arc::new(FlowPorts {
+            salesforce: salesforce_port.clone(),
+            intacct: intacct_port.clone(),
+            xref: database.xref_store(),
+            idempotency: database.idempotency_store(IdempotencyConfig::default()),
+            state: database.sync_state(),
+            audit: database.audit_log(),
+            clock: clock.clone(),
+        });
+        let parked = database.parked_failures();
+        let metrics = Metrics::new();
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // One consumer per flow queue, each with its handler.
+        for (flow, queue) in &queues {
+            let task = match flow {
+                Flow::OpportunityWon => spawn_consumer(
+                    queue.clone(),
+                    OpportunityWon::new(ports.clone(), specs.clone(), Default::default())?,
+                    parked.clone(),
+                    &metrics,
+                    stopped.clone(),
+                ),
+                Flow::AccountOnboarding => spawn_consumer(
+                    queue.clone(),
+                    AccountOnboarding::new(ports.clone(), specs.clone(), Default::default())?,
+                    parked.clone(),
+                    &metrics,
+                    stopped.clone(),
+                ),
+                other => return Err(format!("no local handler for the {other} flow").into()),
+            };
+            tasks.push(task);
+        }
+
+        // The webhooks, with the org and tokens an admin would configure.
+        let routes = RoutingTable::standard().only(&FLOWS);
+        let mut flow_queues = FlowQueues::new();
+        for (flow, queue) in &queues {
+            flow_queues = flow_queues.with(*flow, queue.clone());
+        }
+        let org = SalesforceId::parse(&salesforce.credentials().org_id)?;
+        let intake = Intake::new(
+            IntakeConfig {
+                routes: routes.clone(),
+                salesforce: Some(SalesforceWebhookConfig::new(
+                    vec![org],
+                    SecretString::from(outbound_token),
+                )),
+                intacct: Some(SmartEventVerifier::new(SecretString::from(
+                    smart_event_token,
+                ))?),
+            },
+            flow_queues.clone(),
+            clock.clone(),
+        )?;
+        let mut stop_serving = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, lf_intake::router(intake))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_serving.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the webhook server stopped");
+            }
+        }));
+
+        // The poller, on a short interval: a lost webhook is caught within it.
+        let poller = ChangePoller::new(
+            salesforce_port,
+            intacct_port,
+            database.sync_state(),
+            flow_queues,
+            PollStream::from_routes(&routes),
+            PollerConfig::default(),
+            clock,
+        )?;
+        let interval = options.poll_interval;
+        let mut stop_polling = stopped;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop_polling.wait_for(|s| *s) => break,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                let report = poller.poll_once().await;
+                if report.failed() {
+                    tracing::warn!(
+                        queued = report.queued(),
+                        "a poll run had failing streams: {report:?}"
+                    );
+                } else if report.queued() > 0 {
+                    tracing::info!(queued = report.queued(), "the poller queued changes");
+                }
+            }
+        }));
 
         Ok(Stack {
             daily_limit: salesforce_config_limit,
@@ -125,8 +360,14 @@ impl Stack {
             queues,
             key_file,
             data_dir: options.data_dir.clone(),
-            outbound_url: None,
-            smart_event_url: None,
+            outbound_url: Some(format!("http://{webhook_addr}/salesforce/<token>")),
+            smart_event_url: Some(format!("http://{webhook_addr}/intacct")),
+            webhook_addr,
+            metrics,
+            ports,
+            parked,
+            stop,
+            tasks,
         })
     }
 
@@ -163,8 +404,13 @@ impl Stack {
         )
     }
 
-    /// Stops the workers, then the sandboxes, and removes the key file.
+    /// Stops the intake and the workers (each finishes what it holds), then the sandboxes,
+    /// and removes the key file.
     pub(crate) async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
         self.salesforce.shutdown().await;
         self.intacct.shutdown().await;
         let _ = std::fs::remove_file(&self.key_file);

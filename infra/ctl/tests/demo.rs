@@ -1,0 +1,28 @@
+//! `ledgerforce demo` as a new user runs it: the real binary, its exit code and its summary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+#[test]
+fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+        .args(["demo", "--records", "3", "--data-dir"])
+        .arg(dir.path().join("demo"))
+        .output()
+        .expect("ledgerforce demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    // 6 deals × 3 checks, 5 accounts, the entity and currency spreads.
+    assert!(stdout.contains("all 25 expected outcomes held"), "{stdout}");
+    for line in [
+        "opportunity-won: ",
+        "account-onboarding: ",
+        "API calls used: Salesforce ",
+    ] {
+        assert!(stdout.contains(line), "summary line {line:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("parked "), "nothing parked:\n{stdout}");
+}
