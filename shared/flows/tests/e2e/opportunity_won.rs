@@ -366,3 +366,64 @@ async fn lines_that_do_not_add_up_to_the_amount_park_the_deal_with_the_differenc
         "the difference is shown: {reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_webhook_is_caught_by_the_poller() {
+    use lf_flows::{Consumer, ConsumerOptions};
+    use lf_intake::{ChangePoller, FlowQueues, PollStream, PollerConfig, RoutingTable};
+
+    let w = World::start().await;
+    // The org sends no Outbound Message (none is configured): the close is "lost".
+    let account = w.new_account("Lost Webhook Ltd", "United States");
+    let deal = w.new_won_deal(&account, "Deal whose notification was lost", 2.0);
+    let dir = tempfile::tempdir().unwrap();
+    let db = lf_embedded::Database::open(
+        dir.path().join("poller.db"),
+        std::sync::Arc::new(lf_domain::SystemClock),
+    )
+    .unwrap();
+    let queue = db.queue("opportunity-won").unwrap();
+    let routes = RoutingTable::standard().only(&[FLOW]);
+    let poller = ChangePoller::new(
+        w.ports.salesforce.clone(),
+        w.ports.intacct.clone(),
+        db.sync_state(),
+        FlowQueues::new().with(FLOW, queue.clone()),
+        PollStream::from_routes(&routes),
+        PollerConfig::default(),
+        std::sync::Arc::new(lf_domain::SystemClock),
+    )
+    .unwrap();
+    // A change is read once its whole second has passed (the poller's cursor is exclusive
+    // at second precision, as SystemModstamp filters are): let this one pass.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let polled = poller.poll_once().await;
+    assert!(!polled.failed(), "{polled:?}");
+    assert!(
+        polled.queued() >= 1,
+        "the poller queued the change: {polled:?}"
+    );
+
+    let consumer = Consumer::new(
+        queue,
+        w.opportunity_won(),
+        w.parked.clone(),
+        ConsumerOptions {
+            wait: std::time::Duration::from_millis(10),
+            ..Default::default()
+        },
+    );
+    let mut done = 0;
+    while let Ok(report) = consumer.run_once().await {
+        if report.processed() == 0 {
+            break;
+        }
+        done += report.counts.done;
+    }
+    assert!(done >= 1, "the consumer handled the polled change");
+    assert_eq!(w.documents_of(&deal), 1);
+    assert!(!text(&w.record(&deal), "Intacct_Invoice_ID__c").is_empty());
+    // The next run finds nothing new to queue for this deal beyond our own write-back.
+    assert!(!poller.poll_once().await.failed());
+    assert_eq!(w.documents_of(&deal), 1);
+}

@@ -61,6 +61,9 @@ pub fn salesforce_client(org: &lf_sandbox_salesforce::Sandbox) -> SalesforceClie
     );
     config.retry = FAST;
     config.request_timeout = Duration::from_secs(20);
+    // The sandbox commits in-process: a change is final the moment it is stamped, so the
+    // poller need not leave the last seconds for the next run.
+    config.change_settle = Duration::ZERO;
     SalesforceClient::new(config).unwrap()
 }
 
