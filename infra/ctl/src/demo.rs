@@ -63,6 +63,16 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
             true,
         ),
     };
+    // The sandboxes start from their seed every run while the store keeps what it learnt, so a
+    // store from an earlier run would link the fresh records to documents that no longer exist.
+    if crate::local::stack::database_path(&data_dir).exists() {
+        return Err(format!(
+            "the demo needs a fresh data folder: {} already holds a store from an earlier run \
+             (the sandboxes do not keep their records between runs); remove it or pass another",
+            data_dir.display()
+        )
+        .into());
+    }
     let started = Instant::now();
     let stack = Stack::start(&StackOptions {
         salesforce_port: 0,
@@ -248,11 +258,47 @@ fn check(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
         match e {
             Expect::Deal { id, name, quote } => {
                 let deal = org.record(id).unwrap_or_default();
-                let documents = company.count_where("ARINVOICE", "SFDC_OPPORTUNITY_ID", id)
-                    + company.count_where("SODOCUMENT", "SFDC_OPPORTUNITY_ID", id);
+                let invoices = company.find("ARINVOICE", "SFDC_OPPORTUNITY_ID", id);
+                let orders = company.find("SODOCUMENT", "SFDC_OPPORTUNITY_ID", id);
+                let documents = invoices.len() + orders.len();
                 checks.push(Check {
                     what: format!("{name}: exactly one Intacct document (found {documents})"),
                     held: documents == 1,
+                });
+                checks.push(Check {
+                    what: format!("{name}: a sales order when quoted, else an invoice"),
+                    held: if *quote {
+                        orders.len() == 1
+                    } else {
+                        invoices.len() == 1
+                    },
+                });
+                // The document's currency, total and entity are the deal's.
+                let (document, total_field) = match (invoices.first(), orders.first()) {
+                    (Some(d), _) => (Some(d), "TRX_TOTALENTERED"),
+                    (None, Some(d)) => (Some(d), "TRX_TOTAL"),
+                    _ => (None, ""),
+                };
+                let field_of =
+                    |f: &str| document.and_then(|d| d.get(f)).cloned().unwrap_or_default();
+                let currency = text(&deal, "CurrencyIsoCode");
+                checks.push(Check {
+                    what: format!(
+                        "{name}: the document is in {currency} (found {:?})",
+                        field_of("CURRENCY")
+                    ),
+                    held: field_of("CURRENCY") == currency,
+                });
+                let amount = deal
+                    .get("Amount")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN);
+                let total = field_of(total_field).parse::<f64>().unwrap_or(f64::NAN);
+                checks.push(Check {
+                    what: format!(
+                        "{name}: the document totals the deal's {amount} (found {total})"
+                    ),
+                    held: (total - amount).abs() < 0.005,
                 });
                 let field = if *quote {
                     "Intacct_Sales_Order_ID__c"
@@ -272,6 +318,13 @@ fn check(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
                         && company.count_where("CUSTOMER", "CUSTOMERID", &customer) == 1,
                 });
                 let entity = text(&account, "Intacct_Entity__c");
+                checks.push(Check {
+                    what: format!(
+                        "{name}: the document is booked in the account's entity {entity:?} (found {:?})",
+                        field_of("MEGAENTITYID")
+                    ),
+                    held: !entity.is_empty() && field_of("MEGAENTITYID") == entity,
+                });
                 if !entity.is_empty() {
                     entities.insert(entity);
                 }

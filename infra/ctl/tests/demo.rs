@@ -15,8 +15,8 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
-    // 6 deals × 3 checks, 5 accounts, the entity and currency spreads.
-    assert!(stdout.contains("all 25 expected outcomes held"), "{stdout}");
+    // 6 deals × 7 checks, 5 accounts, the entity and currency spreads.
+    assert!(stdout.contains("all 49 expected outcomes held"), "{stdout}");
     for line in [
         "opportunity-won: ",
         "account-onboarding: ",
@@ -25,4 +25,25 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
         assert!(stdout.contains(line), "summary line {line:?} in:\n{stdout}");
     }
     assert!(!stdout.contains("parked "), "nothing parked:\n{stdout}");
+}
+
+#[test]
+fn the_demo_refuses_a_data_folder_holding_an_earlier_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("used");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("ledgerforce.db"), b"").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+        .args(["demo", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("ledgerforce demo runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a fresh data folder"), "{stderr}");
+    assert_eq!(
+        std::fs::read(data.join("ledgerforce.db")).unwrap(),
+        b"",
+        "left untouched"
+    );
 }
