@@ -223,6 +223,54 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
         after["records"][0]["Intacct_Invoice_ID__c"],
         invoice.as_str()
     );
+    // A second deal closed after the edit: once its invoice is written back, every change
+    // queued before it has been handled, and the first deal still has exactly one invoice in
+    // the Intacct company (read with a client on the printed endpoint and credentials).
+    let marker = soql(
+        &s,
+        "SELECT Id FROM Opportunity WHERE Name = 'Acme - Seat expansion'",
+    )
+    .await["records"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let marked = http
+        .patch(format!(
+            "{instance}/services/data/v62.0/sobjects/Opportunity/{marker}"
+        ))
+        .bearer_auth(bearer)
+        .json(&serde_json::json!({"StageName": "Closed Won"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marked.status(), 204);
+    wait_for_field(
+        &s,
+        &format!("SELECT Intacct_Invoice_ID__c FROM Opportunity WHERE Id = '{marker}'"),
+        "Intacct_Invoice_ID__c",
+    )
+    .await;
+    let intacct = lf_intacct::IntacctClient::new(lf_intacct::IntacctConfig::new(
+        local.value("endpoint:"),
+        lf_intacct::Credentials {
+            sender_id: local.value("sender id:"),
+            sender_password: secrecy::SecretString::from(local.value("sender password:")),
+            company_id: local.value("company id:"),
+            user_id: local.value("user id:"),
+            user_password: secrecy::SecretString::from(local.value("user password:")),
+        },
+    ))
+    .unwrap();
+    let linked = lf_domain::port::IntacctPort::find_linked(
+        &intacct,
+        None,
+        &lf_domain::port::IntacctObject::ArInvoice,
+        &[lf_domain::SalesforceId::parse(&id).unwrap()],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(linked.len(), 1, "one invoice for the deal: {linked:?}");
 
     let (ok, rest) = local.stop();
     assert!(ok, "{rest:?}");
