@@ -157,6 +157,24 @@ async fn soql(
         .unwrap()
 }
 
+/// PATCHes fields of Opportunity `id` as a user's client would; returns the HTTP status.
+async fn patch_opportunity(
+    (http, instance, bearer): &(reqwest::Client, String, String),
+    id: &str,
+    fields: serde_json::Value,
+) -> u16 {
+    http.patch(format!(
+        "{instance}/services/data/v62.0/sobjects/Opportunity/{id}"
+    ))
+    .bearer_auth(bearer)
+    .json(&fields)
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
 /// Polls `q` until its first record's `field` is set, at most a minute (a failure bound, not
 /// a timing assertion).
 async fn wait_for_field(s: &(reqwest::Client, String, String), q: &str, field: &str) -> String {
@@ -186,17 +204,8 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
     )
     .await;
     let id = open["records"][0]["Id"].as_str().unwrap().to_owned();
-    let (http, instance, bearer) = &s;
-    let closed = http
-        .patch(format!(
-            "{instance}/services/data/v62.0/sobjects/Opportunity/{id}"
-        ))
-        .bearer_auth(bearer)
-        .json(&serde_json::json!({"StageName": "Closed Won"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(closed.status(), 204, "{:?}", closed.text().await);
+    let closed = patch_opportunity(&s, &id, serde_json::json!({"StageName": "Closed Won"})).await;
+    assert_eq!(closed, 204);
     let q = format!(
         "SELECT Id, Intacct_Invoice_ID__c, Intacct_Sync_Status__c FROM Opportunity WHERE Id = '{id}'"
     );
@@ -206,18 +215,13 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
     assert_eq!(status["records"][0]["Intacct_Sync_Status__c"], "Synced");
 
     // Editing the deal again creates nothing new: the document id stays the same.
-    let edited = http
-        .patch(format!(
-            "{instance}/services/data/v62.0/sobjects/Opportunity/{id}"
-        ))
-        .bearer_auth(bearer)
-        .json(
-            &serde_json::json!({"Description": "edited after closing", "StageName": "Closed Won"}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(edited.status(), 204);
+    let edited = patch_opportunity(
+        &s,
+        &id,
+        serde_json::json!({"Description": "edited after closing", "StageName": "Closed Won"}),
+    )
+    .await;
+    assert_eq!(edited, 204);
     let after = soql(&s, &q).await;
     assert_eq!(
         after["records"][0]["Intacct_Invoice_ID__c"],
@@ -234,16 +238,9 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
         .as_str()
         .unwrap()
         .to_owned();
-    let marked = http
-        .patch(format!(
-            "{instance}/services/data/v62.0/sobjects/Opportunity/{marker}"
-        ))
-        .bearer_auth(bearer)
-        .json(&serde_json::json!({"StageName": "Closed Won"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(marked.status(), 204);
+    let marked =
+        patch_opportunity(&s, &marker, serde_json::json!({"StageName": "Closed Won"})).await;
+    assert_eq!(marked, 204);
     wait_for_field(
         &s,
         &format!("SELECT Intacct_Invoice_ID__c FROM Opportunity WHERE Id = '{marker}'"),

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use lf_domain::port::{AuditAction, AuditEntry, AuditLog, RecordRead, SalesforcePort};
-use lf_domain::{Classify, CorrelationId, ErrorClass, Flow, RecordRef, SalesforceId, System};
+use lf_domain::{Classify, CorrelationId, Flow, RecordRef, SalesforceId, System};
 use lf_mapping::{Entity, MapContext, Mapped, SpecSet};
 use serde_json::{Value, json};
 
@@ -19,7 +19,6 @@ use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 use crate::customer::{self, AccountNeed, Unresolved};
 use crate::items::{self, SalesforceRecords};
 use crate::ports::Ports;
-use crate::records::text;
 use crate::setup::{self, SetupError};
 use crate::writeback::WriteBack;
 
@@ -35,8 +34,8 @@ const ACCOUNT_FIELDS: [&str; 5] = [
     "Intacct_Sync_Error__c",
 ];
 
-/// How the flow is set up (nothing yet beyond the mapping; kept for the handlers' common
-/// shape and later settings).
+/// How the flow is set up. Everything it decides is in its mapping today (the qualifying
+/// `when`, routing, matching); the type keeps the handlers' constructors alike.
 #[derive(Debug, Clone, Default)]
 pub struct AccountOnboardingOptions {}
 
@@ -46,8 +45,6 @@ pub struct AccountOnboarding<P> {
     ports: P,
     specs: Arc<SpecSet>,
     read: RecordRead,
-    #[allow(dead_code)] // read by later settings
-    options: AccountOnboardingOptions,
 }
 
 impl<P: Ports> AccountOnboarding<P> {
@@ -55,7 +52,7 @@ impl<P: Ports> AccountOnboarding<P> {
     pub fn new(
         ports: P,
         specs: Arc<SpecSet>,
-        options: AccountOnboardingOptions,
+        _options: AccountOnboardingOptions,
     ) -> Result<Self, SetupError> {
         let plan = setup::mapping(&specs, FLOW, CUSTOMER, "Account", "CUSTOMER")?;
         let mut paths = plan.reads().paths();
@@ -65,12 +62,7 @@ impl<P: Ports> AccountOnboarding<P> {
             }
         }
         let read = RecordRead::from_paths("Account", &paths, &[]);
-        Ok(Self {
-            ports,
-            specs,
-            read,
-            options,
-        })
+        Ok(Self { ports, specs, read })
     }
 }
 
@@ -81,7 +73,7 @@ impl<P: Ports> FlowHandler for AccountOnboarding<P> {
 
     async fn handle_batch(&self, items: &[WorkItem], context: &BatchContext) -> Vec<Outcome> {
         let records = SalesforceRecords::of(items, "Account", FLOW);
-        let outcomes = self.run(items, &records, context).await;
+        let outcomes = self.run(&records, context).await;
         records.outcomes(&outcomes)
     }
 }
@@ -91,6 +83,7 @@ impl<P: Ports> FlowHandler for AccountOnboarding<P> {
 struct Onboarding {
     id: SalesforceId,
     record: Value,
+    correlation: CorrelationId,
     hold: Option<items::Hold>,
     entity: Option<Arc<Entity>>,
     customer: Option<(String, bool)>,
@@ -98,12 +91,7 @@ struct Onboarding {
 }
 
 impl<P: Ports> AccountOnboarding<P> {
-    async fn run(
-        &self,
-        items: &[WorkItem],
-        records: &SalesforceRecords,
-        context: &BatchContext,
-    ) -> Vec<Outcome> {
+    async fn run(&self, records: &SalesforceRecords, context: &BatchContext) -> Vec<Outcome> {
         if records.ids.is_empty() {
             return Vec::new();
         }
@@ -120,16 +108,18 @@ impl<P: Ports> AccountOnboarding<P> {
             Ok(read) => read,
             Err(e) => {
                 let reason = format!("reading the Accounts: {e}");
-                return vec![outcome_of(e.class(), reason); records.ids.len()];
+                return vec![Outcome::failed(e.class(), reason); records.ids.len()];
             }
         };
         let mut accounts: Vec<Onboarding> = records
             .ids
             .iter()
-            .map(|id| {
+            .zip(&records.correlations)
+            .map(|(id, correlation)| {
                 let record = read.get(id).map(|r| Value::Object(r.clone()));
                 Onboarding {
                     id: id.clone(),
+                    correlation: correlation.clone(),
                     outcome: record.is_none().then(|| {
                         Outcome::done("the Account is deleted or not visible; nothing to do")
                     }),
@@ -161,15 +151,7 @@ impl<P: Ports> AccountOnboarding<P> {
             .collect();
         let stamps: Vec<_> = open
             .iter()
-            .map(|i| {
-                let a = &accounts[*i];
-                (
-                    RecordRef::salesforce("Account", &a.id),
-                    text(&a.record, "SystemModstamp")
-                        .and_then(|s| lf_domain::datetime::parse_datetime(s).ok())
-                        .map(|t| t.with_timezone(&chrono::Utc)),
-                )
-            })
+            .map(|i| items::stamped("Account", &accounts[*i].id, &accounts[*i].record))
             .collect();
         let gates = items::gate(ports.idempotency(), FLOW, &stamps, context.deadline).await;
         for (i, gate) in open.iter().zip(gates) {
@@ -215,7 +197,7 @@ impl<P: Ports> AccountOnboarding<P> {
             }
             Err((class, reason)) => {
                 for i in &open {
-                    accounts[*i].outcome = Some(outcome_of(class, reason.clone()));
+                    accounts[*i].outcome = Some(Outcome::failed(class, reason.clone()));
                 }
             }
         }
@@ -225,30 +207,14 @@ impl<P: Ports> AccountOnboarding<P> {
         for (i, a) in accounts.iter().enumerate() {
             match (&a.outcome, &a.customer) {
                 (None, Some((customer, _))) => {
-                    let mut fields = vec![
-                        ("Intacct_Customer_ID__c", json!(customer)),
-                        ("Intacct_Sync_Status__c", json!("Synced")),
-                        ("Intacct_Sync_Error__c", Value::Null),
-                    ];
+                    let mut fields = vec![("Intacct_Customer_ID__c", json!(customer))];
                     if let Some(e) = &a.entity {
                         fields.push(("Intacct_Entity__c", json!(e.id.as_str())));
                     }
-                    wb.set("Account", &a.id, &a.record, i, fields);
+                    wb.synced("Account", &a.id, &a.record, i, fields);
                 }
                 (Some(Outcome::Parked { reason }), _) if a.hold.is_some() => {
-                    wb.set(
-                        "Account",
-                        &a.id,
-                        &a.record,
-                        i,
-                        vec![
-                            ("Intacct_Sync_Status__c", json!("Error")),
-                            (
-                                "Intacct_Sync_Error__c",
-                                json!(reason.chars().take(32_000).collect::<String>()),
-                            ),
-                        ],
-                    );
+                    wb.failed("Account", &a.id, &a.record, i, reason);
                 }
                 _ => {}
             }
@@ -256,7 +222,7 @@ impl<P: Ports> AccountOnboarding<P> {
         for (i, (class, reason)) in wb.apply(ports.salesforce()).await {
             let a = &mut accounts[i];
             if a.outcome.is_none() {
-                a.outcome = Some(outcome_of(class, reason));
+                a.outcome = Some(Outcome::failed(class, reason));
             }
         }
 
@@ -279,11 +245,7 @@ impl<P: Ports> AccountOnboarding<P> {
                     at: now,
                     flow: FLOW,
                     action,
-                    correlation_id: items
-                        .iter()
-                        .find(|i| i.envelope.record.id == a.id.as_str())
-                        .map(|i| i.envelope.correlation_id.clone())
-                        .unwrap_or_else(CorrelationId::new_random),
+                    correlation_id: a.correlation.clone(),
                     counterpart: a.customer.as_ref().map(|(c, _)| RecordRef {
                         system: System::Intacct,
                         object: "CUSTOMER".to_owned(),
@@ -308,13 +270,5 @@ impl<P: Ports> AccountOnboarding<P> {
             outcomes.push(outcome);
         }
         outcomes
-    }
-}
-
-fn outcome_of(class: ErrorClass, reason: String) -> Outcome {
-    if class.is_retryable() {
-        Outcome::retry(class, reason)
-    } else {
-        Outcome::parked(reason)
     }
 }

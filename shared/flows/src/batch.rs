@@ -47,6 +47,15 @@ impl Outcome {
             reason: reason.into(),
         }
     }
+
+    /// A failure by its class: retried when another delivery may succeed, parked otherwise.
+    pub fn failed(class: ErrorClass, reason: impl Into<String>) -> Self {
+        if class.is_retryable() {
+            Outcome::retry(class, reason)
+        } else {
+            Outcome::parked(reason)
+        }
+    }
 }
 
 /// What the runner knows about the batch as a whole.

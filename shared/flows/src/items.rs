@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use lf_domain::port::{IdempotencyStore, OwnerToken};
-use lf_domain::{Deadline, Flow, RecordRef, SalesforceId, System};
+use lf_domain::{CorrelationId, Deadline, Flow, RecordRef, SalesforceId, System};
 use serde_json::Value;
 
 use crate::batch::{Outcome, WorkItem};
@@ -15,6 +15,8 @@ use crate::idempotency::{Gate, Idempotency, ItemKey};
 #[derive(Debug)]
 pub(crate) struct SalesforceRecords {
     pub ids: Vec<SalesforceId>,
+    /// Per record, the correlation id of the first item naming it (for audit entries).
+    pub correlations: Vec<CorrelationId>,
     /// Per item: the index of its record in `ids`, or why it cannot be handled.
     items: Vec<Result<usize, Outcome>>,
 }
@@ -24,6 +26,7 @@ impl SalesforceRecords {
     /// id, is parked (it can never succeed in this flow).
     pub fn of(items: &[WorkItem], object: &str, flow: Flow) -> Self {
         let mut ids: Vec<SalesforceId> = Vec::new();
+        let mut correlations = Vec::new();
         let items = items
             .iter()
             .map(|item| {
@@ -39,12 +42,17 @@ impl SalesforceRecords {
                     Some(at) => at,
                     None => {
                         ids.push(id);
+                        correlations.push(item.envelope.correlation_id.clone());
                         ids.len() - 1
                     }
                 })
             })
             .collect();
-        Self { ids, items }
+        Self {
+            ids,
+            correlations,
+            items,
+        }
     }
 
     /// One outcome per item from one outcome per record.
@@ -62,6 +70,20 @@ impl SalesforceRecords {
             })
             .collect()
     }
+}
+
+/// The idempotency name of a re-read Salesforce record: its reference and `SystemModstamp`.
+pub(crate) fn stamped(
+    object: &str,
+    id: &SalesforceId,
+    record: &Value,
+) -> (RecordRef, Option<DateTime<Utc>>) {
+    let stamp = record
+        .get("SystemModstamp")
+        .and_then(Value::as_str)
+        .and_then(|s| lf_domain::datetime::parse_datetime(s).ok())
+        .map(|t| t.with_timezone(&Utc));
+    (RecordRef::salesforce(object, id), stamp)
 }
 
 /// A record's idempotency hold while its work runs.

@@ -197,7 +197,7 @@ struct Plans<'a> {
 struct Deal {
     id: SalesforceId,
     record: Value,
-    correlation: Option<CorrelationId>,
+    correlation: CorrelationId,
     hold: Option<items::Hold>,
     entity: Option<Arc<Entity>>,
     kind: DocumentKind,
@@ -224,11 +224,7 @@ impl Deal {
 
     fn fail(&mut self, (class, reason): (ErrorClass, String)) {
         if self.outcome.is_none() {
-            self.outcome = Some(if class.is_retryable() {
-                Outcome::retry(class, reason)
-            } else {
-                Outcome::parked(reason)
-            });
+            self.outcome = Some(Outcome::failed(class, reason));
         }
     }
 
@@ -255,7 +251,7 @@ impl<P: Ports> FlowHandler for OpportunityWon<P> {
     async fn handle_batch(&self, items: &[WorkItem], context: &BatchContext) -> Vec<Outcome> {
         let records = SalesforceRecords::of(items, "Opportunity", FLOW);
         let outcomes = match self.plans() {
-            Ok(plans) => self.run(&plans, items, &records, context).await,
+            Ok(plans) => self.run(&plans, &records, context).await,
             Err(error) => vec![Outcome::parked(error.to_string()); records.ids.len()],
         };
         records.outcomes(&outcomes)
@@ -296,7 +292,6 @@ impl<P: Ports> OpportunityWon<P> {
     async fn run(
         &self,
         plans: &Plans<'_>,
-        items: &[WorkItem],
         records: &SalesforceRecords,
         context: &BatchContext,
     ) -> Vec<Outcome> {
@@ -312,14 +307,15 @@ impl<P: Ports> OpportunityWon<P> {
         {
             Ok(read) => read,
             Err(e) => {
-                let outcome = failure_outcome(e.class(), format!("reading the Opportunities: {e}"));
+                let outcome = Outcome::failed(e.class(), format!("reading the Opportunities: {e}"));
                 return vec![outcome; records.ids.len()];
             }
         };
         let mut deals: Vec<Deal> = records
             .ids
             .iter()
-            .map(|id| {
+            .zip(&records.correlations)
+            .map(|(id, correlation)| {
                 let record = read.get(id).map(|r| Value::Object(r.clone()));
                 Deal {
                     id: id.clone(),
@@ -327,7 +323,7 @@ impl<P: Ports> OpportunityWon<P> {
                         Outcome::done("the Opportunity is deleted or not visible; nothing to do")
                     }),
                     record: record.unwrap_or(Value::Null),
-                    correlation: correlation_of(items, id),
+                    correlation: correlation.clone(),
                     hold: None,
                     entity: None,
                     kind: DocumentKind::Invoice,
@@ -343,17 +339,9 @@ impl<P: Ports> OpportunityWon<P> {
 
         // Each change once: the key is the record and its modification stamp.
         let open: Vec<usize> = (0..deals.len()).filter(|i| deals[*i].open()).collect();
-        let stamps: Vec<(RecordRef, Option<chrono::DateTime<chrono::Utc>>)> = open
+        let stamps: Vec<_> = open
             .iter()
-            .map(|i| {
-                let d = &deals[*i];
-                (
-                    RecordRef::salesforce("Opportunity", &d.id),
-                    text(&d.record, "SystemModstamp")
-                        .and_then(|s| lf_domain::datetime::parse_datetime(s).ok())
-                        .map(|t| t.with_timezone(&chrono::Utc)),
-                )
-            })
+            .map(|i| items::stamped("Opportunity", &deals[*i].id, &deals[*i].record))
             .collect();
         let gates = items::gate(ports.idempotency(), FLOW, &stamps, context.deadline).await;
         for (i, gate) in open.into_iter().zip(gates) {
@@ -788,25 +776,27 @@ impl<P: Ports> OpportunityWon<P> {
     async fn link_documents(&self, deals: &[Deal]) {
         let xref = self.ports.xref();
         let now = self.ports.clock().now();
-        let links = deals.iter().filter(|d| d.open()).filter_map(|d| {
-            let key = IntacctKey::parse(d.document.as_deref()?).ok()?;
-            Some(XrefLink {
-                kind: d.link_kind(),
-                salesforce: d.id.clone(),
-                intacct: IntacctRef {
-                    entity: d.entity.as_ref().map(|e| e.id.clone()),
-                    key,
-                },
-                linked_at: now,
+        let links: Vec<XrefLink> = deals
+            .iter()
+            .filter(|d| d.open())
+            .filter_map(|d| {
+                let key = IntacctKey::parse(d.document.as_deref()?).ok()?;
+                Some(XrefLink {
+                    kind: d.link_kind(),
+                    salesforce: d.id.clone(),
+                    intacct: IntacctRef {
+                        entity: d.entity.as_ref().map(|e| e.id.clone()),
+                        key,
+                    },
+                    linked_at: now,
+                })
             })
-        });
-        for (link, result) in links
-            .clone()
-            .zip(join_all(links.clone().map(|l| async move { xref.link(&l).await })).await)
-        {
-            if let Err(error) = result
-                && !matches!(error, lf_domain::PortError::Conflict { .. })
-            {
+            .collect();
+        // A failed link is logged, not raised: the document carries the deal's id, so the
+        // next delivery finds it by that and links it then.
+        let results = join_all(links.iter().map(|l| xref.link(l))).await;
+        for (link, result) in links.iter().zip(results) {
+            if let Err(error) = result {
                 tracing::warn!(opportunity = %link.salesforce, %error, "document link not stored");
             }
         }
@@ -817,16 +807,12 @@ impl<P: Ports> OpportunityWon<P> {
         for (i, d) in deals.iter().enumerate() {
             match (&d.outcome, &d.document) {
                 (None, Some(doc)) => {
-                    wb.set(
+                    wb.synced(
                         "Opportunity",
                         &d.id,
                         &d.record,
                         i,
-                        vec![
-                            (d.id_field(), json!(doc)),
-                            ("Intacct_Sync_Status__c", json!("Synced")),
-                            ("Intacct_Sync_Error__c", Value::Null),
-                        ],
+                        vec![(d.id_field(), json!(doc))],
                     );
                     if let (Some(account), Some(customer)) = (&d.account, &d.customer) {
                         let mut fields = vec![("Intacct_Customer_ID__c", json!(customer))];
@@ -840,16 +826,7 @@ impl<P: Ports> OpportunityWon<P> {
                 (Some(Outcome::Parked { reason }), _)
                     if !d.record.is_null() && d.hold.is_some() =>
                 {
-                    wb.set(
-                        "Opportunity",
-                        &d.id,
-                        &d.record,
-                        i,
-                        vec![
-                            ("Intacct_Sync_Status__c", json!("Error")),
-                            ("Intacct_Sync_Error__c", json!(truncate(reason, 32_000))),
-                        ],
-                    );
+                    wb.failed("Opportunity", &d.id, &d.record, i, reason);
                 }
                 _ => {}
             }
@@ -869,10 +846,7 @@ impl<P: Ports> OpportunityWon<P> {
         let now = self.ports.clock().now();
         let mut entries = Vec::new();
         for d in deals {
-            let correlation = d
-                .correlation
-                .clone()
-                .unwrap_or_else(CorrelationId::new_random);
+            let correlation = d.correlation.clone();
             let record = RecordRef::salesforce("Opportunity", &d.id);
             match (&d.outcome, &d.document) {
                 (None, Some(doc)) if d.created_document => entries.push(AuditEntry {
@@ -967,25 +941,6 @@ fn document_total(fields: &FieldTree) -> Decimal {
             .round_dp(2);
     }
     total
-}
-
-fn correlation_of(items: &[WorkItem], id: &SalesforceId) -> Option<CorrelationId> {
-    items
-        .iter()
-        .find(|i| i.envelope.record.id == id.as_str())
-        .map(|i| i.envelope.correlation_id.clone())
-}
-
-fn failure_outcome(class: ErrorClass, reason: String) -> Outcome {
-    if class.is_retryable() {
-        Outcome::retry(class, reason)
-    } else {
-        Outcome::parked(reason)
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 #[cfg(test)]

@@ -11,6 +11,12 @@ use serde_json::Value;
 use crate::customer::Failure;
 use crate::records::at;
 
+/// The sync status fields the flows keep on the Salesforce records they sync.
+const STATUS_FIELD: &str = "Intacct_Sync_Status__c";
+const ERROR_FIELD: &str = "Intacct_Sync_Error__c";
+/// What of a reason is written to `Intacct_Sync_Error__c` (a 32,768-character text area).
+const MAX_ERROR_CHARS: usize = 32_000;
+
 /// The write-back of one batch, built up record by record.
 #[derive(Debug, Default)]
 pub(crate) struct WriteBack {
@@ -55,6 +61,45 @@ impl WriteBack {
         if !entry.2.contains(&owner) {
             entry.2.push(owner);
         }
+    }
+
+    /// Marks `id` as synced (`Intacct_Sync_Status__c`, error cleared) together with `fields`.
+    pub fn synced(
+        &mut self,
+        object: &str,
+        id: &SalesforceId,
+        current: &Value,
+        owner: usize,
+        mut fields: Vec<(&str, Value)>,
+    ) {
+        fields.push((STATUS_FIELD, Value::String("Synced".to_owned())));
+        fields.push((ERROR_FIELD, Value::Null));
+        self.set(object, id, current, owner, fields);
+    }
+
+    /// Marks `id` as failed with `reason` (cut to what the long text area holds), so the
+    /// record itself says why it is not in Intacct.
+    pub fn failed(
+        &mut self,
+        object: &str,
+        id: &SalesforceId,
+        current: &Value,
+        owner: usize,
+        reason: &str,
+    ) {
+        self.set(
+            object,
+            id,
+            current,
+            owner,
+            vec![
+                (STATUS_FIELD, Value::String("Error".to_owned())),
+                (
+                    ERROR_FIELD,
+                    Value::String(reason.chars().take(MAX_ERROR_CHARS).collect()),
+                ),
+            ],
+        );
     }
 
     /// How many records would be written.

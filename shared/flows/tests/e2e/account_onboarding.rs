@@ -1,19 +1,11 @@
 //! account-onboarding end to end.
 
 use lf_domain::Flow;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{World, message, messages};
+use crate::support::{World, message, messages, text};
 
 const FLOW: Flow = Flow::AccountOnboarding;
-
-fn text(record: &serde_json::Map<String, Value>, field: &str) -> String {
-    record
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_customer_account_gets_one_customer_and_prospects_none() {

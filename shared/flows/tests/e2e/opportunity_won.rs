@@ -3,17 +3,9 @@
 use lf_domain::Flow;
 use serde_json::Value;
 
-use crate::support::{World, message, messages};
+use crate::support::{World, message, messages, text};
 
 const FLOW: Flow = Flow::OpportunityWon;
-
-fn text(record: &serde_json::Map<String, Value>, field: &str) -> String {
-    record
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_deals_become_one_document_each_across_entities_and_currencies() {
@@ -34,7 +26,7 @@ async fn the_demo_deals_become_one_document_each_across_entities_and_currencies(
     for id in &won {
         assert_eq!(w.documents_of(id), 1, "one document for {id}");
         let opp = w.record(id);
-        let doc = [
+        [
             text(&opp, "Intacct_Invoice_ID__c"),
             text(&opp, "Intacct_Sales_Order_ID__c"),
         ]
@@ -48,7 +40,6 @@ async fn the_demo_deals_become_one_document_each_across_entities_and_currencies(
         let entity = text(&account, "Intacct_Entity__c");
         entities.insert(entity);
         currencies.insert(text(&opp, "CurrencyIsoCode"));
-        let _ = doc;
     }
     assert!(entities.len() >= 3, "three entities: {entities:?}");
     // The deal with a primary CPQ quote is a sales order built from the quote's lines.
@@ -273,7 +264,6 @@ async fn an_unknown_product_code_parks_the_deal_with_a_readable_reason() {
             serde_json::json!({"Name": "Not in Intacct", "ProductCode": "NO-SUCH-ITEM", "Family": "Services", "IsActive": true}),
         )
         .unwrap();
-    let pricebook = w.records_where("Pricebook2", "IsStandard", "true");
     let standard = w
         .org
         .records("Pricebook2")
@@ -281,7 +271,6 @@ async fn an_unknown_product_code_parks_the_deal_with_a_readable_reason() {
         .find(|p| p.get("IsStandard") == Some(&Value::Bool(true)))
         .map(|p| text(&p, "Id"))
         .expect("a standard price book");
-    let _ = pricebook;
     let entry = w
         .org
         .insert(

@@ -238,6 +238,15 @@ impl World {
     }
 }
 
+/// A text field of a record as the sandbox holds it (empty when absent).
+pub fn text(record: &serde_json::Map<String, Value>, field: &str) -> String {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The queue message of a change of `object` `id` for `flow`, as the webhook or the poller
 /// would enqueue it.
 pub fn message(flow: Flow, object: &str, id: &str, n: usize) -> ReceivedMessage {
