@@ -17,10 +17,16 @@ struct Local {
 }
 
 fn start(data_dir: &Path) -> Local {
+    start_with(data_dir, &[])
+}
+
+/// `ledgerforce local` on free ports with `data_dir` and further `args`.
+fn start_with(data_dir: &Path, args: &[&str]) -> Local {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
         .args(["local", "--salesforce-port", "0", "--intacct-port", "0"])
         .args(["--webhook-port", "0", "--data-dir"])
         .arg(data_dir)
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .expect("ledgerforce starts");
@@ -40,6 +46,14 @@ fn start(data_dir: &Path) -> Local {
         child,
         banner,
         stdout: lines,
+    }
+}
+
+/// A test that fails stops its `ledgerforce local` too (a `Child` is not killed on drop).
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -273,4 +287,108 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
     assert!(ok, "{rest:?}");
     // The stop line counts what the Intacct sandbox was asked: one document for the deal.
     assert!(rest.iter().any(|l| l.starts_with("stopped: ")), "{rest:?}");
+}
+
+/// `GET /local/status`, as a script watching `ledgerforce local` reads it.
+async fn status(local: &Local) -> serde_json::Value {
+    let webhooks = local.value("status:");
+    let url = webhooks.split_whitespace().next().unwrap().to_owned();
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Waits until the status page says idle on two reads a poll interval apart (a change the
+/// poller finds between them shows as queued), at most a minute.
+async fn wait_idle(local: &Local) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let first = status(local).await;
+        if first["idle"] == true {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            let second = status(local).await;
+            if second["idle"] == true {
+                return second;
+            }
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "not idle within a minute: {first}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The printed Intacct company, through the real client.
+fn intacct_client(local: &Local) -> lf_intacct::IntacctClient {
+    lf_intacct::IntacctClient::new(lf_intacct::IntacctConfig::new(
+        local.value("endpoint:"),
+        lf_intacct::Credentials {
+            sender_id: local.value("sender id:"),
+            sender_password: secrecy::SecretString::from(local.value("sender password:")),
+            company_id: local.value("company id:"),
+            user_id: local.value("user id:"),
+            user_password: secrecy::SecretString::from(local.value("user password:")),
+        },
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_phone_changed_in_salesforce_reaches_intacct_and_is_not_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = start_with(&dir.path().join("data"), &["--poll-interval", "1"]);
+    let s = session(&local).await;
+    let before = wait_idle(&local).await;
+    let q = "SELECT Id, Phone, Intacct_Customer_ID__c, SystemModstamp FROM Account \
+             WHERE Intacct_Customer_ID__c = 'C-1001'";
+    let account = soql(&s, q).await["records"][0].clone();
+    let id = account["Id"].as_str().unwrap().to_owned();
+    let (http, instance, bearer) = &s;
+    let patched = http
+        .patch(format!(
+            "{instance}/services/data/v62.0/sobjects/Account/{id}"
+        ))
+        .bearer_auth(bearer)
+        .json(&serde_json::json!({"Phone": "+1 415 555 0123"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(patched, 204);
+    let stamped = soql(&s, q).await["records"][0]["SystemModstamp"].clone();
+    assert_ne!(stamped, account["SystemModstamp"]);
+
+    // The customer has the new phone within seconds (a minute is the failure bound).
+    let intacct = intacct_client(&local);
+    let query =
+        lf_domain::port::RecordQuery::new("CUSTOMER", ["CUSTOMERID", "DISPLAYCONTACT.PHONE1"])
+            .filter(lf_domain::port::QueryFilter::Equals(
+                "CUSTOMERID".into(),
+                "C-1001".into(),
+            ));
+    let started = std::time::Instant::now();
+    loop {
+        let rows = lf_domain::port::IntacctPort::query(&intacct, None, &query)
+            .await
+            .unwrap();
+        if rows[0].field("DISPLAYCONTACT.PHONE1") == Some("+1 415 555 0123") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the phone did not reach Intacct within a minute: {rows:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Once everything has settled (the customer's own change event handled, the poller run),
+    // the Account was not written again: its SystemModstamp is the one our PATCH gave it.
+    let after = wait_idle(&local).await;
+    let now = soql(&s, q).await["records"][0].clone();
+    assert_eq!(now["SystemModstamp"], stamped, "{now}");
+    assert_eq!(now["Phone"], "+1 415 555 0123");
+    let synced = |v: &serde_json::Value| v["flows"]["account-sync"]["done"].as_u64().unwrap();
+    assert!(synced(&after) > synced(&before), "{after}");
+    assert_eq!(after["parked"], before["parked"], "{after}");
+    let (ok, rest) = local.stop();
+    assert!(ok, "{rest:?}");
 }

@@ -8,6 +8,7 @@ use crate::CliError;
 use crate::sandbox::{intacct as intacct_banner, salesforce as salesforce_banner};
 
 pub(crate) mod stack;
+mod status;
 
 pub(crate) use stack::{Stack, StackOptions};
 
@@ -96,6 +97,10 @@ pub(crate) fn print_banner(stack: &Stack) {
     println!(
         "  webhooks:         http://{addr}/salesforce/<token> (Outbound Messages), http://{addr}/intacct (Smart Events)",
         addr = stack.webhook_addr
+    );
+    println!(
+        "  status:           http://{}/local/status (queues, deliveries, API calls)",
+        stack.webhook_addr
     );
     println!("  syncs are logged below as they happen");
 }

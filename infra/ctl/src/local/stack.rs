@@ -29,6 +29,7 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::status::{self, StatusSources};
 use crate::CliError;
 use crate::sandbox::salesforce::write_key;
 
@@ -70,8 +71,9 @@ pub(crate) struct StackOptions {
 /// then the sandboxes.
 #[derive(Debug)]
 pub(crate) struct Stack {
-    pub(crate) salesforce: salesforce_sandbox::Sandbox,
-    pub(crate) intacct: intacct_sandbox::Sandbox,
+    /// Shared with the status page; [`Stack::shutdown`] stops them last.
+    pub(crate) salesforce: Arc<salesforce_sandbox::Sandbox>,
+    pub(crate) intacct: Arc<intacct_sandbox::Sandbox>,
     pub(crate) database: Database,
     /// The flow queues, in the order of [`FLOWS`].
     pub(crate) queues: Vec<(Flow, SqliteQueue)>,
@@ -230,7 +232,7 @@ impl Stack {
             ..Default::default()
         };
         let salesforce_config_limit = salesforce_config.daily_limit;
-        let salesforce = salesforce_sandbox::Sandbox::start(salesforce_config).await?;
+        let salesforce = Arc::new(salesforce_sandbox::Sandbox::start(salesforce_config).await?);
         let key_file = options.data_dir.join("salesforce-jwt-key.pem");
         write_key(&key_file, &salesforce.credentials().private_key_pem)
             .map_err(|e| format!("cannot write the JWT key to {}: {e}", key_file.display()))?;
@@ -238,16 +240,18 @@ impl Stack {
             "http://{webhook_addr}/salesforce/{outbound_token}"
         ));
 
-        let intacct = intacct_sandbox::Sandbox::start(intacct_sandbox::SandboxConfig {
-            port: options.intacct_port,
-            seed: intacct_sandbox::DataSet::Demo,
-            smart_events: Some(intacct_sandbox::SmartEventConfig::new(
-                format!("http://{webhook_addr}/intacct"),
-                smart_event_token.clone(),
-            )),
-            ..Default::default()
-        })
-        .await?;
+        let intacct = Arc::new(
+            intacct_sandbox::Sandbox::start(intacct_sandbox::SandboxConfig {
+                port: options.intacct_port,
+                seed: intacct_sandbox::DataSet::Demo,
+                smart_events: Some(intacct_sandbox::SmartEventConfig::new(
+                    format!("http://{webhook_addr}/intacct"),
+                    smart_event_token.clone(),
+                )),
+                ..Default::default()
+            })
+            .await?,
+        );
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let specs = Arc::new(load_specs(options.mappings.as_deref())?);
@@ -310,9 +314,26 @@ impl Stack {
             flow_queues.clone(),
             clock.clone(),
         )?;
+        let status = StatusSources {
+            salesforce: salesforce.clone(),
+            intacct: intacct.clone(),
+            queues: queues
+                .iter()
+                .map(|(flow, queue)| {
+                    Ok((
+                        *flow,
+                        queue.clone(),
+                        database.queue(&dead_letter_name(*flow))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, lf_embedded::EmbeddedError>>()?,
+            parked: parked.clone(),
+            metrics: metrics.clone(),
+        };
+        let app = status::router(status).merge(lf_intake::router(intake));
         let mut stop_serving = stopped.clone();
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, lf_intake::router(intake))
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stop_serving.wait_for(|s| *s).await;
                 })
@@ -411,8 +432,15 @@ impl Stack {
         for task in self.tasks {
             let _ = task.await;
         }
-        self.salesforce.shutdown().await;
-        self.intacct.shutdown().await;
+        // The status page held the last other handles; it stopped with the server.
+        match Arc::try_unwrap(self.salesforce) {
+            Ok(sandbox) => sandbox.shutdown().await,
+            Err(_) => tracing::warn!("the Salesforce sandbox is still in use; dropped instead"),
+        }
+        match Arc::try_unwrap(self.intacct) {
+            Ok(sandbox) => sandbox.shutdown().await,
+            Err(_) => tracing::warn!("the Intacct sandbox is still in use; dropped instead"),
+        }
         let _ = std::fs::remove_file(&self.key_file);
     }
 }
