@@ -12,16 +12,19 @@
 //! documents mix currencies has no single balance, and says so instead of adding them up.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use lf_domain::port::IdempotencyStore;
 use lf_domain::port::{
     AccountFields, IntacctPort, IntacctRecord, LinkKind, QueryFilter, RecordQuery, RecordRead,
     SalesforcePort, XrefStore,
 };
-use lf_domain::{Classify, ErrorClass, IntacctKey, RecordRef, SalesforceId};
+use lf_domain::{
+    Classify, CorrelationId, Deadline, ErrorClass, Flow, IntacctKey, RecordRef, SalesforceId,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::batch::Outcome;
-use crate::items;
+use crate::items::{self, IntacctRecords};
 use crate::ports::Ports;
 use crate::records::{self, intacct_tree};
 
@@ -311,6 +314,115 @@ pub(crate) async fn capture<I: IntacctPort>(
         })
         .collect();
     Ok(Captured { records, summaries })
+}
+
+/// The batch's records past the idempotency gate, grouped by the customer they concern.
+#[derive(Debug)]
+pub(crate) struct Work<'a> {
+    /// Per record, its outcome when already decided (not found, done before, in progress).
+    outcomes: Vec<Option<Outcome>>,
+    holds: Vec<Option<items::Hold>>,
+    /// Per record, the index of its customer in `customers`.
+    customer_of: Vec<Option<usize>>,
+    /// The customers to work, once each, with the correlation id of the first record naming
+    /// them.
+    pub customers: Vec<(&'a ArSummary, CorrelationId)>,
+}
+
+impl<'a> Work<'a> {
+    /// Takes the idempotency key of every traced record (its object, key and
+    /// `WHENMODIFIED`) and groups those to work by customer.
+    pub async fn begin<S: IdempotencyStore>(
+        store: &S,
+        flow: Flow,
+        records: &IntacctRecords,
+        captured: &'a Captured,
+        deadline: Option<Deadline>,
+    ) -> Work<'a> {
+        let n = records.refs.len();
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(n);
+        let mut open = Vec::new();
+        for (i, r) in captured.records.iter().enumerate() {
+            match r {
+                Ok((_, stamp)) => {
+                    outcomes.push(None);
+                    open.push((i, (records.refs[i].clone(), *stamp)));
+                }
+                Err(o) => outcomes.push(Some(o.clone())),
+            }
+        }
+        let stamps: Vec<_> = open.iter().map(|(_, s)| s.clone()).collect();
+        let gates = items::gate(store, flow, &stamps, deadline).await;
+        let mut holds: Vec<Option<items::Hold>> = (0..n).map(|_| None).collect();
+        for ((i, _), gate) in open.iter().zip(gates) {
+            match gate {
+                Ok(hold) => holds[*i] = hold,
+                Err(outcome) => outcomes[*i] = Some(outcome),
+            }
+        }
+        let mut customers: Vec<(&ArSummary, CorrelationId)> = Vec::new();
+        let mut customer_of: Vec<Option<usize>> = vec![None; n];
+        for i in 0..n {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            let Some(summary) = captured.records[i]
+                .as_ref()
+                .ok()
+                .and_then(|(c, _)| captured.summary(c))
+            else {
+                outcomes[i] = Some(Outcome::done("the customer is not visible; nothing to do"));
+                continue;
+            };
+            let at = match customers
+                .iter()
+                .position(|(k, _)| k.customer_id == summary.customer_id)
+            {
+                Some(at) => at,
+                None => {
+                    customers.push((summary, records.correlations[i].clone()));
+                    customers.len() - 1
+                }
+            };
+            customer_of[i] = Some(at);
+        }
+        Work {
+            outcomes,
+            holds,
+            customer_of,
+            customers,
+        }
+    }
+
+    /// Each record's outcome (its own, or its customer's from `per_customer`), its hold
+    /// ended with it.
+    pub async fn finish<S: IdempotencyStore>(
+        self,
+        store: &S,
+        per_customer: &[Outcome],
+    ) -> Vec<Outcome> {
+        let mut out = Vec::with_capacity(self.outcomes.len());
+        for ((own, hold), customer) in self
+            .outcomes
+            .into_iter()
+            .zip(self.holds)
+            .zip(self.customer_of)
+        {
+            let outcome = own
+                .or_else(|| customer.and_then(|c| per_customer.get(c).cloned()))
+                .unwrap_or_else(|| {
+                    Outcome::retry(
+                        ErrorClass::Transient,
+                        "no outcome was decided for this customer",
+                    )
+                });
+            if let Some(hold) = hold {
+                items::finish(store, hold, &outcome).await;
+            }
+            out.push(outcome);
+        }
+        out
+    }
 }
 
 /// The Salesforce Account of each customer, and the Account as read (`read`): the stored

@@ -23,9 +23,9 @@ use lf_domain::{Classify, CorrelationId, Fingerprint, Flow, RecordRef, Salesforc
 use lf_mapping::{MapContext, Mapped, MappingPlan, SpecSet};
 use serde_json::{Map, Value, json};
 
-use crate::ar_summary::{self, ArSummary, InvoiceState};
+use crate::ar_summary::{self, ArSummary, InvoiceState, Work};
 use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
-use crate::items::{self, IntacctRecords};
+use crate::items::IntacctRecords;
 use crate::ports::Ports;
 use crate::records;
 use crate::setup::{self, SetupError};
@@ -237,64 +237,31 @@ impl<P: Ports> InvoiceStatus<P> {
             Err((class, reason)) => return vec![Outcome::failed(class, reason); n],
         };
 
-        // Idempotency per changed record and modification stamp.
-        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(n);
-        let mut open = Vec::new();
-        for (i, r) in captured.records.iter().enumerate() {
-            match r {
-                Ok((_, stamp)) => {
-                    outcomes.push(None);
-                    open.push((i, (records.refs[i].clone(), *stamp)));
-                }
-                Err(o) => outcomes.push(Some(o.clone())),
-            }
-        }
-        let stamps: Vec<_> = open.iter().map(|(_, s)| s.clone()).collect();
-        let gates = items::gate(ports.idempotency(), FLOW, &stamps, context.deadline).await;
-        let mut holds: Vec<Option<items::Hold>> = (0..n).map(|_| None).collect();
-        for ((i, _), gate) in open.iter().zip(gates) {
-            match gate {
-                Ok(hold) => holds[*i] = hold,
-                Err(outcome) => outcomes[*i] = Some(outcome),
-            }
-        }
-
-        // The customers still to work, once each.
-        let mut customers: Vec<Customer> = Vec::new();
-        let mut customer_of: Vec<Option<usize>> = vec![None; n];
-        for i in 0..n {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            let Ok((c, _)) = &captured.records[i] else {
-                continue;
-            };
-            let at = customers
-                .iter()
-                .position(|k| &k.id == c)
-                .unwrap_or_else(|| {
-                    customers.push(Customer {
-                        id: c.clone(),
-                        correlation: records.correlations[i].clone(),
-                        account: None,
-                        outcome: None,
-                        written: false,
-                    });
-                    customers.len() - 1
-                });
-            customer_of[i] = Some(at);
-        }
-        let summaries: Vec<&ArSummary> = customers
+        let work = Work::begin(
+            ports.idempotency(),
+            FLOW,
+            records,
+            &captured,
+            context.deadline,
+        )
+        .await;
+        let mut customers: Vec<Customer> = work
+            .customers
             .iter()
-            .filter_map(|c| captured.summary(&c.id))
+            .map(|(s, correlation)| Customer {
+                id: s.customer_id.clone(),
+                correlation: correlation.clone(),
+                account: None,
+                outcome: None,
+                written: false,
+            })
             .collect();
+        let summaries: Vec<&ArSummary> = work.customers.iter().map(|(s, _)| *s).collect();
         let accounts = match ar_summary::accounts(ports, &summaries, &self.read).await {
             Ok(a) => a,
             Err((class, reason)) => {
-                let failed: Vec<Outcome> = vec![Outcome::failed(class, reason); customers.len()];
-                return self
-                    .finish(records, outcomes, holds, &customer_of, &failed)
-                    .await;
+                let failed = vec![Outcome::failed(class, reason); customers.len()];
+                return work.finish(ports.idempotency(), &failed).await;
             }
         };
 
@@ -435,53 +402,8 @@ impl<P: Ports> InvoiceStatus<P> {
             tracing::info!(flow = %FLOW, customer = %c.id, outcome = ?outcome, "customer");
             per_customer.push(outcome);
         }
-        self.finish(records, outcomes, holds, &customer_of, &per_customer)
-            .await
+        work.finish(ports.idempotency(), &per_customer).await
     }
-
-    /// Each record's outcome (its own, or its customer's), holds ended.
-    async fn finish(
-        &self,
-        records: &IntacctRecords,
-        outcomes: Vec<Option<Outcome>>,
-        holds: Vec<Option<items::Hold>>,
-        customer_of: &[Option<usize>],
-        per_customer: &[Outcome],
-    ) -> Vec<Outcome> {
-        finish_records(
-            self.ports.idempotency(),
-            records,
-            outcomes,
-            holds,
-            customer_of,
-            per_customer,
-        )
-        .await
-    }
-}
-
-/// Each record's outcome (its own, or its customer's), holds ended: shared by the two
-/// receivables flows.
-pub(crate) async fn finish_records<S: lf_domain::port::IdempotencyStore>(
-    store: &S,
-    records: &IntacctRecords,
-    outcomes: Vec<Option<Outcome>>,
-    holds: Vec<Option<items::Hold>>,
-    customer_of: &[Option<usize>],
-    per_customer: &[Outcome],
-) -> Vec<Outcome> {
-    let mut out = Vec::with_capacity(outcomes.len());
-    for (i, (own, hold)) in outcomes.into_iter().zip(holds).enumerate() {
-        let outcome = own
-            .or_else(|| customer_of[i].and_then(|c| per_customer.get(c).cloned()))
-            .unwrap_or_else(|| Outcome::done("nothing to do"));
-        if let Some(hold) = hold {
-            items::finish(store, hold, &outcome).await;
-        }
-        tracing::debug!(flow = %FLOW, record = %records.refs[i], "record done");
-        out.push(outcome);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub mod account_onboarding;
 mod ar_summary;
 pub mod batch;
 pub mod consumer;
-mod credit_alerts;
+pub mod credit_alerts;
 mod customer;
 pub mod idempotency;
 pub mod invoice_status;
@@ -29,7 +29,7 @@ mod writeback;
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
-
+pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
 pub use idempotency::{Gate, Idempotency, ItemKey};
 pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};
 pub use metrics::{FlowCounts, Metrics};
