@@ -331,12 +331,14 @@ pub(crate) struct Work<'a> {
 
 impl<'a> Work<'a> {
     /// Takes the idempotency key of every traced record (its object, key and
-    /// `WHENMODIFIED`) and groups those to work by customer.
+    /// `WHENMODIFIED`, when [`items::settled`] before `read_after`, the time the capture
+    /// began) and groups those to work by customer.
     pub async fn begin<S: IdempotencyStore>(
         store: &S,
         flow: Flow,
         records: &IntacctRecords,
         captured: &'a Captured,
+        read_after: DateTime<Utc>,
         deadline: Option<Deadline>,
     ) -> Work<'a> {
         let n = records.refs.len();
@@ -346,7 +348,8 @@ impl<'a> Work<'a> {
             match r {
                 Ok((_, stamp)) => {
                     outcomes.push(None);
-                    open.push((i, (records.refs[i].clone(), *stamp)));
+                    let stamp = items::settled(*stamp, read_after);
+                    open.push((i, (records.refs[i].clone(), stamp)));
                 }
                 Err(o) => outcomes.push(Some(o.clone())),
             }

@@ -242,6 +242,7 @@ impl<P: Ports> CreditAlerts<P> {
             FLOW,
             records,
             &captured,
+            now,
             context.deadline,
         )
         .await;

@@ -242,6 +242,7 @@ impl<P: Ports> InvoiceStatus<P> {
             FLOW,
             records,
             &captured,
+            now,
             context.deadline,
         )
         .await;

@@ -151,6 +151,18 @@ pub(crate) fn stamped(
     (RecordRef::salesforce(object, id), stamp)
 }
 
+/// `stamp` when it can name a finished change: whole-second stamps (Intacct's `WHENMODIFIED`)
+/// name every change made within that second, so a record re-read before its second is over
+/// may miss a later change with the same stamp. Such a read is worked without a hold (its
+/// writes are idempotent by their own keys), so a redelivery of that later change is worked
+/// again instead of being answered as done.
+pub(crate) fn settled(
+    stamp: Option<DateTime<Utc>>,
+    read_after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    stamp.filter(|s| *s + chrono::Duration::seconds(1) <= read_after)
+}
+
 /// A record's idempotency hold while its work runs.
 #[derive(Debug)]
 pub(crate) struct Hold {
@@ -217,5 +229,24 @@ pub(crate) async fn finish<S: IdempotencyStore>(store: &S, hold: Hold, outcome: 
     };
     if let Err(error) = result {
         tracing::warn!(key = %hold.key.key(), %error, "idempotency record not updated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_stamp_names_a_finished_change_only_once_its_second_is_over() {
+        let stamp = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let within = stamp + chrono::Duration::milliseconds(900);
+        assert_eq!(settled(Some(stamp), within), None);
+        assert_eq!(
+            settled(Some(stamp), stamp + chrono::Duration::seconds(1)),
+            Some(stamp)
+        );
+        assert_eq!(settled(None, within), None);
     }
 }
