@@ -12,13 +12,14 @@
 //! documents mix currencies has no single balance, and says so instead of adding them up.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use lf_domain::port::IdempotencyStore;
 use lf_domain::port::{
     AccountFields, IntacctPort, IntacctRecord, LinkKind, QueryFilter, RecordQuery, RecordRead,
     SalesforcePort, XrefStore,
 };
+use lf_domain::port::{AuditAction, AuditEntry, AuditLog, IdempotencyStore};
 use lf_domain::{
     Classify, CorrelationId, Deadline, ErrorClass, Flow, IntacctKey, RecordRef, SalesforceId,
+    System,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -316,9 +317,13 @@ pub(crate) async fn capture<I: IntacctPort>(
     Ok(Captured { records, summaries })
 }
 
-/// The batch's records past the idempotency gate, grouped by the customer they concern.
+/// A customer's Salesforce Account as found and read, or why it cannot be written.
+pub(crate) type FoundAccount = Result<(SalesforceId, Value), Outcome>;
+
+/// The batch's records traced, past the idempotency gate, and grouped by the customer they
+/// concern: the part of a batch both receivables flows share.
 #[derive(Debug)]
-pub(crate) struct Work<'a> {
+pub(crate) struct Work {
     /// Per record, its outcome when already decided (not found, done before, in progress).
     outcomes: Vec<Option<Outcome>>,
     holds: Vec<Option<items::Hold>>,
@@ -326,36 +331,39 @@ pub(crate) struct Work<'a> {
     customer_of: Vec<Option<usize>>,
     /// The customers to work, once each, with the correlation id of the first record naming
     /// them.
-    pub customers: Vec<(&'a ArSummary, CorrelationId)>,
+    pub customers: Vec<(ArSummary, CorrelationId)>,
 }
 
-impl<'a> Work<'a> {
-    /// Takes the idempotency key of every traced record (its object, key and
-    /// `WHENMODIFIED`, when [`items::settled`] before `read_after`, the time the capture
-    /// began) and groups those to work by customer.
-    pub async fn begin<S: IdempotencyStore>(
-        store: &S,
+impl Work {
+    /// Captures the batch ([`capture`], as of `now`'s day), then takes the idempotency key of
+    /// every traced record (its object, key and `WHENMODIFIED`, when [`items::settled`]
+    /// before `now`) and groups those to work by customer. `Err` is every record's outcome
+    /// when the capture failed.
+    pub async fn start<P: Ports>(
+        ports: &P,
         flow: Flow,
         records: &IntacctRecords,
-        captured: &'a Captured,
-        read_after: DateTime<Utc>,
+        now: DateTime<Utc>,
         deadline: Option<Deadline>,
-    ) -> Work<'a> {
+    ) -> Result<Work, Vec<Outcome>> {
         let n = records.refs.len();
+        let captured = capture(ports.intacct(), &records.refs, now.date_naive())
+            .await
+            .map_err(|(class, reason)| vec![Outcome::failed(class, reason); n])?;
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(n);
         let mut open = Vec::new();
         for (i, r) in captured.records.iter().enumerate() {
             match r {
                 Ok((_, stamp)) => {
                     outcomes.push(None);
-                    let stamp = items::settled(*stamp, read_after);
+                    let stamp = items::settled(*stamp, now);
                     open.push((i, (records.refs[i].clone(), stamp)));
                 }
                 Err(o) => outcomes.push(Some(o.clone())),
             }
         }
         let stamps: Vec<_> = open.iter().map(|(_, s)| s.clone()).collect();
-        let gates = items::gate(store, flow, &stamps, deadline).await;
+        let gates = items::gate(ports.idempotency(), flow, &stamps, deadline).await;
         let mut holds: Vec<Option<items::Hold>> = (0..n).map(|_| None).collect();
         for ((i, _), gate) in open.iter().zip(gates) {
             match gate {
@@ -363,7 +371,7 @@ impl<'a> Work<'a> {
                 Err(outcome) => outcomes[*i] = Some(outcome),
             }
         }
-        let mut customers: Vec<(&ArSummary, CorrelationId)> = Vec::new();
+        let mut customers: Vec<(ArSummary, CorrelationId)> = Vec::new();
         let mut customer_of: Vec<Option<usize>> = vec![None; n];
         for i in 0..n {
             if outcomes[i].is_some() {
@@ -383,17 +391,34 @@ impl<'a> Work<'a> {
             {
                 Some(at) => at,
                 None => {
-                    customers.push((summary, records.correlations[i].clone()));
+                    customers.push((summary.clone(), records.correlations[i].clone()));
                     customers.len() - 1
                 }
             };
             customer_of[i] = Some(at);
         }
-        Work {
+        Ok(Work {
             outcomes,
             holds,
             customer_of,
             customers,
+        })
+    }
+
+    /// The Account of each customer ([`accounts`]), in `customers` order. `Err` is every
+    /// record's outcome when the lookup failed as a whole.
+    pub async fn accounts<P: Ports>(
+        self,
+        ports: &P,
+        read: &RecordRead,
+    ) -> Result<(Work, Vec<FoundAccount>), Vec<Outcome>> {
+        let summaries: Vec<&ArSummary> = self.customers.iter().map(|(s, _)| s).collect();
+        match accounts(ports, &summaries, read).await {
+            Ok(found) => Ok((self, found)),
+            Err((class, reason)) => {
+                let failed = vec![Outcome::failed(class, reason); self.customers.len()];
+                Err(self.finish(ports.idempotency(), &failed).await)
+            }
         }
     }
 
@@ -428,6 +453,44 @@ impl<'a> Work<'a> {
     }
 }
 
+/// Records what became of one customer's Account in the audit log — an update when
+/// `wrote`, or its parking — and logs the outcome.
+#[allow(clippy::too_many_arguments)] // one audit entry's facts, all plain values
+pub(crate) async fn audit<A: AuditLog>(
+    log: &A,
+    flow: Flow,
+    at: DateTime<Utc>,
+    account: Option<&SalesforceId>,
+    customer: &str,
+    correlation: &CorrelationId,
+    wrote: bool,
+    outcome: &Outcome,
+) {
+    tracing::info!(flow = %flow, customer = %customer, outcome = ?outcome, "customer");
+    let (action, detail) = match outcome {
+        Outcome::Done { detail } if wrote => (AuditAction::Updated, detail),
+        Outcome::Parked { reason } => (AuditAction::Parked, reason),
+        _ => return,
+    };
+    let Some(account) = account else { return };
+    let entry = AuditEntry {
+        record: RecordRef::salesforce("Account", account),
+        at,
+        flow,
+        action,
+        correlation_id: correlation.clone(),
+        counterpart: Some(RecordRef {
+            system: System::Intacct,
+            object: "CUSTOMER".into(),
+            id: customer.to_owned(),
+        }),
+        detail: detail.clone(),
+    };
+    if let Err(error) = log.append(&entry).await {
+        tracing::warn!(%error, "audit entry not written");
+    }
+}
+
 /// The Salesforce Account of each customer, and the Account as read (`read`): the stored
 /// link first, then the customer's `SFDC_ACCOUNT_ID`, then its email, which must be the
 /// email of Contacts of exactly one Account. A customer without an Account is parked with
@@ -437,7 +500,7 @@ pub(crate) async fn accounts<P: Ports>(
     ports: &P,
     summaries: &[&ArSummary],
     read: &RecordRead,
-) -> Result<Vec<Result<(SalesforceId, Value), Outcome>>, (ErrorClass, String)> {
+) -> Result<Vec<FoundAccount>, (ErrorClass, String)> {
     let mut found: Vec<Result<Option<SalesforceId>, Outcome>> = Vec::new();
     for s in summaries {
         let linked = match IntacctKey::parse(&s.customer_id) {

@@ -17,11 +17,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use lf_domain::port::{
-    AuditAction, AuditEntry, AuditLog, RecordRead, SalesforcePort, SfRecord, SyncState, Watermark,
-    WriteResult,
-};
-use lf_domain::{Classify, Flow, RecordRef, SalesforceId, System};
+use lf_domain::port::{RecordRead, SalesforcePort, SfRecord, SyncState, Watermark, WriteResult};
+use lf_domain::{Classify, Flow, SalesforceId};
 use lf_mapping::{MapContext, Mapped, MappingPlan, SpecSet};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
@@ -232,28 +229,15 @@ impl<P: Ports> CreditAlerts<P> {
         };
         let ports = &self.ports;
         let now = ports.clock().now();
-        let captured =
-            match ar_summary::capture(ports.intacct(), &records.refs, now.date_naive()).await {
-                Ok(c) => c,
-                Err((class, reason)) => return vec![Outcome::failed(class, reason); n],
-            };
-        let work = Work::begin(
-            ports.idempotency(),
-            FLOW,
-            records,
-            &captured,
-            now,
-            context.deadline,
-        )
-        .await;
-        let summaries: Vec<&ArSummary> = work.customers.iter().map(|(s, _)| *s).collect();
-        let accounts = match ar_summary::accounts(ports, &summaries, &self.read).await {
-            Ok(a) => a,
-            Err((class, reason)) => {
-                let failed = vec![Outcome::failed(class, reason); summaries.len()];
-                return work.finish(ports.idempotency(), &failed).await;
-            }
+        let work = match Work::start(ports, FLOW, records, now, context.deadline).await {
+            Ok(w) => w,
+            Err(outcomes) => return outcomes,
         };
+        let (work, accounts) = match work.accounts(ports, &self.read).await {
+            Ok(found) => found,
+            Err(outcomes) => return outcomes,
+        };
+        let summaries: Vec<&ArSummary> = work.customers.iter().map(|(s, _)| s).collect();
 
         // Plan each customer against its remembered episode.
         let mut customers: Vec<Customer> = Vec::with_capacity(summaries.len());
@@ -429,37 +413,17 @@ impl<P: Ports> CreditAlerts<P> {
                 }
                 Outcome::done(detail)
             });
-            let action = match &outcome {
-                Outcome::Done { .. } if !c.decision.account.is_empty() => {
-                    Some(AuditAction::Updated)
-                }
-                Outcome::Parked { .. } => Some(AuditAction::Parked),
-                _ => None,
-            };
-            if let (Some(action), Some(account)) = (action, &c.account) {
-                let entry = AuditEntry {
-                    record: RecordRef::salesforce("Account", account),
-                    at: now,
-                    flow: FLOW,
-                    action,
-                    correlation_id: correlation.clone(),
-                    counterpart: Some(RecordRef {
-                        system: System::Intacct,
-                        object: "CUSTOMER".into(),
-                        id: summary.customer_id.clone(),
-                    }),
-                    detail: match &outcome {
-                        Outcome::Parked { reason } | Outcome::Retry { reason, .. } => {
-                            reason.clone()
-                        }
-                        Outcome::Done { detail } => detail.clone(),
-                    },
-                };
-                if let Err(error) = ports.audit().append(&entry).await {
-                    tracing::warn!(%error, "audit entry not written");
-                }
-            }
-            tracing::info!(flow = %FLOW, customer = %summary.customer_id, outcome = ?outcome, "customer");
+            ar_summary::audit(
+                ports.audit(),
+                FLOW,
+                now,
+                c.account.as_ref(),
+                &summary.customer_id,
+                correlation,
+                !c.decision.account.is_empty(),
+                &outcome,
+            )
+            .await;
             per_customer.push(outcome);
         }
         work.finish(ports.idempotency(), &per_customer).await

@@ -16,9 +16,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use lf_domain::port::{
-    AuditAction, AuditEntry, AuditLog, RecordRead, SalesforcePort, SfRecord, SyncState, WriteResult,
-};
+use lf_domain::port::{RecordRead, SalesforcePort, SfRecord, SyncState, WriteResult};
 use lf_domain::{Classify, CorrelationId, Fingerprint, Flow, RecordRef, SalesforceId, System};
 use lf_mapping::{MapContext, Mapped, MappingPlan, SpecSet};
 use serde_json::{Map, Value, json};
@@ -232,20 +230,14 @@ impl<P: Ports> InvoiceStatus<P> {
         let ports = &self.ports;
         let now = ports.clock().now();
         let today = now.date_naive();
-        let captured = match ar_summary::capture(ports.intacct(), &records.refs, today).await {
-            Ok(c) => c,
-            Err((class, reason)) => return vec![Outcome::failed(class, reason); n],
+        let work = match Work::start(ports, FLOW, records, now, context.deadline).await {
+            Ok(w) => w,
+            Err(outcomes) => return outcomes,
         };
-
-        let work = Work::begin(
-            ports.idempotency(),
-            FLOW,
-            records,
-            &captured,
-            now,
-            context.deadline,
-        )
-        .await;
+        let (work, accounts) = match work.accounts(ports, &self.read).await {
+            Ok(found) => found,
+            Err(outcomes) => return outcomes,
+        };
         let mut customers: Vec<Customer> = work
             .customers
             .iter()
@@ -257,19 +249,11 @@ impl<P: Ports> InvoiceStatus<P> {
                 written: false,
             })
             .collect();
-        let summaries: Vec<&ArSummary> = work.customers.iter().map(|(s, _)| *s).collect();
-        let accounts = match ar_summary::accounts(ports, &summaries, &self.read).await {
-            Ok(a) => a,
-            Err((class, reason)) => {
-                let failed = vec![Outcome::failed(class, reason); customers.len()];
-                return work.finish(ports.idempotency(), &failed).await;
-            }
-        };
 
         // Plan (pure), then one write, one Task upsert.
         let mut wb = WriteBack::default();
         let mut tasks: Vec<(usize, OverdueTask)> = Vec::new();
-        for (ci, (summary, account)) in summaries.iter().zip(accounts).enumerate() {
+        for (ci, ((summary, _), account)) in work.customers.iter().zip(accounts).enumerate() {
             let c = &mut customers[ci];
             let (account_id, account) = match account {
                 Ok(a) => a,
@@ -372,35 +356,17 @@ impl<P: Ports> InvoiceStatus<P> {
                     Outcome::done(format!("customer {} summary unchanged", c.id))
                 }
             });
-            let action = match &outcome {
-                Outcome::Done { .. } if c.written => Some(AuditAction::Updated),
-                Outcome::Parked { .. } => Some(AuditAction::Parked),
-                _ => None,
-            };
-            if let (Some(action), Some(account)) = (action, &c.account) {
-                let entry = AuditEntry {
-                    record: RecordRef::salesforce("Account", account),
-                    at: now,
-                    flow: FLOW,
-                    action,
-                    correlation_id: c.correlation.clone(),
-                    counterpart: Some(RecordRef {
-                        system: System::Intacct,
-                        object: "CUSTOMER".into(),
-                        id: c.id.clone(),
-                    }),
-                    detail: match &outcome {
-                        Outcome::Parked { reason } | Outcome::Retry { reason, .. } => {
-                            reason.clone()
-                        }
-                        Outcome::Done { detail } => detail.clone(),
-                    },
-                };
-                if let Err(error) = ports.audit().append(&entry).await {
-                    tracing::warn!(%error, "audit entry not written");
-                }
-            }
-            tracing::info!(flow = %FLOW, customer = %c.id, outcome = ?outcome, "customer");
+            ar_summary::audit(
+                ports.audit(),
+                FLOW,
+                now,
+                c.account.as_ref(),
+                &c.id,
+                &c.correlation,
+                c.written,
+                &outcome,
+            )
+            .await;
             per_customer.push(outcome);
         }
         work.finish(ports.idempotency(), &per_customer).await
