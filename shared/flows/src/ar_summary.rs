@@ -14,12 +14,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lf_domain::port::{
     AccountFields, IntacctPort, IntacctRecord, LinkKind, QueryFilter, RecordQuery, RecordRead,
-    SalesforcePort, XrefStore,
+    SalesforcePort, XrefLink, XrefStore,
 };
 use lf_domain::port::{AuditAction, AuditEntry, AuditLog, IdempotencyStore};
 use lf_domain::{
-    Classify, CorrelationId, Deadline, ErrorClass, Flow, IntacctKey, RecordRef, SalesforceId,
-    System,
+    Classify, CorrelationId, Deadline, ErrorClass, Flow, IntacctKey, IntacctRef, PortError,
+    RecordRef, SalesforceId, System,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -147,7 +147,12 @@ pub(crate) fn account_fields() -> AccountFields {
     };
     add(
         &mut fields.customer,
-        &["WHENMODIFIED", "CURRENCY", "DISPLAYCONTACT.EMAIL1"],
+        &[
+            "WHENMODIFIED",
+            "CURRENCY",
+            "MEGAENTITYID",
+            "DISPLAYCONTACT.EMAIL1",
+        ],
     );
     add(
         &mut fields.invoice,
@@ -502,6 +507,7 @@ pub(crate) async fn accounts<P: Ports>(
     read: &RecordRead,
 ) -> Result<Vec<FoundAccount>, (ErrorClass, String)> {
     let mut found: Vec<Result<Option<SalesforceId>, Outcome>> = Vec::new();
+    let mut stored: Vec<bool> = Vec::new();
     for s in summaries {
         let linked = match IntacctKey::parse(&s.customer_id) {
             Ok(key) => ports
@@ -520,6 +526,7 @@ pub(crate) async fn accounts<P: Ports>(
                 ))
             })
         });
+        stored.push(linked.is_some());
         found.push(match (linked, named) {
             (Some(id), _) => Ok(Some(id)),
             (None, Some(named)) => named.map(Some),
@@ -600,6 +607,39 @@ pub(crate) async fn accounts<P: Ports>(
             .await
             .map_err(|e| (e.class(), format!("reading the Accounts: {e}")))?
     };
+    // A customer found by its SFDC_ACCOUNT_ID or email is linked, so the next batch finds
+    // it by the link; an Account linked to another customer is not this one's.
+    let mut found = found;
+    for ((s, f), had_link) in summaries.iter().zip(found.iter_mut()).zip(stored) {
+        let (Ok(id), false) = (&*f, had_link) else {
+            continue;
+        };
+        if !read.contains_key(id) {
+            continue;
+        }
+        let Ok(key) = IntacctKey::parse(&s.customer_id) else {
+            continue;
+        };
+        let entity = records::text(&s.customer, "MEGAENTITYID")
+            .and_then(|e| lf_domain::EntityId::parse(e).ok());
+        let link = XrefLink {
+            kind: LinkKind::AccountCustomer,
+            salesforce: id.clone(),
+            intacct: IntacctRef::new(entity, key),
+            linked_at: ports.clock().now(),
+        };
+        match ports.xref().link(&link).await {
+            Ok(_) => {}
+            Err(PortError::Conflict { message }) => {
+                *f = Err(Outcome::parked(format!(
+                    "customer {} names Account {id}, which is linked to another customer: \
+                     {message}",
+                    s.customer_id
+                )));
+            }
+            Err(error) => tracing::warn!(%error, customer = %s.customer_id, "link not stored"),
+        }
+    }
     Ok(summaries
         .iter()
         .zip(found)

@@ -119,3 +119,33 @@ async fn over_the_limit_and_overdue_set_their_status() {
         "names the overdue invoice: {description}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_task_write_is_retried_into_the_same_task() {
+    let w = World::start().await;
+    let account = w.linked_customer("Locked Row Ltd", "C-9301", "0").await;
+    w.set_on_hold("C-9301", true).await;
+    let handler = w.credit_alerts();
+    // The episode is remembered before the Task is written; the Task write then fails.
+    w.org
+        .faults()
+        .inject_next(lf_sandbox_salesforce::SalesforceFault::LockRow, 1);
+    let mut n = 0;
+    loop {
+        let mut message = intacct_message(FLOW, "CUSTOMER", "C-9301", n);
+        message.receive_count = u32::try_from(n + 1).unwrap();
+        let report = w.run(&handler, &[message]).await;
+        if report.counts.done == 1 {
+            break;
+        }
+        n += 1;
+        assert!(n < 4, "never done: {report:?}");
+    }
+    assert_eq!(w.org.faults().injected(), 1, "the fault hit a write");
+    assert_eq!(text(&w.record(&account), "Credit_Status__c"), "On Hold");
+    assert_eq!(
+        alerts(&w, "C-9301").len(),
+        1,
+        "one Task for the one episode"
+    );
+}

@@ -216,3 +216,115 @@ async fn a_batch_of_changes_costs_a_bounded_number_of_calls() {
         assert_eq!(number(&w.record(a), "Intacct_Balance__c"), Some(200.0));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_invoices_update_their_accounts_or_say_why_not() {
+    use lf_domain::port::{IntacctPort, RecordQuery};
+    let w = World::start().await;
+    let invoices = w
+        .ports
+        .intacct
+        .query(
+            None,
+            &RecordQuery::new("ARINVOICE", ["RECORDNO", "CUSTOMERID"]),
+        )
+        .await
+        .unwrap();
+    assert!(invoices.len() > 3, "the demo has invoices: {invoices:?}");
+    let messages: Vec<_> = invoices
+        .iter()
+        .enumerate()
+        .map(|(n, r)| intacct_message(FLOW, "ARINVOICE", r.record_no.as_deref().unwrap(), n))
+        .collect();
+    let handler = w.invoice_status();
+    let report = w.run(&handler, &messages).await;
+    assert_eq!(report.retry_ids().count(), 0, "{report:?}");
+    assert!(report.counts.done > 0, "{report:?}");
+    // Every demo customer that names its Account has its balance on it.
+    let accounts = w.org.records("Account");
+    let linked = accounts
+        .iter()
+        .filter(|a| {
+            a.get("Intacct_Balance__c")
+                .and_then(Value::as_f64)
+                .is_some()
+        })
+        .count();
+    assert!(linked >= 3, "{linked} Accounts got a balance: {report:?}");
+    use lf_domain::port::ParkedFailures;
+    let parked = w.parked.list(Some(FLOW), 100).await.unwrap();
+    assert_eq!(parked.len(), report.counts.parked, "{parked:?}");
+    for p in &parked {
+        eprintln!("parked {}: {}", p.record, p.reason);
+        assert!(
+            p.reason.contains("no Salesforce Account") || p.reason.contains("currenc"),
+            "parked with a reason: {}",
+            p.reason
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_naming_no_account_is_found_by_a_unique_email_or_parked() {
+    let w = World::start().await;
+    let account = w.new_account("Mailbox Partners", "United States");
+    w.contact(&account, "ap@mailbox.example");
+    w.unlinked_customer("C-9401", "Mailbox Partners", "ap@mailbox.example")
+        .await;
+    let shared_a = w.new_account("Twin One", "United States");
+    let shared_b = w.new_account("Twin Two", "United States");
+    w.contact(&shared_a, "ar@twins.example");
+    w.contact(&shared_b, "ar@twins.example");
+    w.unlinked_customer("C-9402", "Twins", "ar@twins.example")
+        .await;
+    let found = w.invoice("C-9401", None, "120.00", day(15)).await;
+    let ambiguous = w.invoice("C-9402", None, "80.00", day(15)).await;
+    let handler = w.invoice_status();
+    let report = w
+        .run(
+            &handler,
+            &[
+                intacct_message(FLOW, "ARINVOICE", &found, 0),
+                intacct_message(FLOW, "ARINVOICE", &ambiguous, 1),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (report.counts.done, report.counts.parked),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        number(&w.record(&account), "Intacct_Balance__c"),
+        Some(120.0)
+    );
+    assert!(
+        w.record(&shared_a)
+            .get("Intacct_Balance__c")
+            .is_none_or(Value::is_null)
+    );
+    use lf_domain::port::ParkedFailures;
+    let parked = w.parked.list(Some(FLOW), 10).await.unwrap();
+    assert!(
+        parked[0].reason.contains("Contacts of 2 Accounts"),
+        "{}",
+        parked[0].reason
+    );
+
+    // The email match is now a link: the next change needs no Contact lookup.
+    let pay = w.pay("C-9401", &found, "20").await;
+    let calls = w.org.api_calls();
+    let report = w
+        .run(&handler, &[intacct_message(FLOW, "ARPYMT", &pay, 2)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    assert_eq!(
+        w.org.api_calls() - calls,
+        2,
+        "an Account read and the write"
+    );
+    assert_eq!(
+        number(&w.record(&account), "Intacct_Balance__c"),
+        Some(100.0)
+    );
+}

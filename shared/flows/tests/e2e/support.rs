@@ -426,3 +426,25 @@ impl World {
             .collect()
     }
 }
+
+impl World {
+    /// A top-level Intacct customer `id` naming no Account, reached at `email`.
+    pub async fn unlinked_customer(&self, id: &str, name: &str, email: &str) {
+        let fields = json!({"CUSTOMERID": id, "NAME": name, "CURRENCY": "USD",
+            "DISPLAYCONTACT": {"CONTACTNAME": format!("{name} ({id})"), "PRINTAS": name,
+                               "EMAIL1": email}});
+        let function =
+            lf_intacct::Function::create_fields("CUSTOMER", fields.as_object().unwrap()).unwrap();
+        self.intacct_call(None, function).await;
+    }
+
+    /// A Contact of `account` with `email`.
+    pub fn contact(&self, account: &str, email: &str) -> String {
+        self.org
+            .insert(
+                "Contact",
+                json!({"LastName": "Payables", "AccountId": account, "Email": email}),
+            )
+            .unwrap()
+    }
+}
