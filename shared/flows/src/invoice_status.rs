@@ -34,6 +34,8 @@ const BALANCE: &str = "account_balance";
 const OVERDUE_TASK: &str = "overdue_task";
 const SOURCE: &str = "CUSTOMER_AR_SUMMARY";
 const TASK_SOURCE: &str = "AR_INVOICE_OVERDUE";
+/// Where the Account says why its summary could not be written (cleared once it is).
+const SYNC_ERROR: &str = "Intacct_Sync_Error__c";
 /// The Opportunity field that shows its invoice's state.
 const OPPORTUNITY_STATUS: &str = "Intacct_Invoice_Status__c";
 
@@ -62,7 +64,7 @@ impl<P: Ports> InvoiceStatus<P> {
             setup::mapping(&specs, FLOW, OVERDUE_TASK, TASK_SOURCE, "Task")?;
         }
         let mut paths = plan.target_reads().paths();
-        for f in ["CurrencyIsoCode", "OwnerId"] {
+        for f in ["CurrencyIsoCode", "OwnerId", SYNC_ERROR] {
             if !paths.iter().any(|p| p == f) {
                 paths.push(f.to_owned());
             }
@@ -265,12 +267,13 @@ impl<P: Ports> InvoiceStatus<P> {
             c.account = Some(account_id.clone());
             match plan(summary, &account_id, &account, balance, task_plan, today) {
                 Ok(d) => {
-                    let fields: Vec<(&str, Value)> = d
+                    let mut fields: Vec<(&str, Value)> = d
                         .account
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.clone()))
                         .collect();
                     c.written = !fields.is_empty() || !d.opportunities.is_empty();
+                    fields.push((SYNC_ERROR, Value::Null));
                     wb.set("Account", &account_id, &account, ci, fields);
                     for (opp, current, state) in &d.opportunities {
                         wb.set(
@@ -285,7 +288,11 @@ impl<P: Ports> InvoiceStatus<P> {
                         tasks.push((ci, t));
                     }
                 }
-                Err(reason) => c.outcome = Some(Outcome::parked(reason)),
+                Err(reason) => {
+                    // The Account says why its figures are not Intacct's.
+                    wb.failed("Account", &account_id, &account, ci, &reason);
+                    c.outcome = Some(Outcome::parked(reason));
+                }
             }
         }
         // A Task is asked for once per invoice: after it was saved, later events skip it.

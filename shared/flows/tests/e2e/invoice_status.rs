@@ -328,3 +328,40 @@ async fn a_customer_naming_no_account_is_found_by_a_unique_email_or_parked() {
         Some(100.0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_in_another_currency_is_parked_and_says_why() {
+    let w = World::start().await;
+    let account = w.linked_customer("Euro Books GmbH", "C-9501", "0").await;
+    w.org
+        .update(&account, json!({"CurrencyIsoCode": "EUR"}))
+        .unwrap();
+    let inv = w.invoice("C-9501", None, "700.00", day(30)).await;
+    let handler = w.invoice_status();
+    let report = w
+        .run(&handler, &[intacct_message(FLOW, "ARINVOICE", &inv, 0)])
+        .await;
+    assert_eq!(report.counts.parked, 1, "{report:?}");
+    let a = w.record(&account);
+    assert!(
+        a.get("Intacct_Balance__c").is_none_or(Value::is_null),
+        "no figures in the wrong currency"
+    );
+    assert_eq!(text(&a, "Intacct_Sync_Status__c"), "Error");
+    let error = text(&a, "Intacct_Sync_Error__c");
+    assert!(error.contains("USD") && error.contains("EUR"), "{error}");
+
+    // Aligned, the next change writes the figures and clears the error.
+    w.org
+        .update(&account, json!({"CurrencyIsoCode": "USD"}))
+        .unwrap();
+    let pay = w.pay("C-9501", &inv, "100").await;
+    let report = w
+        .run(&handler, &[intacct_message(FLOW, "ARPYMT", &pay, 1)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    let a = w.record(&account);
+    assert_eq!(number(&a, "Intacct_Balance__c"), Some(600.0));
+    assert_eq!(text(&a, "Intacct_Sync_Status__c"), "Synced");
+    assert!(a.get("Intacct_Sync_Error__c").is_none_or(Value::is_null));
+}
