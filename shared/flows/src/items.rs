@@ -238,6 +238,49 @@ mod tests {
 
     use super::*;
 
+    fn item(system: System, object: &str, id: &str) -> WorkItem {
+        WorkItem {
+            message_id: format!("m-{id}"),
+            receive_count: 1,
+            envelope: lf_domain::ChangeEnvelope {
+                v: lf_domain::ChangeEnvelope::VERSION,
+                flow: Flow::InvoiceStatus,
+                record: RecordRef {
+                    system,
+                    object: object.into(),
+                    id: id.into(),
+                },
+                origin: lf_domain::EventOrigin::SmartEvent { event: id.into() },
+                modified_at: None,
+                correlation_id: CorrelationId::new_random(),
+                received_at: Utc::now(),
+            },
+        }
+    }
+
+    #[test]
+    fn intacct_items_group_by_object_and_key_and_foreign_ones_park() {
+        let items = [
+            item(System::Intacct, "ARINVOICE", "7"),
+            item(System::Intacct, "arinvoice", "7"),
+            item(System::Intacct, "ARPYMT", "7"),
+            item(System::Salesforce, "Account", "001000000000001AAA"),
+            item(System::Intacct, "CONTACT", "Ada"),
+        ];
+        let records = IntacctRecords::of(&items, &["ARINVOICE", "ARPYMT"], Flow::InvoiceStatus);
+        assert_eq!(records.refs.len(), 2, "{:?}", records.refs);
+        let outcomes = records.outcomes(&[Outcome::done("invoice"), Outcome::done("payment")]);
+        assert_eq!(outcomes[0], Outcome::done("invoice"));
+        assert_eq!(
+            outcomes[1],
+            Outcome::done("invoice"),
+            "the same record, once"
+        );
+        assert_eq!(outcomes[2], Outcome::done("payment"));
+        assert!(matches!(outcomes[3], Outcome::Parked { .. }));
+        assert!(matches!(outcomes[4], Outcome::Parked { .. }));
+    }
+
     #[test]
     fn a_stamp_names_a_finished_change_only_once_its_second_is_over() {
         let stamp = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
