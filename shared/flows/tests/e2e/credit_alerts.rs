@@ -149,3 +149,47 @@ async fn a_failed_task_write_is_retried_into_the_same_task() {
         "one Task for the one episode"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_task_and_the_status_write_makes_no_second_task() {
+    use lf_flows::{BatchContext, CreditAlerts, CreditAlertsOptions, run_batch};
+    use lf_testkit::fault::ConnectorFault;
+    let w = World::start().await;
+    let account = w.linked_customer("Crash Test Dummies", "C-9601", "0").await;
+    w.set_on_hold("C-9601", true).await;
+    let (ports, parked, _dir) = crate::support::faulty_ports(&w, "upsert_tasks").await;
+    let handler = CreditAlerts::new(
+        ports.clone(),
+        w.specs.clone(),
+        CreditAlertsOptions::default(),
+    )
+    .unwrap();
+    // The Task is saved, but the answer is lost: the flow stops before the status write, as
+    // if it had crashed there.
+    ports
+        .salesforce
+        .plan()
+        .inject_next(ConnectorFault::LostAfterCommit, 1);
+    let first = run_batch(
+        &handler,
+        &parked,
+        &[intacct_message(FLOW, "CUSTOMER", "C-9601", 0)],
+        &BatchContext::default(),
+    )
+    .await;
+    assert_eq!(first.retry_ids().count(), 1, "{first:?}");
+    assert_eq!(ports.salesforce.plan().injected(), 1);
+    assert_eq!(alerts(&w, "C-9601").len(), 1, "the Task was saved");
+    assert_ne!(text(&w.record(&account), "Credit_Status__c"), "On Hold");
+
+    let mut again = intacct_message(FLOW, "CUSTOMER", "C-9601", 0);
+    again.receive_count = 2;
+    let second = run_batch(&handler, &parked, &[again], &BatchContext::default()).await;
+    assert_eq!(second.counts.done, 1, "{second:?}");
+    assert_eq!(text(&w.record(&account), "Credit_Status__c"), "On Hold");
+    assert_eq!(
+        alerts(&w, "C-9601").len(),
+        1,
+        "the retry found the same Task"
+    );
+}

@@ -448,3 +448,36 @@ impl World {
             .unwrap()
     }
 }
+
+/// The ports of a world whose Salesforce connector misbehaves as its plan says.
+pub type FaultyPorts = FlowPorts<
+    lf_testkit::fault::salesforce::FaultySalesforce<SalesforceClient>,
+    IntacctClient,
+    SqliteXrefStore,
+    SqliteIdempotencyStore,
+    SqliteSyncState,
+    SqliteAuditLog,
+>;
+
+/// Flow ports over `w`'s sandboxes whose Salesforce calls of `operation` draw faults from the
+/// returned ports' plan, with their own store, and the parked store beside it.
+pub async fn faulty_ports(
+    w: &World,
+    operation: &'static str,
+) -> (Arc<FaultyPorts>, SqliteParkedFailures, tempfile::TempDir) {
+    let salesforce = salesforce_client(&w.org);
+    salesforce.connect().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("state.db"), Arc::new(SystemClock)).unwrap();
+    let ports = Arc::new(FlowPorts {
+        salesforce: lf_testkit::fault::salesforce::FaultySalesforce::new(salesforce, 11)
+            .only(operation),
+        intacct: IntacctClient::new(intacct_config(&w.company)).unwrap(),
+        xref: db.xref_store(),
+        idempotency: db.idempotency_store(IdempotencyConfig::default()),
+        state: db.sync_state(),
+        audit: db.audit_log(),
+        clock: Arc::new(SystemClock),
+    });
+    (ports, db.parked_failures(), dir)
+}
