@@ -10,10 +10,13 @@
 //! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
 
 pub mod account_onboarding;
+mod ar_summary;
 pub mod batch;
 pub mod consumer;
+pub mod credit_alerts;
 mod customer;
 pub mod idempotency;
+pub mod invoice_status;
 mod items;
 pub mod metrics;
 pub mod opportunity_won;
@@ -26,7 +29,9 @@ mod writeback;
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
+pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
 pub use idempotency::{Gate, Idempotency, ItemKey};
+pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};
 pub use metrics::{FlowCounts, Metrics};
 pub use opportunity_won::{DocumentKind, OpportunityWon, OpportunityWonOptions};
 pub use ports::{FlowPorts, Ports};

@@ -5,5 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod account_onboarding;
+mod credit_alerts;
+mod invoice_status;
 mod opportunity_won;
 mod support;

@@ -275,3 +275,209 @@ pub fn messages(flow: Flow, object: &str, ids: &[String]) -> Vec<ReceivedMessage
         .map(|(n, id)| message(flow, object, id, n))
         .collect()
 }
+
+// ---- invoice-status and credit-alerts: Intacct receivables driven through the XML API ----
+
+/// The queue message of a change of Intacct `object` `key` for `flow`, as the intacct-webhook
+/// or the poller would enqueue it.
+pub fn intacct_message(flow: Flow, object: &str, key: &str, n: usize) -> ReceivedMessage {
+    let envelope = ChangeEnvelope {
+        v: ChangeEnvelope::VERSION,
+        flow,
+        record: RecordRef {
+            system: lf_domain::System::Intacct,
+            object: object.to_owned(),
+            id: key.to_owned(),
+        },
+        origin: EventOrigin::SmartEvent {
+            event: format!("{object}:{key}:{n}"),
+        },
+        modified_at: None,
+        correlation_id: CorrelationId::new_random(),
+        received_at: Utc::now(),
+    };
+    ReceivedMessage {
+        message_id: format!("m-{n}-{object}-{key}"),
+        body: serde_json::to_string(&envelope).unwrap(),
+        receipt: ReceiptHandle(format!("r-{n}")),
+        receive_count: 1,
+    }
+}
+
+/// Days from today (negative: in the past).
+pub fn day(offset: i64) -> chrono::NaiveDate {
+    Utc::now().date_naive() + chrono::Duration::days(offset)
+}
+
+impl World {
+    pub fn invoice_status(&self) -> lf_flows::InvoiceStatus<Arc<Ports>> {
+        lf_flows::InvoiceStatus::new(
+            self.ports.clone(),
+            self.specs.clone(),
+            lf_flows::InvoiceStatusOptions::default(),
+        )
+        .unwrap()
+    }
+
+    pub fn credit_alerts(&self) -> lf_flows::CreditAlerts<Arc<Ports>> {
+        lf_flows::CreditAlerts::new(
+            self.ports.clone(),
+            self.specs.clone(),
+            lf_flows::CreditAlertsOptions::default(),
+        )
+        .unwrap()
+    }
+
+    async fn intacct_call(
+        &self,
+        entity: Option<&str>,
+        function: lf_intacct::Function,
+    ) -> lf_intacct::ResultData {
+        let entity = entity.map(|e| lf_domain::EntityId::parse(e).unwrap());
+        self.ports
+            .intacct
+            .call(entity.as_ref(), function)
+            .await
+            .unwrap()
+    }
+
+    /// A new Salesforce Account and its top-level Intacct customer `id` naming it in
+    /// `SFDC_ACCOUNT_ID` (no stored link: the flows find it by that field).
+    pub async fn linked_customer(&self, name: &str, id: &str, credit_limit: &str) -> String {
+        let account = self.new_account(name, "United States");
+        let fields = json!({"CUSTOMERID": id, "NAME": name, "CREDITLIMIT": credit_limit,
+            "CURRENCY": "USD", "SFDC_ACCOUNT_ID": account});
+        let function =
+            lf_intacct::Function::create_fields("CUSTOMER", fields.as_object().unwrap()).unwrap();
+        self.intacct_call(None, function).await;
+        account
+    }
+
+    /// A posted AR invoice of `amount` USD for `customer` in entity US, due on `due`, made
+    /// from `opportunity`; returns its RECORDNO.
+    pub async fn invoice(
+        &self,
+        customer: &str,
+        opportunity: Option<&str>,
+        amount: &str,
+        due: chrono::NaiveDate,
+    ) -> String {
+        let create = lf_intacct::record::InvoiceCreate {
+            customer_id: customer.to_owned(),
+            date_created: Some(due.min(day(0)) - chrono::Duration::days(30)),
+            date_due: Some(due),
+            currency: Some("USD".into()),
+            custom_fields: opportunity
+                .map(|o| vec![("SFDC_OPPORTUNITY_ID".to_owned(), o.to_owned())])
+                .unwrap_or_default(),
+            lines: vec![lf_intacct::record::InvoiceLineCreate {
+                gl_account_no: Some("4000".into()),
+                amount: amount.parse().unwrap(),
+                location_id: Some("US".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let data = self
+            .intacct_call(
+                Some("US"),
+                lf_intacct::Function::raw(create.to_element().unwrap(), true),
+            )
+            .await;
+        data.key.expect("create_invoice answers with the key")
+    }
+
+    /// A payment of `amount` USD received today from `customer`, applied to `invoice`;
+    /// returns its RECORDNO.
+    pub async fn pay(&self, customer: &str, invoice: &str, amount: &str) -> String {
+        let amount: rust_decimal::Decimal = amount.parse().unwrap();
+        let create = lf_intacct::record::LegacyArPaymentCreate {
+            customer_id: customer.to_owned(),
+            payment_amount: amount,
+            bank_account_id: Some("BANK-OPS".into()),
+            date_received: Some(day(0)),
+            payment_method: "EFT".into(),
+            applied: vec![(invoice.to_owned(), amount)],
+            ..Default::default()
+        };
+        let data = self
+            .intacct_call(
+                Some("US"),
+                lf_intacct::Function::raw(create.to_element().unwrap(), true),
+            )
+            .await;
+        data.key.expect("create_arpayment answers with the key")
+    }
+
+    /// Puts `customer` on hold, or takes it off.
+    pub async fn set_on_hold(&self, customer: &str, on_hold: bool) {
+        let fields = json!({"CUSTOMERID": customer, "ONHOLD": on_hold.to_string()});
+        let function =
+            lf_intacct::Function::update_fields("CUSTOMER", fields.as_object().unwrap()).unwrap();
+        self.intacct_call(None, function).await;
+    }
+
+    /// The Tasks whose `Ledgerforce_Key__c` starts with `prefix`.
+    pub fn tasks_keyed(&self, prefix: &str) -> Vec<serde_json::Map<String, Value>> {
+        self.org
+            .records("Task")
+            .into_iter()
+            .filter(|t| text(t, "Ledgerforce_Key__c").starts_with(prefix))
+            .collect()
+    }
+}
+
+impl World {
+    /// A top-level Intacct customer `id` naming no Account, reached at `email`.
+    pub async fn unlinked_customer(&self, id: &str, name: &str, email: &str) {
+        let fields = json!({"CUSTOMERID": id, "NAME": name, "CURRENCY": "USD",
+            "DISPLAYCONTACT": {"CONTACTNAME": format!("{name} ({id})"), "PRINTAS": name,
+                               "EMAIL1": email}});
+        let function =
+            lf_intacct::Function::create_fields("CUSTOMER", fields.as_object().unwrap()).unwrap();
+        self.intacct_call(None, function).await;
+    }
+
+    /// A Contact of `account` with `email`.
+    pub fn contact(&self, account: &str, email: &str) -> String {
+        self.org
+            .insert(
+                "Contact",
+                json!({"LastName": "Payables", "AccountId": account, "Email": email}),
+            )
+            .unwrap()
+    }
+}
+
+/// The ports of a world whose Salesforce connector misbehaves as its plan says.
+pub type FaultyPorts = FlowPorts<
+    lf_testkit::fault::salesforce::FaultySalesforce<SalesforceClient>,
+    IntacctClient,
+    SqliteXrefStore,
+    SqliteIdempotencyStore,
+    SqliteSyncState,
+    SqliteAuditLog,
+>;
+
+/// Flow ports over `w`'s sandboxes whose Salesforce calls of `operation` draw faults from the
+/// returned ports' plan, with their own store, and the parked store beside it.
+pub async fn faulty_ports(
+    w: &World,
+    operation: &'static str,
+) -> (Arc<FaultyPorts>, SqliteParkedFailures, tempfile::TempDir) {
+    let salesforce = salesforce_client(&w.org);
+    salesforce.connect().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("state.db"), Arc::new(SystemClock)).unwrap();
+    let ports = Arc::new(FlowPorts {
+        salesforce: lf_testkit::fault::salesforce::FaultySalesforce::new(salesforce, 11)
+            .only(operation),
+        intacct: IntacctClient::new(intacct_config(&w.company)).unwrap(),
+        xref: db.xref_store(),
+        idempotency: db.idempotency_store(IdempotencyConfig::default()),
+        state: db.sync_state(),
+        audit: db.audit_log(),
+        clock: Arc::new(SystemClock),
+    });
+    (ports, db.parked_failures(), dir)
+}

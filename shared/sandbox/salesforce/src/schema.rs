@@ -725,6 +725,10 @@ fn specs() -> Vec<ObjectSpec> {
                 picklist("Business_Unit__c", BUSINESS_UNITS).restricted(),
                 text("Intacct_Invoice_ID__c", 80),
                 text("Intacct_Sales_Order_ID__c", 80),
+                picklist(
+                    "Intacct_Invoice_Status__c",
+                    &["Open", "Partially Paid", "Paid", "Overdue", "Draft"],
+                ),
                 picklist("Intacct_Sync_Status__c", SYNC_STATUSES),
                 textarea("Intacct_Sync_Error__c", 32768),
                 currency("Recognized_Revenue__c", 16, 2),

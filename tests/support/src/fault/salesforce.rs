@@ -38,6 +38,8 @@ impl std::error::Error for InjectedFault {}
 pub struct FaultySalesforce<P> {
     inner: P,
     plan: FaultPlan<ConnectorFault>,
+    /// When set, only calls of this operation draw from the plan.
+    only: Option<&'static str>,
 }
 
 impl<P: SalesforcePort> FaultySalesforce<P> {
@@ -46,7 +48,16 @@ impl<P: SalesforcePort> FaultySalesforce<P> {
         Self {
             inner,
             plan: super::plan(seed),
+            only: None,
         }
+    }
+
+    /// Draws faults only for calls of `operation` (`upsert_tasks`, `update mixed`, as the
+    /// wrapper names them); every other call passes straight through, so a test can fail one
+    /// step of a flow and let the steps before it succeed.
+    pub fn only(mut self, operation: &'static str) -> Self {
+        self.only = Some(operation);
+        self
     }
 
     /// The plan, to queue faults (`inject_next`) or set rates.
@@ -75,6 +86,9 @@ impl<P: SalesforcePort> FaultySalesforce<P> {
                 InjectedFault(fault),
             ))
         };
+        if self.only.is_some_and(|only| only != operation) {
+            return delegate().await;
+        }
         match self.plan.draw() {
             None => delegate().await,
             Some(ConnectorFault::Slow(by)) => {
