@@ -14,7 +14,8 @@ use lf_embedded::{
     SqliteQueue, SqliteSyncState, SqliteXrefStore,
 };
 use lf_flows::{
-    AccountOnboarding, Consumer, ConsumerOptions, FlowHandler, FlowPorts, Metrics, OpportunityWon,
+    AccountOnboarding, Consumer, ConsumerOptions, CreditAlerts, FlowHandler, FlowPorts,
+    InvoiceStatus, Metrics, OpportunityWon,
 };
 use lf_intacct::{IntacctClient, IntacctConfig, SmartEventVerifier};
 use lf_intake::{
@@ -46,7 +47,12 @@ pub(crate) type LocalPorts = FlowPorts<
 
 /// The flows `ledgerforce local` runs, each on its own queue (as each has its own SQS queue and
 /// function in AWS).
-pub(crate) const FLOWS: [Flow; 2] = [Flow::OpportunityWon, Flow::AccountOnboarding];
+pub(crate) const FLOWS: [Flow; 4] = [
+    Flow::OpportunityWon,
+    Flow::AccountOnboarding,
+    Flow::InvoiceStatus,
+    Flow::CreditAlerts,
+];
 
 /// Receives before a message moves to its flow's dead-letter queue (the SAM template's
 /// `maxReceiveCount`).
@@ -284,6 +290,20 @@ impl Stack {
                 Flow::AccountOnboarding => spawn_consumer(
                     queue.clone(),
                     AccountOnboarding::new(ports.clone(), specs.clone(), Default::default())?,
+                    parked.clone(),
+                    &metrics,
+                    stopped.clone(),
+                ),
+                Flow::InvoiceStatus => spawn_consumer(
+                    queue.clone(),
+                    InvoiceStatus::new(ports.clone(), specs.clone(), Default::default())?,
+                    parked.clone(),
+                    &metrics,
+                    stopped.clone(),
+                ),
+                Flow::CreditAlerts => spawn_consumer(
+                    queue.clone(),
+                    CreditAlerts::new(ports.clone(), specs.clone(), Default::default())?,
                     parked.clone(),
                     &metrics,
                     stopped.clone(),
