@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod account_onboarding;
+mod account_sync;
 mod opportunity_won;
 mod support;
