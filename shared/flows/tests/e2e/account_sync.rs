@@ -172,3 +172,217 @@ async fn an_intacct_address_change_reaches_the_account_once_and_its_echo_is_drop
         AuditAction::SkippedEcho
     );
 }
+
+/// Demo Contact Priya Natarajan (of Acme Manufacturing).
+fn priya(w: &World) -> String {
+    text(
+        &w.records_where("Contact", "LastName", "Natarajan")[0],
+        "Id",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_change_syncs_both_ways_without_echo_writes() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let contact = priya(&w);
+    // Someone links the Intacct contact to the Salesforce one by its id.
+    edit_intacct(
+        &w,
+        IntacctObject::Contact,
+        "Ada Moreno",
+        json!({"SFDC_CONTACT_ID": contact}),
+    )
+    .await;
+
+    // Salesforce → Intacct: the Contact's values go to the CONTACT, and the first link is
+    // written back to the Contact (the one write a sync makes on its source).
+    w.org
+        .update(&contact, json!({"Phone": "+1 312 555 0142"}))
+        .unwrap();
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(&handler, &[message(FLOW, "Contact", &contact, 1)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    assert_eq!(w.intacct_writes() - ia_before, 1);
+    assert_eq!(
+        w.salesforce_writes_since(&sf_before),
+        1,
+        "the link write-back"
+    );
+    let c = w.intacct_one("CONTACT", "CONTACTNAME", "Ada Moreno");
+    assert_eq!(c["PHONE1"], "+1 312 555 0142");
+    assert_eq!(c["LASTNAME"], "Natarajan");
+    assert_eq!(
+        text(&w.record(&contact), "Intacct_Contact_Name__c"),
+        "Ada Moreno"
+    );
+    // Both echoes are dropped.
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let echo = w
+        .run(
+            &handler,
+            &[
+                intacct_message(FLOW, "CONTACT", "Ada Moreno", 2),
+                message(FLOW, "Contact", &contact, 3),
+            ],
+        )
+        .await;
+    assert_eq!(echo.counts.done, 2, "{echo:?}");
+    assert_eq!(w.intacct_writes(), ia_before);
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+
+    // Intacct → Salesforce.
+    edit_intacct(
+        &w,
+        IntacctObject::Contact,
+        "Ada Moreno",
+        json!({"EMAIL1": "priya.n@acme.example", "CELLPHONE": "+1 312 555 0199"}),
+    )
+    .await;
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(
+            &handler,
+            &[intacct_message(FLOW, "CONTACT", "Ada Moreno", 4)],
+        )
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    assert_eq!(w.salesforce_writes_since(&sf_before), 1);
+    assert_eq!(w.intacct_writes(), ia_before, "nothing back to Intacct");
+    let r = w.record(&contact);
+    assert_eq!(text(&r, "Email"), "priya.n@acme.example");
+    assert_eq!(text(&r, "MobilePhone"), "+1 312 555 0199");
+    let sf_before = w.salesforce_stamps();
+    let echo = w
+        .run(&handler, &[message(FLOW, "Contact", &contact, 5)])
+        .await;
+    assert_eq!(echo.counts.done, 1);
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+    assert_eq!(w.intacct_writes(), ia_before);
+    assert_eq!(
+        last_action(&w, sf_ref("Contact", &contact)).await,
+        AuditAction::SkippedEcho
+    );
+}
+
+/// Edits both sides of Acme after a first sync, delivers the changes in `order`, and returns
+/// the settled values: (Account Phone, CUSTOMER PHONE1, Account Name, CUSTOMER NAME, Account
+/// Intacct_Credit_Limit__c).
+async fn conflict_run(intacct_last: bool, order: usize) -> [String; 5] {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let (account, customer) = acme();
+    // A first sync, so both records carry a fingerprint.
+    w.org
+        .update(&account, json!({"Fax": "+1 312 555 0000"}))
+        .unwrap();
+    let first = w
+        .run(&handler, &[message(FLOW, "Account", &account, 0)])
+        .await;
+    assert_eq!(first.counts.done, 1, "{first:?}");
+
+    let edit_sf = || {
+        w.org
+            .update(
+                &account,
+                json!({"Phone": "+1 312 555 1111", "Name": "Acme Manufacturing Co"}),
+            )
+            .unwrap();
+    };
+    let edit_ia = || {
+        edit_intacct(
+            &w,
+            IntacctObject::Customer,
+            customer,
+            json!({"NAME": "ACME MFG", "CREDITLIMIT": "65000", "DISPLAYCONTACT": {"PHONE1": "+1 312 555 2222"}}),
+        )
+    };
+    if intacct_last {
+        edit_sf();
+        // Intacct stamps whole seconds: step past the Salesforce edit's second.
+        let next = 1_000 - u64::from(chrono::Utc::now().timestamp_subsec_millis()) + 50;
+        tokio::time::sleep(std::time::Duration::from_millis(next)).await;
+        edit_ia().await;
+    } else {
+        edit_ia().await;
+        edit_sf();
+    }
+    let sf = message(FLOW, "Account", &account, 1);
+    let ia = intacct_message(FLOW, "CUSTOMER", customer, 2);
+    let batches: Vec<Vec<_>> = match order {
+        0 => vec![vec![sf.clone()], vec![ia.clone()]],
+        1 => vec![vec![ia.clone()], vec![sf.clone()]],
+        2 => vec![vec![sf.clone(), ia.clone()]],
+        _ => vec![vec![ia.clone(), sf.clone()], vec![sf, ia]],
+    };
+    for batch in batches {
+        let report = w.run(&handler, &batch).await;
+        assert_eq!(report.counts.done, batch.len(), "{report:?}");
+    }
+    // Settled: the echoes of what was written change nothing.
+    let ia_before = w.intacct_writes();
+    let sf_before = w.salesforce_stamps();
+    let echoes = w
+        .run(
+            &handler,
+            &[
+                message(FLOW, "Account", &account, 8),
+                intacct_message(FLOW, "CUSTOMER", customer, 9),
+            ],
+        )
+        .await;
+    assert_eq!(echoes.counts.done, 2);
+    assert_eq!(
+        w.intacct_writes(),
+        ia_before,
+        "settled: no more Intacct writes"
+    );
+    assert_eq!(
+        w.salesforce_writes_since(&sf_before),
+        0,
+        "nor Salesforce writes"
+    );
+    let a = w.record(&account);
+    let c = w.intacct_one("CUSTOMER", "CUSTOMERID", customer);
+    [
+        text(&a, "Phone"),
+        c["DISPLAYCONTACT.PHONE1"].clone(),
+        text(&a, "Name"),
+        c["NAME"].clone(),
+        a.get("Intacct_Credit_Limit__c")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_edits_settle_the_same_way_every_run() {
+    for intacct_last in [false, true] {
+        let phone = if intacct_last {
+            "+1 312 555 2222"
+        } else {
+            "+1 312 555 1111"
+        };
+        for order in 0..4 {
+            let [sf_phone, ia_phone, sf_name, ia_name, limit] =
+                conflict_run(intacct_last, order).await;
+            let case = format!("intacct_last={intacct_last} order={order}");
+            // Last modified wins the phone; both sides agree.
+            assert_eq!(sf_phone, phone, "{case}");
+            assert_eq!(ia_phone, phone, "{case}");
+            // Salesforce owns the name, Intacct the credit limit, whoever was last.
+            assert_eq!(sf_name, "Acme Manufacturing Co", "{case}");
+            assert_eq!(ia_name, "Acme Manufacturing Co", "{case}");
+            assert_eq!(
+                limit.trim_matches('"').parse::<f64>().unwrap(),
+                65000.0,
+                "{case}"
+            );
+        }
+    }
+}
