@@ -386,3 +386,182 @@ async fn conflicting_edits_settle_the_same_way_every_run() {
         }
     }
 }
+
+/// A flattened sandbox record (`DISPLAYCONTACT.PHONE1`) as the nested tree the mappings read.
+fn unflatten(flat: &std::collections::BTreeMap<String, String>) -> Value {
+    let mut out = json!({});
+    for (path, value) in flat {
+        let mut at = &mut out;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                at[*part] = json!(value);
+            } else {
+                if !at[*part].is_object() {
+                    at[*part] = json!({});
+                }
+                at = &mut at[*part];
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_changes() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    let seed: u64 = std::env::var("SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_202);
+    eprintln!("soak seed {seed} (SOAK_SEED to replay)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let pairs: Vec<(String, String)> = w
+        .org
+        .records("Account")
+        .iter()
+        .filter(|a| !text(a, "Intacct_Customer_ID__c").is_empty())
+        .map(|a| (text(a, "Id"), text(a, "Intacct_Customer_ID__c")))
+        .collect();
+    assert_eq!(pairs.len(), 7, "the demo's linked pairs");
+    let sf_event = |id: &str, n: usize| message(FLOW, "Account", id, n);
+    let ia_event = |key: &str, n: usize| intacct_message(FLOW, "CUSTOMER", key, n);
+
+    // Align the demo data once (the Accounts are the newer side), then start counting.
+    let align: Vec<_> = pairs
+        .iter()
+        .enumerate()
+        .map(|(n, (a, _))| sf_event(a, n))
+        .collect();
+    assert_eq!(w.run(&handler, &align).await.counts.done, pairs.len());
+
+    let mut n = 1_000usize;
+    let mut genuine = 0usize;
+    let mut writes = 0usize;
+    let mut echo_writes = 0usize;
+    let mut history: Vec<(bool, usize)> = Vec::new();
+    let mut edits = 0usize;
+    let mut round = 0usize;
+    while edits < 1_000 {
+        round += 1;
+        // Edit some records on either side.
+        let mut touched: Vec<(bool, usize)> = Vec::new();
+        for _ in 0..rng.random_range(1..=12) {
+            let p = rng.random_range(0..pairs.len());
+            let salesforce = rng.random_bool(0.5);
+            let value = format!("{}", 100_000 + edits);
+            let (account, customer) = &pairs[p];
+            if salesforce {
+                let fields = if rng.random_bool(0.5) {
+                    json!({"Phone": format!("+1 555 {value}")})
+                } else {
+                    json!({"BillingCity": format!("City {value}")})
+                };
+                w.org.update(account, fields).unwrap();
+            } else {
+                let fields = if rng.random_bool(0.5) {
+                    json!({"DISPLAYCONTACT": {"PHONE1": format!("+44 20 {value}")}})
+                } else {
+                    json!({"DISPLAYCONTACT": {"MAILADDRESS": {"CITY": format!("Town {value}")}}})
+                };
+                edit_intacct(&w, IntacctObject::Customer, customer, fields).await;
+            }
+            edits += 1;
+            genuine += 1; // every value is new
+            touched.push((salesforce, p));
+            history.push((salesforce, p));
+        }
+        // Deliver the changes: sometimes duplicated, in any order, in one to three batches,
+        // with now and then a stale event of an earlier round.
+        let mut events = Vec::new();
+        for (salesforce, p) in &touched {
+            let copies = if rng.random_bool(0.25) { 2 } else { 1 };
+            for _ in 0..copies {
+                n += 1;
+                events.push(if *salesforce {
+                    sf_event(&pairs[*p].0, n)
+                } else {
+                    ia_event(&pairs[*p].1, n)
+                });
+            }
+        }
+        if rng.random_bool(0.3) {
+            let (salesforce, p) = history[rng.random_range(0..history.len())];
+            n += 1;
+            events.push(if salesforce {
+                sf_event(&pairs[p].0, n)
+            } else {
+                ia_event(&pairs[p].1, n)
+            });
+        }
+        events.shuffle(&mut rng);
+        let split = rng.random_range(1..=3).min(events.len());
+        let size = events.len().div_ceil(split);
+        for batch in events.chunks(size) {
+            let sf_before = w.salesforce_stamps();
+            let ia_before = w.intacct_writes();
+            let report = w.run(&handler, batch).await;
+            assert_eq!(report.counts.done, batch.len(), "round {round}: {report:?}");
+            writes += w.salesforce_writes_since(&sf_before)
+                + usize::try_from(w.intacct_writes() - ia_before).unwrap();
+        }
+        // The echoes of this round's writes (both sides of every touched pair), sometimes.
+        if rng.random_bool(0.7) {
+            let mut echoes = Vec::new();
+            for (_, p) in &touched {
+                n += 2;
+                echoes.push(sf_event(&pairs[*p].0, n));
+                echoes.push(ia_event(&pairs[*p].1, n + 1));
+            }
+            echoes.shuffle(&mut rng);
+            let sf_before = w.salesforce_stamps();
+            let ia_before = w.intacct_writes();
+            let report = w.run(&handler, &echoes).await;
+            assert_eq!(
+                report.counts.done,
+                echoes.len(),
+                "round {round}: {report:?}"
+            );
+            echo_writes += w.salesforce_writes_since(&sf_before)
+                + usize::try_from(w.intacct_writes() - ia_before).unwrap();
+        }
+    }
+    eprintln!(
+        "soak: {round} rounds, {edits} edits ({genuine} genuine), {writes} sync writes, \
+         {echo_writes} writes on echo deliveries"
+    );
+    assert_eq!(echo_writes, 0, "an echo never writes");
+    assert!(writes <= genuine, "{writes} writes for {genuine} changes");
+
+    // Both systems agree field by field through the mappings.
+    let to_i = w.specs.mapping(FLOW, "account_to_customer").unwrap();
+    let to_s = w.specs.mapping(FLOW, "customer_to_account").unwrap();
+    for (account, customer) in &pairs {
+        let a = Value::Object(w.record(account));
+        let c = unflatten(&w.intacct_one("CUSTOMER", "CUSTOMERID", customer));
+        let lf_mapping::Mapped::Record(from_a) =
+            to_i.map(&a, &lf_mapping::MapContext::default()).unwrap()
+        else {
+            panic!("mapped")
+        };
+        let lf_mapping::Mapped::Record(from_c) =
+            to_s.map(&c, &lf_mapping::MapContext::default()).unwrap()
+        else {
+            panic!("mapped")
+        };
+        let to_customer = to_i.fields_to_write_as(&from_a.fields, &c, lf_mapping::Winner::Source);
+        let to_account = to_s.fields_to_write_as(&from_c.fields, &a, lf_mapping::Winner::Source);
+        assert!(
+            to_customer.is_empty() && to_account.is_empty(),
+            "{account} / {customer} disagree: to the customer {to_customer:?}, to the account {to_account:?}"
+        );
+        assert_eq!(
+            text(&w.record(account), "Phone"),
+            w.intacct_one("CUSTOMER", "CUSTOMERID", customer)["DISPLAYCONTACT.PHONE1"]
+        );
+    }
+}
