@@ -1505,3 +1505,189 @@ async fn store_link<X: XrefStore>(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use lf_mapping::SpecBundle;
+    use serde_json::json;
+
+    use super::*;
+
+    const ACCOUNT: &str = "001000000000001AAA";
+
+    fn specs() -> SpecSet {
+        SpecBundle::shipped().compile().unwrap()
+    }
+
+    fn account(phone: &str, name: &str, modified: &str) -> Value {
+        json!({"Id": ACCOUNT, "Name": name, "Type": "Customer - Direct", "Phone": phone,
+               "BillingCountry": "United States", "Intacct_Customer_ID__c": "C-1",
+               "Intacct_Sync_Status__c": "Synced", "LastModifiedDate": modified})
+    }
+
+    fn customer(phone: &str, name: &str, modified: &str) -> Value {
+        json!({"CUSTOMERID": "C-1", "NAME": name, "STATUS": "active", "SFDC_ACCOUNT_ID": ACCOUNT,
+               "CUSTTYPE": "Direct", "WHENMODIFIED": modified,
+               "DISPLAYCONTACT": {"CONTACTNAME": "Acme(C-1)", "PRINTAS": name, "COMPANYNAME": name,
+                                  "PHONE1": phone, "MAILADDRESS": {"COUNTRY": "United States", "ISOCOUNTRYCODE": "US"}}})
+    }
+
+    const EARLY: &str = "2026-05-01T10:00:00.000+0000";
+    const LATE: &str = "2026-05-02T10:00:00.000+0000";
+    const EARLY_IA: &str = "05/01/2026 10:00:00";
+    const LATE_IA: &str = "05/02/2026 10:00:00";
+
+    #[test]
+    fn an_echo_is_a_record_whose_values_match_the_last_fingerprint() {
+        let specs = specs();
+        let (to_i, _) = plans(&specs, &PAIRINGS[0]).unwrap();
+        let a = account("1", "Acme", LATE);
+        let f = fingerprint(to_i, &a).unwrap();
+        assert!(is_echo(to_i, &a, Some(&f)).unwrap());
+        assert!(
+            !is_echo(to_i, &a, None).unwrap(),
+            "never synced: not an echo"
+        );
+        // A change outside the mapping (the stamp) is still an echo; a mapped one is not.
+        assert!(is_echo(to_i, &account("1", "Acme", EARLY), Some(&f)).unwrap());
+        assert!(!is_echo(to_i, &account("2", "Acme", LATE), Some(&f)).unwrap());
+    }
+
+    #[test]
+    fn the_changed_side_wins_when_the_other_is_as_last_synced() {
+        let specs = specs();
+        let (to_i, to_s) = plans(&specs, &PAIRINGS[0]).unwrap();
+        // The customer was modified later (outside the mapping), but not since the sync.
+        let a = account("+1 555 0199", "Acme", EARLY);
+        let c = customer("+1 555 0100", "Acme", LATE_IA);
+        let stored_c = fingerprint(to_s, &c).unwrap();
+        let plan = plan_pair(to_i, to_s, Side::Salesforce, &a, &c, None, Some(&stored_c)).unwrap();
+        assert_eq!(plan.winner, Side::Salesforce);
+        assert!(!plan.conflict);
+        assert_eq!(
+            plan.to_intacct,
+            json!({"DISPLAYCONTACT": {"PHONE1": "+1 555 0199"}})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
+        assert!(plan.to_salesforce.is_empty(), "nothing back to the source");
+        // What was written comes back as an echo, on both records.
+        let c_after = applied(&c, &plan.to_intacct);
+        assert!(is_echo(to_s, &c_after, Some(&plan.intacct_fingerprint)).unwrap());
+        assert!(is_echo(to_i, &a, Some(&plan.salesforce_fingerprint)).unwrap());
+        // Planned again from the echo's side: the values round-trip, nothing to write.
+        let again = plan_pair(
+            to_i,
+            to_s,
+            Side::Intacct,
+            &a,
+            &c_after,
+            Some(&plan.salesforce_fingerprint),
+            Some(&plan.intacct_fingerprint),
+        )
+        .unwrap();
+        assert!(again.to_intacct.is_empty() && again.to_salesforce.is_empty());
+    }
+
+    #[test]
+    fn a_conflict_goes_to_the_owner_then_to_the_side_modified_last() {
+        let specs = specs();
+        let (to_i, to_s) = plans(&specs, &PAIRINGS[0]).unwrap();
+        let synced_a = fingerprint(to_i, &account("0", "Acme", EARLY)).unwrap();
+        let synced_c = fingerprint(to_s, &customer("0", "Acme", EARLY_IA)).unwrap();
+        // Both changed the phone and the name; Intacct was modified last.
+        let a = account("sf", "Acme Salesforce", EARLY);
+        let c = customer("ia", "Acme Intacct", LATE_IA);
+        for source in [Side::Salesforce, Side::Intacct] {
+            let plan =
+                plan_pair(to_i, to_s, source, &a, &c, Some(&synced_a), Some(&synced_c)).unwrap();
+            assert!(plan.conflict);
+            assert_eq!(plan.winner, Side::Intacct, "from {source:?}");
+            assert_eq!(plan.to_salesforce.get("Phone"), Some(&json!("ia")));
+            assert!(
+                !plan.to_salesforce.contains_key("Name"),
+                "Salesforce owns the name"
+            );
+            assert_eq!(plan.to_intacct.get("NAME"), Some(&json!("Acme Salesforce")));
+            assert!(
+                plan.to_intacct
+                    .get("DISPLAYCONTACT")
+                    .and_then(|d| d.get("PHONE1"))
+                    .is_none(),
+                "the later phone stays"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tie_goes_to_salesforce_whichever_side_reports_it() {
+        let specs = specs();
+        let (to_i, to_s) = plans(&specs, &PAIRINGS[0]).unwrap();
+        let synced_a = fingerprint(to_i, &account("0", "Acme", EARLY)).unwrap();
+        let synced_c = fingerprint(to_s, &customer("0", "Acme", EARLY_IA)).unwrap();
+        let a = account("sf", "Acme", "2026-05-02T10:00:00.000+0000");
+        let c = customer("ia", "Acme", LATE_IA);
+        let plans_: Vec<PairPlan> = [Side::Salesforce, Side::Intacct]
+            .into_iter()
+            .map(|s| plan_pair(to_i, to_s, s, &a, &c, Some(&synced_a), Some(&synced_c)).unwrap())
+            .collect();
+        assert_eq!(plans_[0], plans_[1], "the same decision from either event");
+        assert_eq!(plans_[0].winner, Side::Salesforce);
+        assert_eq!(
+            plans_[0].to_intacct.get("DISPLAYCONTACT"),
+            Some(&json!({"PHONE1": "sf"}))
+        );
+        assert!(plans_[0].to_salesforce.is_empty());
+    }
+
+    #[test]
+    fn a_never_synced_counterpart_counts_as_changed_only_when_modified_later() {
+        let specs = specs();
+        let (to_i, to_s) = plans(&specs, &PAIRINGS[0]).unwrap();
+        let a = account("sf", "Acme", LATE);
+        let older = customer("ia", "Acme", EARLY_IA);
+        let plan = plan_pair(to_i, to_s, Side::Salesforce, &a, &older, None, None).unwrap();
+        assert!(!plan.conflict);
+        assert_eq!(plan.winner, Side::Salesforce);
+        let a = account("sf", "Acme", EARLY);
+        let newer = customer("ia", "Acme", LATE_IA);
+        let plan = plan_pair(to_i, to_s, Side::Salesforce, &a, &newer, None, None).unwrap();
+        assert!(plan.conflict);
+        assert_eq!(plan.winner, Side::Intacct);
+        assert_eq!(plan.to_salesforce.get("Phone"), Some(&json!("ia")));
+    }
+
+    #[test]
+    fn items_group_by_record_across_both_systems() {
+        let item = |system: System, object: &str, id: &str| WorkItem {
+            message_id: format!("{object}-{id}"),
+            receive_count: 1,
+            envelope: lf_domain::ChangeEnvelope {
+                v: 1,
+                flow: FLOW,
+                record: RecordRef {
+                    system,
+                    object: object.into(),
+                    id: id.into(),
+                },
+                origin: lf_domain::EventOrigin::Poller,
+                modified_at: None,
+                correlation_id: CorrelationId::new_random(),
+                received_at: Utc::now(),
+            },
+        };
+        let (records, per_item) = group(&[
+            item(System::Salesforce, "Account", ACCOUNT),
+            item(System::Intacct, "customer", "C-1"),
+            item(System::Salesforce, "Account", ACCOUNT),
+            item(System::Intacct, "CONTACT", "Ada Moreno"),
+            item(System::Salesforce, "Opportunity", "006000000000001AAA"),
+        ]);
+        assert_eq!(records.len(), 3);
+        assert_eq!(per_item[0], per_item[2]);
+        assert_eq!(records[1].side, Side::Intacct);
+        assert_eq!(records[2].pairing, 1);
+        assert!(matches!(per_item[4], Err(Outcome::Parked { .. })));
+    }
+}
