@@ -565,3 +565,108 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_without_an_account_gets_exactly_one_and_an_account_without_a_customer_is_left()
+{
+    let w = World::start().await;
+    let handler = w.account_sync();
+    // Umbrella Health (C-1004, US entity) has no Account.
+    let batch = [
+        intacct_message(FLOW, "CUSTOMER", "C-1004", 1),
+        intacct_message(FLOW, "CUSTOMER", "C-1004", 2),
+    ];
+    let report = w.run(&handler, &batch).await;
+    assert_eq!(report.counts.done, 2, "{report:?}");
+    let made = w.records_where("Account", "Intacct_Customer_ID__c", "C-1004");
+    assert_eq!(made.len(), 1, "one Account");
+    let id = text(&made[0], "Id");
+    assert_eq!(text(&made[0], "Name"), "Umbrella Health");
+    assert_eq!(text(&made[0], "BillingCity"), "Boston");
+    assert_eq!(
+        w.intacct_one("CUSTOMER", "CUSTOMERID", "C-1004")["SFDC_ACCOUNT_ID"],
+        id,
+        "the new Account's id is written back"
+    );
+    // Replays (and the link write-back's echo) create nothing and write nothing.
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let again = w
+        .run(
+            &handler,
+            &[
+                intacct_message(FLOW, "CUSTOMER", "C-1004", 3),
+                message(FLOW, "Account", &id, 4),
+            ],
+        )
+        .await;
+    assert_eq!(again.counts.done, 2, "{again:?}");
+    assert_eq!(
+        w.records_where("Account", "Intacct_Customer_ID__c", "C-1004")
+            .len(),
+        1
+    );
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+    assert_eq!(w.intacct_writes(), ia_before);
+
+    // Lumière Retail SA has no customer and none matches: account-sync only links.
+    let lumiere = text(
+        &w.records_where("Account", "Name", "Lumière Retail SA")[0],
+        "Id",
+    );
+    let customers = w.company.record_count("CUSTOMER");
+    let sf_before = w.salesforce_stamps();
+    let report = w
+        .run(&handler, &[message(FLOW, "Account", &lumiere, 5)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    assert_eq!(
+        w.company.record_count("CUSTOMER"),
+        customers,
+        "no customer made"
+    );
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_similar_name_is_parked_for_review_and_never_linked() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    // An unlinked customer gets the name of an unlinked Account (no shared exact key).
+    edit_intacct(
+        &w,
+        IntacctObject::Customer,
+        "C-2002",
+        json!({"NAME": "Highland Distillers plc"}),
+    )
+    .await;
+    let highland = text(
+        &w.records_where("Account", "Name", "Highland Distillers plc")[0],
+        "Id",
+    );
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(&handler, &[message(FLOW, "Account", &highland, 1)])
+        .await;
+    assert_eq!(report.counts.parked, 1, "{report:?}");
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+    assert_eq!(w.intacct_writes(), ia_before);
+    let history = w
+        .ports
+        .audit
+        .history(&sf_ref("Account", &highland), 5)
+        .await
+        .unwrap();
+    assert_eq!(history[0].action, AuditAction::Parked);
+    assert!(
+        history[0].detail.contains("C-2002") && history[0].detail.contains("review"),
+        "{}",
+        history[0].detail
+    );
+    assert_eq!(
+        w.intacct_one("CUSTOMER", "CUSTOMERID", "C-2002")["SFDC_ACCOUNT_ID"],
+        "",
+        "not linked"
+    );
+}
