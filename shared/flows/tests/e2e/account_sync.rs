@@ -670,3 +670,75 @@ async fn a_similar_name_is_parked_for_review_and_never_linked() {
         "not linked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_costs_one_read_per_side_and_one_write_call_per_lane() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let accounts: Vec<String> = w
+        .org
+        .records("Account")
+        .iter()
+        .filter(|a| !text(a, "Intacct_Customer_ID__c").is_empty())
+        .map(|a| text(a, "Id"))
+        .collect();
+    for (i, a) in accounts.iter().enumerate() {
+        w.org
+            .update(a, json!({"Phone": format!("+1 555 77{i:02}")}))
+            .unwrap();
+    }
+    let batch: Vec<_> = accounts
+        .iter()
+        .enumerate()
+        .map(|(n, a)| message(FLOW, "Account", a, n))
+        .collect();
+    let calls = w.org.api_calls();
+    let usage = w.company.usage();
+    let sessions = w.company.session_count();
+    let report = w.run(&handler, &batch).await;
+    assert_eq!(report.counts.done, accounts.len(), "{report:?}");
+    let sf_calls = w.org.api_calls() - calls;
+    let after = w.company.usage();
+    let (reads, writes, requests) = (
+        after.reads - usage.reads,
+        after.writes - usage.writes,
+        after.requests - usage.requests,
+    );
+    eprintln!(
+        "{} Account changes: {sf_calls} Salesforce calls; Intacct {reads} reads, {writes} writes in {requests} requests",
+        accounts.len()
+    );
+    assert_eq!(sf_calls, 1, "one Salesforce read, no Salesforce write");
+    assert_eq!(reads, 1, "one Intacct query of the counterparts");
+    assert_eq!(writes, accounts.len() as u64, "one update per customer");
+    // One read request and one update request per owning entity (top level, US, UK, DE,
+    // EDU), besides signing in to the entities the client had no session for yet.
+    let logins = (w.company.session_count() - sessions) as u64;
+    eprintln!("({logins} of the requests opened entity sessions)");
+    assert!(requests - logins <= 6, "{requests} Intacct requests");
+
+    // Their echoes: one Intacct read, nothing else.
+    let echoes: Vec<_> = accounts
+        .iter()
+        .enumerate()
+        .map(|(n, a)| {
+            let key = text(&w.record(a), "Intacct_Customer_ID__c");
+            intacct_message(FLOW, "CUSTOMER", &key, 100 + n)
+        })
+        .collect();
+    let calls = w.org.api_calls();
+    let usage = w.company.usage();
+    let report = w.run(&handler, &echoes).await;
+    assert_eq!(report.counts.done, accounts.len(), "{report:?}");
+    let after = w.company.usage();
+    eprintln!(
+        "{} echoes: {} Salesforce calls; Intacct {} reads, {} writes",
+        accounts.len(),
+        w.org.api_calls() - calls,
+        after.reads - usage.reads,
+        after.writes - usage.writes
+    );
+    assert_eq!(w.org.api_calls(), calls, "an echo costs no Salesforce call");
+    assert_eq!(after.reads - usage.reads, 1);
+    assert_eq!(after.writes, usage.writes);
+}
