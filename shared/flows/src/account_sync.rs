@@ -13,13 +13,15 @@
 //! - **Counterpart.** The stored link, then the link field (`Intacct_Customer_ID__c` /
 //!   `Intacct_Contact_Name__c` on the Salesforce record, `SFDC_ACCOUNT_ID` / `SFDC_CONTACT_ID`
 //!   on the Intacct one, either way round), then for an Account the customer matching rules
-//!   ([`crate::customer`]); an ambiguous or fuzzy match is parked with its candidates, never
-//!   linked. With no counterpart: an Account is left alone (account-onboarding creates the
-//!   customers of qualifying Accounts; account-sync only links), a CUSTOMER gets its Account by
-//!   an upsert on `Intacct_Customer_ID__c` (a retry finds the one it made) and the new id is
-//!   written to `SFDC_ACCOUNT_ID`, a Contact or a CONTACT is left alone (Intacct CONTACTs are
-//!   also customers' address records; Contacts without a CONTACT are linked by hand or by the
-//!   link field).
+//!   ([`crate::customer`]), for a Contact the contact rules (normalized email); an ambiguous or
+//!   fuzzy match, or a match already linked to another record, is parked for review with its
+//!   candidates, never linked. With no counterpart: an Account is left alone
+//!   (account-onboarding creates the customers of qualifying Accounts; account-sync only
+//!   links), a CUSTOMER gets its Account by an upsert on `Intacct_Customer_ID__c` (a retry
+//!   finds the one it made) and the new id is written to `SFDC_ACCOUNT_ID`; a Contact or a
+//!   CONTACT is left alone (Intacct CONTACTs are also customers' address records, not people
+//!   to copy into the CRM; a Contact gets its CONTACT linked by hand, by a link field or by
+//!   email). A first link is written to both records' link fields.
 //! - **Plan** ([`plan_pair`], pure). If only the changed side differs from the last sync, it
 //!   wins: its mapping's fields go to the other side, except fields the other side owns. If
 //!   both changed (or the other side was never synced and was modified later), that is a
@@ -32,8 +34,9 @@
 //!
 //! Per batch, at most: Salesforce — one read per object of the changed records, one read of
 //! their counterparts, one by link field, one update call, one upsert call; Intacct — one
-//! request reading the changed records, one reading counterparts, one with match candidates,
-//! one update request per owning entity. An echo costs one read of its own side.
+//! request reading the changed records, one reading counterparts, one per pairing with match
+//! candidates, one update request per owning entity (an entity's records are written in its
+//! session). An echo costs one read of its own side.
 //!
 //! There is no idempotency gate: both systems stamp modifications in whole seconds, so two
 //! edits within a second would share a key and the second would be lost. Replays are safe
@@ -53,7 +56,7 @@ use lf_domain::{
     Classify, CorrelationId, EntityId, ErrorClass, Fingerprint, Flow, IntacctKey, IntacctRef,
     RecordRef, SalesforceId, System,
 };
-use lf_mapping::{MapContext, Mapped, MappingPlan, Owner, SpecSet, Winner};
+use lf_mapping::{MapContext, Mapped, MappingPlan, MatchDecision, Owner, SpecSet, Winner};
 use serde_json::{Map, Value};
 
 use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
@@ -753,7 +756,7 @@ impl<P: Ports> AccountSync<P> {
                 format!("{how}; updated {}", details.join(" | "))
             }));
         }
-        let _ = written;
+        tracing::info!(flow = %FLOW, records_written = written as u64, "account-sync batch applied");
 
         // What is left: records with nothing to pair.
         for c in changes.iter_mut() {
@@ -1198,6 +1201,7 @@ impl<P: Ports> AccountSync<P> {
         }
 
         self.match_accounts(changes, pair_plans).await;
+        self.match_contacts(changes, pair_plans).await;
         if self.options.create_accounts {
             self.create_accounts(changes, pair_plans).await;
         }
@@ -1265,17 +1269,98 @@ impl<P: Ports> AccountSync<P> {
             let Some(account) = &c.record else { continue };
             match customer::resolve(to_i, account, None, &pool) {
                 customer::Resolution::Existing { customer_id, how } => {
-                    c.other = pool
+                    let found = pool
                         .iter()
                         .find(|r| text(r, "CUSTOMERID") == Some(customer_id.as_str()))
                         .cloned();
-                    c.counterpart = Some(customer_id);
-                    c.new_link = Some(how);
+                    link_matched(c, found, customer_id, how);
                 }
                 customer::Resolution::Park(reason) => {
                     c.outcome = Some(Outcome::parked(format!("for review: {reason}")));
                 }
                 customer::Resolution::Create { .. } => {}
+            }
+        }
+    }
+
+    /// Contacts with no CONTACT found by link: the contact matching rules (normalized email)
+    /// over the CONTACTs sharing an email, in one request. A match links; doubt parks.
+    async fn match_contacts(
+        &self,
+        changes: &mut [Change],
+        pair_plans: &[(&MappingPlan, &MappingPlan)],
+    ) {
+        let (to_i, _) = pair_plans[1];
+        let Some(rules) = to_i.matching() else {
+            return;
+        };
+        let open: Vec<usize> = (0..changes.len())
+            .filter(|i| {
+                let c = &changes[*i];
+                c.open() && c.pairing == 1 && c.side == Side::Salesforce && c.counterpart.is_none()
+            })
+            .collect();
+        let mut emails: Vec<String> = open
+            .iter()
+            .filter_map(|i| changes[*i].record.as_ref())
+            .filter_map(|r| text(r, "Email"))
+            .map(|e| e.trim().to_lowercase())
+            .collect();
+        emails.sort();
+        emails.dedup();
+        if emails.is_empty() {
+            return;
+        }
+        let p = &PAIRINGS[1];
+        // Intacct compares text as stored (the port asks for no case-insensitive query), so an
+        // email stored in other capitals is not found here: the Contact is then left unlinked,
+        // never linked wrongly.
+        let query = self.intacct_query(p, 1, QueryFilter::In("EMAIL1".into(), emails));
+        let pool = match self.query(&[(1, query)]).await.map(|mut a| a.pop()) {
+            Ok(Some((_, Ok(rows)))) => rows,
+            Ok(None) => Vec::new(),
+            Ok(Some((_, Err((class, reason))))) | Err((class, reason)) => {
+                fail_all(changes, &open, class, &reason);
+                return;
+            }
+        };
+        let name_of = |i: &usize| {
+            pool.get(*i)
+                .and_then(|r| text(r, p.intacct.id_field()))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        for i in open {
+            let c = &mut changes[i];
+            let Some(contact) = &c.record else { continue };
+            match rules.decide(contact, &pool) {
+                MatchDecision::Linked { candidate, key } => {
+                    let name = name_of(&candidate);
+                    link_matched(
+                        c,
+                        pool.get(candidate).cloned(),
+                        name,
+                        format!("matched by {key}"),
+                    );
+                }
+                MatchDecision::Ambiguous { key, candidates } => {
+                    let names: Vec<String> = candidates.iter().map(name_of).collect();
+                    c.outcome = Some(Outcome::parked(format!(
+                        "for review: {}: several Intacct contacts share its {key} ({}); link one \
+                         by setting Intacct_Contact_Name__c, then replay",
+                        c.reference(),
+                        names.join(", ")
+                    )));
+                }
+                MatchDecision::Review { candidate, score } => {
+                    c.outcome = Some(Outcome::parked(format!(
+                        "for review: {}: Intacct contact {} is similar (score {score:.2}) but \
+                         shares no key; link it by setting Intacct_Contact_Name__c, then replay",
+                        c.reference(),
+                        name_of(&candidate)
+                    )));
+                }
+                MatchDecision::NoMatch => {}
             }
         }
     }
@@ -1445,6 +1530,31 @@ impl<P: Ports> AccountSync<P> {
             }
         }
         writes
+    }
+}
+
+/// Links a Salesforce change to the Intacct record matching found, unless that record already
+/// carries another Salesforce id (it is someone else's counterpart: a person decides).
+fn link_matched(c: &mut Change, found: Option<Value>, key: String, how: String) {
+    let p = &PAIRINGS[c.pairing];
+    let carried = found
+        .as_ref()
+        .and_then(|r| text(r, p.intacct.link_field()))
+        .map(str::to_owned);
+    match carried {
+        Some(other) if other != c.id => {
+            c.outcome = Some(Outcome::parked(format!(
+                "for review: {} matches Intacct {} {key} ({how}), which is linked to {} {other}",
+                c.reference(),
+                p.intacct.name(),
+                p.salesforce
+            )));
+        }
+        _ => {
+            c.other = found;
+            c.counterpart = Some(key);
+            c.new_link = Some(how);
+        }
     }
 }
 

@@ -742,3 +742,59 @@ async fn a_batch_costs_one_read_per_side_and_one_write_call_per_lane() {
     assert_eq!(after.reads - usage.reads, 1);
     assert_eq!(after.writes, usage.writes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_is_matched_by_email_and_a_match_linked_elsewhere_is_parked() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let ethan = text(&w.records_where("Contact", "LastName", "Brooks")[0], "Id");
+    let email = text(&w.record(&ethan), "Email");
+    // The Intacct contact Ben Okafor has Ethan's email: the same person.
+    edit_intacct(
+        &w,
+        IntacctObject::Contact,
+        "Ben Okafor",
+        json!({"EMAIL1": email}),
+    )
+    .await;
+    w.org
+        .update(&ethan, json!({"Phone": "+1 512 555 0101"}))
+        .unwrap();
+    let report = w
+        .run(&handler, &[message(FLOW, "Contact", &ethan, 1)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    let c = w.intacct_one("CONTACT", "CONTACTNAME", "Ben Okafor");
+    assert_eq!(c["SFDC_CONTACT_ID"], ethan, "linked");
+    assert_eq!(c["PHONE1"], "+1 512 555 0101");
+    assert_eq!(
+        text(&w.record(&ethan), "Intacct_Contact_Name__c"),
+        "Ben Okafor"
+    );
+
+    // Another Contact with the same email matches a CONTACT that is someone else's.
+    let grace = text(&w.records_where("Contact", "LastName", "Kim")[0], "Id");
+    w.org.update(&grace, json!({"Email": email})).unwrap();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(&handler, &[message(FLOW, "Contact", &grace, 2)])
+        .await;
+    assert_eq!(report.counts.parked, 1, "{report:?}");
+    assert_eq!(w.intacct_writes(), ia_before);
+    assert_eq!(
+        w.intacct_one("CONTACT", "CONTACTNAME", "Ben Okafor")["SFDC_CONTACT_ID"],
+        ethan,
+        "still Ethan's"
+    );
+    let history = w
+        .ports
+        .audit
+        .history(&sf_ref("Contact", &grace), 1)
+        .await
+        .unwrap();
+    assert!(
+        history[0].detail.contains("Ben Okafor"),
+        "{}",
+        history[0].detail
+    );
+}
