@@ -1202,6 +1202,7 @@ impl<P: Ports> AccountSync<P> {
 
         self.match_accounts(changes, pair_plans).await;
         self.match_contacts(changes, pair_plans).await;
+        self.check_new_links(changes).await;
         if self.options.create_accounts {
             self.create_accounts(changes, pair_plans).await;
         }
@@ -1225,6 +1226,63 @@ impl<P: Ports> AccountSync<P> {
                         p.salesforce
                     ),
                 }));
+            }
+        }
+    }
+
+    /// A counterpart found by a link field or by matching may be linked to another record
+    /// already (someone copied an id): that is for a person to sort out, before anything is
+    /// written.
+    async fn check_new_links(&self, changes: &mut [Change]) {
+        let ports = &self.ports;
+        let found = join_all(changes.iter().map(|c| async move {
+            let (Some(other), Some(_), true) = (&c.counterpart, &c.new_link, c.open()) else {
+                return Ok(None);
+            };
+            let p = &PAIRINGS[c.pairing];
+            match c.side {
+                Side::Salesforce => match IntacctKey::parse(other) {
+                    Ok(key) => ports
+                        .xref()
+                        .find_by_intacct(p.link, &key)
+                        .await
+                        .map(|l| l.map(|l| l.salesforce.as_str().to_owned())),
+                    Err(_) => Ok(None),
+                },
+                Side::Intacct => match SalesforceId::parse(other) {
+                    Ok(id) => ports
+                        .xref()
+                        .find_by_salesforce(p.link, &id)
+                        .await
+                        .map(|l| l.map(|l| l.intacct.key.as_str().to_owned())),
+                    Err(_) => Ok(None),
+                },
+            }
+        }))
+        .await;
+        for (c, f) in changes.iter_mut().zip(found) {
+            match f {
+                Ok(Some(linked)) if linked != c.id => {
+                    let p = &PAIRINGS[c.pairing];
+                    let other = reference(
+                        p,
+                        other_side(c.side),
+                        c.counterpart.as_deref().unwrap_or_default(),
+                    );
+                    c.outcome = Some(Outcome::parked(format!(
+                        "for review: {} points at {other} ({}), which is linked to {linked}; \
+                         fix the link field or the link, then replay",
+                        c.reference(),
+                        c.new_link.as_deref().unwrap_or_default()
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    c.outcome = Some(Outcome::failed(
+                        e.class(),
+                        format!("reading the links of {}: {e}", c.reference()),
+                    ));
+                }
             }
         }
     }

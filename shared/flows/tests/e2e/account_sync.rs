@@ -828,3 +828,42 @@ async fn a_contact_is_matched_by_email_and_a_match_linked_elsewhere_is_parked() 
         history[0].detail
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_field_pointing_at_a_record_linked_elsewhere_is_parked_before_any_write() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let (account, _) = acme();
+    w.org
+        .update(&account, json!({"Fax": "+1 312 555 0001"}))
+        .unwrap();
+    let first = w
+        .run(&handler, &[message(FLOW, "Account", &account, 1)])
+        .await;
+    assert_eq!(first.counts.done, 1, "{first:?}");
+    // Someone copies Acme's id onto another customer.
+    edit_intacct(
+        &w,
+        IntacctObject::Customer,
+        "C-1004",
+        json!({"SFDC_ACCOUNT_ID": account}),
+    )
+    .await;
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(&handler, &[intacct_message(FLOW, "CUSTOMER", "C-1004", 2)])
+        .await;
+    assert_eq!(report.counts.parked, 1, "{report:?}");
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+    assert_eq!(w.intacct_writes(), ia_before);
+    assert_eq!(text(&w.record(&account), "Name"), "Acme Manufacturing");
+    let entry = &w
+        .ports
+        .audit
+        .history(&ia_ref("CUSTOMER", "C-1004"), 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(entry.action, AuditAction::Parked);
+    assert!(entry.detail.contains("C-1001"), "{}", entry.detail);
+}
