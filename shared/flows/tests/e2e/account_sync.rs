@@ -867,3 +867,58 @@ async fn a_link_field_pointing_at_a_record_linked_elsewhere_is_parked_before_any
     assert_eq!(entry.action, AuditAction::Parked);
     assert!(entry.detail.contains("C-1001"), "{}", entry.detail);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_is_retried_and_the_change_is_not_mistaken_for_an_echo() {
+    let w = World::start().await;
+    let handler = w.account_sync();
+    let (account, customer) = acme();
+    w.org
+        .update(&account, json!({"Phone": "+1 312 555 0303"}))
+        .unwrap();
+    // Intacct is down for longer than the client retries.
+    w.company
+        .faults()
+        .inject_next(lf_sandbox_intacct::IntacctFault::ServerError, 100);
+    let report = w
+        .run(&handler, &[message(FLOW, "Account", &account, 1)])
+        .await;
+    assert_eq!(report.retry.len(), 1, "{report:?}");
+    w.company.faults().clear();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(&handler, &[message(FLOW, "Account", &account, 2)])
+        .await;
+    assert_eq!(report.counts.done, 1, "{report:?}");
+    assert_eq!(
+        w.intacct_writes() - ia_before,
+        1,
+        "the change still goes through"
+    );
+    assert_eq!(
+        w.intacct_one("CUSTOMER", "CUSTOMERID", customer)["DISPLAYCONTACT.PHONE1"],
+        "+1 312 555 0303"
+    );
+
+    // A Salesforce row lock on the way back is retried too.
+    edit_intacct(
+        &w,
+        IntacctObject::Customer,
+        customer,
+        json!({"DISPLAYCONTACT": {"PHONE1": "+1 312 555 0404"}}),
+    )
+    .await;
+    w.org
+        .faults()
+        .inject_next(lf_sandbox_salesforce::SalesforceFault::LockRow, 1);
+    let report = w
+        .run(&handler, &[intacct_message(FLOW, "CUSTOMER", customer, 3)])
+        .await;
+    assert_eq!(report.retry.len(), 1, "a row lock is retried: {report:?}");
+    assert_ne!(text(&w.record(&account), "Phone"), "+1 312 555 0404");
+    let redo = w
+        .run(&handler, &[intacct_message(FLOW, "CUSTOMER", customer, 4)])
+        .await;
+    assert_eq!(redo.counts.done, 1, "{redo:?}");
+    assert_eq!(text(&w.record(&account), "Phone"), "+1 312 555 0404");
+}
