@@ -48,9 +48,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use lf_domain::port::{
-    AuditAction, AuditEntry, AuditLog, IntacctObject, IntacctPort, IntacctRecord, LinkKind,
-    QueryFilter, RecordQuery, RecordRead, RecordUpdate, SalesforcePort, SfRecord, SyncState,
-    WriteResult, XrefLink, XrefStore,
+    AuditAction, AuditEntry, AuditLog, IntacctObject, IntacctPort, LinkKind, QueryFilter,
+    RecordQuery, RecordRead, RecordUpdate, SalesforcePort, SfRecord, SyncState, WriteResult,
+    XrefLink, XrefStore,
 };
 use lf_domain::{
     Classify, CorrelationId, EntityId, ErrorClass, Fingerprint, Flow, IntacctKey, IntacctRef,
@@ -923,7 +923,7 @@ impl<P: Ports> AccountSync<P> {
             .map(|((pi, q), a)| {
                 (
                     *pi,
-                    a.map(|rows| rows.iter().map(tree_of).collect())
+                    a.map(|rows| rows.iter().map(intacct_tree).collect())
                         .map_err(|e| (e.class(), format!("reading {}: {e}", q.object))),
                 )
             })
@@ -1628,10 +1628,6 @@ fn plan_dir_side(plan: &MappingPlan) -> Side {
         System::Salesforce => Side::Salesforce,
         System::Intacct => Side::Intacct,
     }
-}
-
-fn tree_of(record: &IntacctRecord) -> Value {
-    intacct_tree(record)
 }
 
 fn key_of(p: &Pairing, record: &Value) -> Option<String> {

@@ -792,6 +792,7 @@ impl MappingPlan {
             .and_then(parse_datetime)
             .map(|d| d.to_utc())
     }
+
     /// Like [`MappingPlan::fields_to_write`], with the side that keeps `last_modified` fields
     /// decided by the caller (the bi-directional sync decides it once per record pair, from
     /// which sides changed since the last sync); fields with a system of record still go to
