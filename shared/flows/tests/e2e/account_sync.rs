@@ -922,3 +922,60 @@ async fn a_failed_write_is_retried_and_the_change_is_not_mistaken_for_an_echo() 
     assert_eq!(redo.counts.done, 1, "{redo:?}");
     assert_eq!(text(&w.record(&account), "Phone"), "+1 312 555 0404");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_onboarding_the_sync_links_settles_and_then_only_sees_echoes() {
+    let w = World::start().await;
+    let onboarding = w.account_onboarding();
+    let handler = w.account_sync();
+    let account = w.new_account("Lakeshore Foods Inc", "United States");
+    w.org
+        .update(
+            &account,
+            json!({"Phone": "+1 773 555 0100", "Credit_Limit__c": 25000}),
+        )
+        .unwrap();
+    let onboarded = w
+        .run(
+            &onboarding,
+            &[message(Flow::AccountOnboarding, "Account", &account, 1)],
+        )
+        .await;
+    assert_eq!(onboarded.counts.done, 1, "{onboarded:?}");
+    let customer = text(&w.record(&account), "Intacct_Customer_ID__c");
+    assert!(!customer.is_empty());
+
+    // account-sync hears of both: the Account (and its write-back) and the new CUSTOMER.
+    let report = w
+        .run(
+            &handler,
+            &[
+                intacct_message(FLOW, "CUSTOMER", &customer, 2),
+                message(FLOW, "Account", &account, 3),
+            ],
+        )
+        .await;
+    assert_eq!(report.counts.done, 2, "{report:?}");
+    assert_eq!(w.customers_of(&account), 1);
+    assert_agree(&w, &account, &customer);
+
+    // From now on the same events are echoes.
+    let sf_before = w.salesforce_stamps();
+    let ia_before = w.intacct_writes();
+    let report = w
+        .run(
+            &handler,
+            &[
+                message(FLOW, "Account", &account, 4),
+                intacct_message(FLOW, "CUSTOMER", &customer, 5),
+            ],
+        )
+        .await;
+    assert_eq!(report.counts.done, 2, "{report:?}");
+    assert_eq!(w.salesforce_writes_since(&sf_before), 0);
+    assert_eq!(w.intacct_writes(), ia_before);
+    assert_eq!(
+        last_action(&w, ia_ref("CUSTOMER", &customer)).await,
+        AuditAction::SkippedEcho
+    );
+}
