@@ -431,24 +431,55 @@ fn unflatten(flat: &std::collections::BTreeMap<String, String>) -> Value {
     out
 }
 
+/// One kind of pair: the Salesforce and Intacct objects, the Intacct key field, the two
+/// mappings.
+#[derive(Clone, Copy)]
+struct Kind {
+    salesforce: &'static str,
+    intacct: &'static str,
+    key: &'static str,
+    to_intacct: &'static str,
+    to_salesforce: &'static str,
+}
+
+const ACCOUNTS: Kind = Kind {
+    salesforce: "Account",
+    intacct: "CUSTOMER",
+    key: "CUSTOMERID",
+    to_intacct: "account_to_customer",
+    to_salesforce: "customer_to_account",
+};
+
+const CONTACTS: Kind = Kind {
+    salesforce: "Contact",
+    intacct: "CONTACT",
+    key: "CONTACTNAME",
+    to_intacct: "contact_to_intacct",
+    to_salesforce: "contact_to_salesforce",
+};
+
 /// Asserts that the Account and its customer agree through both mappings: neither direction
 /// has a field to write (fields owned by the other side aside).
 fn assert_agree(w: &World, account: &str, customer: &str) {
-    let to_i = w.specs.mapping(FLOW, "account_to_customer").unwrap();
-    let to_s = w.specs.mapping(FLOW, "customer_to_account").unwrap();
-    let a = Value::Object(w.record(account));
-    let c = unflatten(&w.intacct_one("CUSTOMER", "CUSTOMERID", customer));
+    assert_pair_agrees(w, ACCOUNTS, account, customer);
+}
+
+fn assert_pair_agrees(w: &World, kind: Kind, sf_id: &str, key: &str) {
+    let to_i = w.specs.mapping(FLOW, kind.to_intacct).unwrap();
+    let to_s = w.specs.mapping(FLOW, kind.to_salesforce).unwrap();
+    let a = Value::Object(w.record(sf_id));
+    let c = unflatten(&w.intacct_one(kind.intacct, kind.key, key));
     let cx = lf_mapping::MapContext::default();
     let (Ok(lf_mapping::Mapped::Record(from_a)), Ok(lf_mapping::Mapped::Record(from_c))) =
         (to_i.map(&a, &cx), to_s.map(&c, &cx))
     else {
         panic!("both records map")
     };
-    let to_customer = to_i.fields_to_write_as(&from_a.fields, &c, lf_mapping::Winner::Source);
-    let to_account = to_s.fields_to_write_as(&from_c.fields, &a, lf_mapping::Winner::Source);
+    let to_intacct = to_i.fields_to_write_as(&from_a.fields, &c, lf_mapping::Winner::Source);
+    let to_salesforce = to_s.fields_to_write_as(&from_c.fields, &a, lf_mapping::Winner::Source);
     assert!(
-        to_customer.is_empty() && to_account.is_empty(),
-        "{account} / {customer} disagree: to the customer {to_customer:?}, to the account {to_account:?}"
+        to_intacct.is_empty() && to_salesforce.is_empty(),
+        "{sf_id} / {key} disagree: to Intacct {to_intacct:?}, to Salesforce {to_salesforce:?}"
     );
 }
 
@@ -465,22 +496,41 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let w = World::start().await;
     let handler = w.account_sync();
-    let pairs: Vec<(String, String)> = w
+    let mut pairs: Vec<(Kind, String, String)> = w
         .org
         .records("Account")
         .iter()
         .filter(|a| !text(a, "Intacct_Customer_ID__c").is_empty())
-        .map(|a| (text(a, "Id"), text(a, "Intacct_Customer_ID__c")))
+        .map(|a| (ACCOUNTS, text(a, "Id"), text(a, "Intacct_Customer_ID__c")))
         .collect();
     assert_eq!(pairs.len(), 7, "the demo's linked pairs");
-    let sf_event = |id: &str, n: usize| message(FLOW, "Account", id, n);
-    let ia_event = |key: &str, n: usize| intacct_message(FLOW, "CUSTOMER", key, n);
+    // Two Contacts linked by hand to Intacct contacts.
+    for (last, name) in [("Natarajan", "Ada Moreno"), ("Brooks", "Ben Okafor")] {
+        let id = text(&w.records_where("Contact", "LastName", last)[0], "Id");
+        edit_intacct(
+            &w,
+            IntacctObject::Contact,
+            name,
+            json!({"SFDC_CONTACT_ID": id}),
+        )
+        .await;
+        pairs.push((CONTACTS, id, name.to_owned()));
+    }
+    let sf_event = |kind: Kind, id: &str, n: usize| message(FLOW, kind.salesforce, id, n);
+    let ia_event = |kind: Kind, key: &str, n: usize| intacct_message(FLOW, kind.intacct, key, n);
+    let event = |salesforce: bool, pair: &(Kind, String, String), n: usize| {
+        if salesforce {
+            sf_event(pair.0, &pair.1, n)
+        } else {
+            ia_event(pair.0, &pair.2, n)
+        }
+    };
 
-    // Align the demo data once (the Accounts are the newer side), then start counting.
+    // Align the demo data once (the Salesforce records are the newer side), then count.
     let align: Vec<_> = pairs
         .iter()
         .enumerate()
-        .map(|(n, (a, _))| sf_event(a, n))
+        .map(|(n, (kind, a, _))| sf_event(*kind, a, n))
         .collect();
     assert_eq!(w.run(&handler, &align).await.counts.done, pairs.len());
 
@@ -499,21 +549,36 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
             let p = rng.random_range(0..pairs.len());
             let salesforce = rng.random_bool(0.5);
             let value = format!("{}", 100_000 + edits);
-            let (account, customer) = &pairs[p];
+            let (kind, sf_id, key) = &pairs[p];
+            let contact = kind.salesforce == "Contact";
+            let phone = rng.random_bool(0.5);
             if salesforce {
-                let fields = if rng.random_bool(0.5) {
-                    json!({"Phone": format!("+1 555 {value}")})
-                } else {
-                    json!({"BillingCity": format!("City {value}")})
+                let fields = match (phone, contact) {
+                    (true, _) => json!({"Phone": format!("+1 555 {value}")}),
+                    (false, false) => json!({"BillingCity": format!("City {value}")}),
+                    (false, true) => json!({"MailingCity": format!("City {value}")}),
                 };
-                w.org.update(account, fields).unwrap();
+                w.org.update(sf_id, fields).unwrap();
             } else {
-                let fields = if rng.random_bool(0.5) {
-                    json!({"DISPLAYCONTACT": {"PHONE1": format!("+44 20 {value}")}})
-                } else {
-                    json!({"DISPLAYCONTACT": {"MAILADDRESS": {"CITY": format!("Town {value}")}}})
+                let (object, fields) = match (phone, contact) {
+                    (true, false) => (
+                        IntacctObject::Customer,
+                        json!({"DISPLAYCONTACT": {"PHONE1": format!("+44 20 {value}")}}),
+                    ),
+                    (false, false) => (
+                        IntacctObject::Customer,
+                        json!({"DISPLAYCONTACT": {"MAILADDRESS": {"CITY": format!("Town {value}")}}}),
+                    ),
+                    (true, true) => (
+                        IntacctObject::Contact,
+                        json!({"PHONE1": format!("+44 20 {value}")}),
+                    ),
+                    (false, true) => (
+                        IntacctObject::Contact,
+                        json!({"MAILADDRESS": {"CITY": format!("Town {value}")}}),
+                    ),
                 };
-                edit_intacct(&w, IntacctObject::Customer, customer, fields).await;
+                edit_intacct(&w, object, key, fields).await;
             }
             edits += 1;
             genuine += 1; // every value is new
@@ -527,21 +592,13 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
             let copies = if rng.random_bool(0.25) { 2 } else { 1 };
             for _ in 0..copies {
                 n += 1;
-                events.push(if *salesforce {
-                    sf_event(&pairs[*p].0, n)
-                } else {
-                    ia_event(&pairs[*p].1, n)
-                });
+                events.push(event(*salesforce, &pairs[*p], n));
             }
         }
         if rng.random_bool(0.3) {
             let (salesforce, p) = history[rng.random_range(0..history.len())];
             n += 1;
-            events.push(if salesforce {
-                sf_event(&pairs[p].0, n)
-            } else {
-                ia_event(&pairs[p].1, n)
-            });
+            events.push(event(salesforce, &pairs[p], n));
         }
         events.shuffle(&mut rng);
         let split = rng.random_range(1..=3).min(events.len());
@@ -559,8 +616,8 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
             let mut echoes = Vec::new();
             for (_, p) in &touched {
                 n += 2;
-                echoes.push(sf_event(&pairs[*p].0, n));
-                echoes.push(ia_event(&pairs[*p].1, n + 1));
+                echoes.push(event(true, &pairs[*p], n));
+                echoes.push(event(false, &pairs[*p], n + 1));
             }
             echoes.shuffle(&mut rng);
             let sf_before = w.salesforce_stamps();
@@ -583,12 +640,8 @@ async fn soak_random_edits_on_both_sides_converge_with_no_more_writes_than_chang
     assert!(writes <= genuine, "{writes} writes for {genuine} changes");
 
     // Both systems agree field by field through the mappings.
-    for (account, customer) in &pairs {
-        assert_agree(&w, account, customer);
-        assert_eq!(
-            text(&w.record(account), "Phone"),
-            w.intacct_one("CUSTOMER", "CUSTOMERID", customer)["DISPLAYCONTACT.PHONE1"]
-        );
+    for (kind, sf_id, key) in &pairs {
+        assert_pair_agrees(&w, *kind, sf_id, key);
     }
 }
 
