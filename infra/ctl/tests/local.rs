@@ -337,23 +337,31 @@ async fn a_phone_changed_in_salesforce_reaches_intacct_and_is_not_written_back()
     let dir = tempfile::tempdir().unwrap();
     let local = start_with(&dir.path().join("data"), &["--poll-interval", "1"]);
     let s = session(&local).await;
-    let before = wait_idle(&local).await;
-    let q = "SELECT Id, Phone, Intacct_Customer_ID__c, SystemModstamp FROM Account \
-             WHERE Intacct_Customer_ID__c = 'C-1001'";
-    let account = soql(&s, q).await["records"][0].clone();
-    let id = account["Id"].as_str().unwrap().to_owned();
-    let (http, instance, bearer) = &s;
-    let patched = http
-        .patch(format!(
+    let q = "SELECT Id, Phone, Intacct_Customer_ID__c, Intacct_Entity__c, SystemModstamp \
+             FROM Account WHERE Intacct_Customer_ID__c = 'C-1001'";
+    let id = soql(&s, q).await["records"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = |fields: serde_json::Value| {
+        let (http, instance, bearer) = &s;
+        http.patch(format!(
             "{instance}/services/data/v62.0/sobjects/Account/{id}"
         ))
         .bearer_auth(bearer)
-        .json(&serde_json::json!({"Phone": "+1 415 555 0123"}))
+        .json(&fields)
         .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(patched, 204);
+    };
+    // The seeded Account's first change lets account-onboarding write the entity it routes
+    // to (a first link, written once): done and settled before the change under test.
+    let warm = patch(serde_json::json!({"Description": "key account"})).await;
+    assert_eq!(warm.unwrap().status(), 204);
+    let before = wait_idle(&local).await;
+    let account = soql(&s, q).await["records"][0].clone();
+    assert!(account["Intacct_Entity__c"].is_string(), "{account}");
+
+    let patched = patch(serde_json::json!({"Phone": "+1 415 555 0123"})).await;
+    assert_eq!(patched.unwrap().status(), 204);
     let stamped = soql(&s, q).await["records"][0]["SystemModstamp"].clone();
     assert_ne!(stamped, account["SystemModstamp"]);
 

@@ -10,6 +10,7 @@
 //! update, park), and *apply* (batched writes per lane, then links, fingerprints and audit).
 
 pub mod account_onboarding;
+pub mod account_sync;
 mod ar_summary;
 pub mod batch;
 pub mod consumer;
@@ -27,6 +28,7 @@ mod setup;
 mod writeback;
 
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
+pub use account_sync::{AccountSync, AccountSyncOptions};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};

@@ -70,7 +70,7 @@ fn nest(fields: &FieldTree) -> Value {
 
 /// Merges `from` into `into`, objects key by key (a field given both nested and dotted keeps
 /// both halves).
-fn merge(into: &mut Value, from: Value) {
+pub(crate) fn merge(into: &mut Value, from: Value) {
     match (into, from) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {

@@ -761,31 +761,50 @@ impl MappingPlan {
         source: &Value,
         target: &Value,
     ) -> Map<String, Value> {
-        let source_modified =
-            self.ownership
-                .source_modified
-                .as_ref()
-                .and_then(|p| match p.select(source) {
-                    Selected::One(Value::String(s)) => parse_datetime(s).map(|d| d.to_utc()),
-                    _ => None,
-                });
-        let target_modified: Option<DateTime<Utc>> = self
-            .ownership
+        let last_modified = ownership::decide(
+            Owner::LastModified,
+            self.source_system,
+            self.source_modified(source),
+            self.target_modified(target),
+        );
+        self.fields_to_write_as(mapped, target, last_modified)
+    }
+
+    /// The source record's modification time, read where the ownership spec says
+    /// (`source_modified`); `None` when not configured or not readable.
+    pub fn source_modified(&self, source: &Value) -> Option<DateTime<Utc>> {
+        self.ownership
+            .source_modified
+            .as_ref()
+            .and_then(|p| match p.select(source) {
+                Selected::One(Value::String(s)) => parse_datetime(s).map(|d| d.to_utc()),
+                _ => None,
+            })
+    }
+
+    /// The target record's modification time (`target_modified` of the ownership spec).
+    pub fn target_modified(&self, target: &Value) -> Option<DateTime<Utc>> {
+        self.ownership
             .target_modified
             .as_ref()
             .and_then(|p| target_value(target, p))
             .and_then(Value::as_str)
             .and_then(parse_datetime)
-            .map(|d| d.to_utc());
+            .map(|d| d.to_utc())
+    }
+
+    /// Like [`MappingPlan::fields_to_write`], with the side that keeps `last_modified` fields
+    /// decided by the caller (the bi-directional sync decides it once per record pair, from
+    /// which sides changed since the last sync); fields with a system of record still go to
+    /// their owner.
+    pub fn fields_to_write_as(
+        &self,
+        mapped: &Map<String, Value>,
+        target: &Value,
+        last_modified: Winner,
+    ) -> Map<String, Value> {
         let mut out = Map::new();
-        self.filter_fields(
-            mapped,
-            target,
-            "",
-            source_modified,
-            target_modified,
-            &mut out,
-        );
+        self.filter_fields(mapped, target, "", last_modified, &mut out);
         out
     }
 
@@ -794,8 +813,7 @@ impl MappingPlan {
         mapped: &Map<String, Value>,
         target: &Value,
         prefix: &str,
-        source_modified: Option<DateTime<Utc>>,
-        target_modified: Option<DateTime<Utc>>,
+        last_modified: Winner,
         out: &mut Map<String, Value>,
     ) {
         for (k, v) in mapped {
@@ -807,25 +825,16 @@ impl MappingPlan {
             let current = target.get(k).unwrap_or(&Value::Null);
             if let Value::Object(inner) = v {
                 let mut sub = Map::new();
-                self.filter_fields(
-                    inner,
-                    current,
-                    &path,
-                    source_modified,
-                    target_modified,
-                    &mut sub,
-                );
+                self.filter_fields(inner, current, &path, last_modified, &mut sub);
                 if !sub.is_empty() {
                     out.insert(k.clone(), Value::Object(sub));
                 }
                 continue;
             }
-            let winner = ownership::decide(
-                self.owner_of(&path),
-                self.source_system,
-                source_modified,
-                target_modified,
-            );
+            let winner = match self.owner_of(&path) {
+                Owner::LastModified => last_modified,
+                owner => ownership::decide(owner, self.source_system, None, None),
+            };
             if winner == Winner::Source && !same_value(v, current) {
                 out.insert(k.clone(), v.clone());
             }

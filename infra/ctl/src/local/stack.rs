@@ -14,8 +14,8 @@ use lf_embedded::{
     SqliteQueue, SqliteSyncState, SqliteXrefStore,
 };
 use lf_flows::{
-    AccountOnboarding, Consumer, ConsumerOptions, CreditAlerts, FlowHandler, FlowPorts,
-    InvoiceStatus, Metrics, OpportunityWon,
+    AccountOnboarding, AccountSync, Consumer, ConsumerOptions, CreditAlerts, FlowHandler,
+    FlowPorts, InvoiceStatus, Metrics, OpportunityWon,
 };
 use lf_intacct::{IntacctClient, IntacctConfig, SmartEventVerifier};
 use lf_intake::{
@@ -47,9 +47,10 @@ pub(crate) type LocalPorts = FlowPorts<
 
 /// The flows `ledgerforce local` runs, each on its own queue (as each has its own SQS queue and
 /// function in AWS).
-pub(crate) const FLOWS: [Flow; 4] = [
+pub(crate) const FLOWS: [Flow; 5] = [
     Flow::OpportunityWon,
     Flow::AccountOnboarding,
+    Flow::AccountSync,
     Flow::InvoiceStatus,
     Flow::CreditAlerts,
 ];
@@ -290,6 +291,13 @@ impl Stack {
                 Flow::AccountOnboarding => spawn_consumer(
                     queue.clone(),
                     AccountOnboarding::new(ports.clone(), specs.clone(), Default::default())?,
+                    parked.clone(),
+                    &metrics,
+                    stopped.clone(),
+                ),
+                Flow::AccountSync => spawn_consumer(
+                    queue.clone(),
+                    AccountSync::new(ports.clone(), specs.clone(), Default::default())?,
                     parked.clone(),
                     &metrics,
                     stopped.clone(),

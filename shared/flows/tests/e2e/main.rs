@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod account_onboarding;
+mod account_sync;
 mod credit_alerts;
 mod invoice_status;
 mod opportunity_won;

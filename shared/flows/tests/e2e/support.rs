@@ -276,6 +276,52 @@ pub fn messages(flow: Flow, object: &str, ids: &[String]) -> Vec<ReceivedMessage
         .collect()
 }
 
+// ---- account-sync ----------------------------------------------------------------------------
+
+impl World {
+    pub fn account_sync(&self) -> lf_flows::AccountSync<Arc<Ports>> {
+        lf_flows::AccountSync::new(self.ports.clone(), self.specs.clone(), Default::default())
+            .unwrap()
+    }
+
+    /// `SystemModstamp` of every Account and Contact, by id: what a Salesforce write moves.
+    pub fn salesforce_stamps(&self) -> std::collections::BTreeMap<String, String> {
+        ["Account", "Contact"]
+            .iter()
+            .flat_map(|o| self.org.records(o))
+            .map(|r| (text(&r, "Id"), text(&r, "SystemModstamp")))
+            .collect()
+    }
+
+    /// How many Accounts and Contacts were written since `before` (changed stamp or new).
+    pub fn salesforce_writes_since(
+        &self,
+        before: &std::collections::BTreeMap<String, String>,
+    ) -> usize {
+        self.salesforce_stamps()
+            .iter()
+            .filter(|(id, stamp)| before.get(*id) != Some(stamp))
+            .count()
+    }
+
+    /// Intacct records written so far (created, updated, deleted), as the company bills them.
+    pub fn intacct_writes(&self) -> u64 {
+        self.company.usage().writes
+    }
+
+    /// The one Intacct `object` whose `field` is `value`, flattened.
+    pub fn intacct_one(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut found = self.company.find(object, field, value);
+        assert_eq!(found.len(), 1, "one {object} with {field} = {value}");
+        found.remove(0)
+    }
+}
+
 // ---- invoice-status and credit-alerts: Intacct receivables driven through the XML API ----
 
 /// The queue message of a change of Intacct `object` `key` for `flow`, as the intacct-webhook
@@ -284,11 +330,10 @@ pub fn intacct_message(flow: Flow, object: &str, key: &str, n: usize) -> Receive
     let envelope = ChangeEnvelope {
         v: ChangeEnvelope::VERSION,
         flow,
-        record: RecordRef {
-            system: lf_domain::System::Intacct,
-            object: object.to_owned(),
-            id: key.to_owned(),
-        },
+        record: RecordRef::intacct(
+            object,
+            &lf_domain::IntacctRef::new(None, lf_domain::IntacctKey::parse(key).unwrap()),
+        ),
         origin: EventOrigin::SmartEvent {
             event: format!("{object}:{key}:{n}"),
         },
