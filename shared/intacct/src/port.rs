@@ -1,6 +1,7 @@
 //! [`IntacctClient`] as the flows' [`IntacctPort`]: domain requests turned into functions,
 //! batched, and the results turned back into field trees.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lf_domain::port::{
@@ -483,18 +484,51 @@ impl IntacctPort for IntacctClient {
                 revenue_accounts: accounts.clone(),
             },
         };
-        Ok(
-            IntacctClient::recognized_revenue(self, entity, period, &source)
-                .await?
-                .into_iter()
-                .map(|r| RecognizedAmount {
-                    customer_id: r.customer_id,
-                    month,
-                    currency: r.currency,
-                    amount: r.amount,
-                })
-                .collect(),
-        )
+        let sums = IntacctClient::recognized_revenue(self, entity, period, &source).await?;
+        // The documents' opportunity ids, one batched lookup: that is what lets the flow match
+        // revenue to the deal it came from rather than only to the customer.
+        let documents: Vec<String> = sums.iter().filter_map(|r| r.document.clone()).collect();
+        let mut opportunities: BTreeMap<String, String> = BTreeMap::new();
+        if !documents.is_empty() {
+            let object = IntacctObject::ArInvoice;
+            let query = KeyedQuery {
+                object: object.name().to_owned(),
+                field: object.id_field().to_owned(),
+                values: documents,
+                select: vec![object.id_field().to_owned(), object.link_field().to_owned()],
+                docparid: None,
+            };
+            let mut results = self
+                .read_keyed(entity, std::slice::from_ref(&query))
+                .await?;
+            let records = results
+                .pop()
+                .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))?;
+            for el in &records {
+                let r = to_record(object.name(), el);
+                if let (Some(doc), Some(opp)) = (
+                    r.field(object.id_field()),
+                    r.field(object.link_field())
+                        .filter(|o| !o.trim().is_empty()),
+                ) {
+                    opportunities.insert(doc.to_owned(), opp.to_owned());
+                }
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|r| RecognizedAmount {
+                opportunity_id: r
+                    .document
+                    .as_ref()
+                    .and_then(|d| opportunities.get(d).cloned()),
+                customer_id: r.customer_id,
+                month,
+                currency: r.currency,
+                amount: r.amount,
+                document: r.document,
+            })
+            .collect())
     }
 }
 
