@@ -1040,3 +1040,355 @@ impl<P: Ports> RevenueReconciliation<P> {
         Ok(rec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lf_mapping::SpecBundle;
+
+    use super::*;
+
+    fn code(c: &str) -> CurrencyCode {
+        CurrencyCode::parse(c).unwrap()
+    }
+    fn id(s: &str) -> SalesforceId {
+        SalesforceId::parse(s).unwrap()
+    }
+    fn day(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+    fn money(a: &str, c: &str) -> Money {
+        Money::new(dec(a), code(c))
+    }
+
+    const ACME: &str = "001000000000001AAA";
+    const RHEIN: &str = "001000000000002AAA";
+    const NEW: &str = "001000000000003AAA";
+    const O1: &str = "006000000000001AAA";
+    const O2: &str = "006000000000002AAA";
+    const O3: &str = "006000000000003AAA";
+    const OCT: Month = Month {
+        year: 2026,
+        month: 10,
+    };
+
+    fn booking(opp: &str, account: &str, name: &str, amount: Money) -> Booking {
+        Booking {
+            opportunity: id(opp),
+            name: format!("{name} deal"),
+            account: id(account),
+            account_name: name.into(),
+            close_date: day("2026-10-15"),
+            amount,
+        }
+    }
+
+    fn revenue(entity: &str, customer: &str, opp: Option<&str>, amount: Money) -> Revenue {
+        Revenue {
+            entity: EntityId::parse(entity).unwrap(),
+            customer_id: customer.into(),
+            document: Some(format!("INV-{customer}")),
+            opportunity: opp.map(str::to_owned),
+            amount,
+            rate_type: if entity == "DE" {
+                "ECB Reference".into()
+            } else {
+                "Intacct Daily Rate".into()
+            },
+        }
+    }
+
+    fn conversions() -> Conversions {
+        let mut salesforce = Rates::new();
+        salesforce
+            .insert(code("USD"), code("EUR"), day("2026-10-01"), dec("0.92"))
+            .unwrap();
+        salesforce
+            .insert(code("USD"), code("EUR"), day("2026-11-01"), dec("0.50"))
+            .unwrap();
+        let mut ecb = Rates::new();
+        ecb.insert(code("EUR"), code("USD"), day("2026-10-01"), dec("1.0836"))
+            .unwrap();
+        Conversions {
+            reporting: code("USD"),
+            corporate: code("USD"),
+            salesforce,
+            intacct: BTreeMap::from([("ECB Reference".to_owned(), ecb)]),
+            intacct_date: day("2026-10-31"),
+        }
+    }
+
+    fn sample() -> Reconciliation {
+        let bookings = vec![
+            booking(O1, ACME, "Acme", money("5000", "USD")),
+            booking(O2, RHEIN, "Rhein", money("2400", "EUR")),
+            booking(O3, NEW, "Newco", money("700", "USD")),
+        ];
+        let revenue = vec![
+            revenue("US", "C-1", Some(O1), money("100", "USD")),
+            revenue("US", "C-1", None, money("1000", "USD")),
+            revenue("DE", "C-3", Some(O2), money("200", "EUR")),
+            revenue("DE", "C-9", None, money("100", "EUR")),
+        ];
+        let accounts =
+            BTreeMap::from([("C-1".to_owned(), id(ACME)), ("C-3".to_owned(), id(RHEIN))]);
+        reconcile(
+            OCT,
+            &bookings,
+            &revenue,
+            &accounts,
+            &BTreeMap::new(),
+            &conversions(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn revenue_matches_by_opportunity_then_account_and_the_rest_is_listed() {
+        let rec = sample();
+        let rows: Vec<_> = rec
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.account_name.as_str(),
+                    r.currency.as_str(),
+                    r.booked,
+                    r.recognized,
+                    r.variance,
+                    r.booked_reporting,
+                    r.recognized_reporting,
+                    r.recognized_by_opportunity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "Acme",
+                    "USD",
+                    dec("5000"),
+                    dec("1100"),
+                    dec("3900"),
+                    dec("5000"),
+                    dec("1100"),
+                    dec("100")
+                ),
+                (
+                    "Newco",
+                    "USD",
+                    dec("700"),
+                    dec("0"),
+                    dec("700"),
+                    dec("700"),
+                    dec("0"),
+                    dec("0")
+                ),
+                // 2400 / 0.92 = 2608.695… ; 200 × 1.0836 = 216.72
+                (
+                    "Rhein",
+                    "EUR",
+                    dec("2400"),
+                    dec("200"),
+                    dec("2200"),
+                    dec("2608.70"),
+                    dec("216.72"),
+                    dec("200")
+                ),
+            ]
+        );
+        assert_eq!(rec.unmatched_revenue.len(), 1);
+        assert_eq!(rec.unmatched_revenue[0].customer_id, "C-9");
+        assert_eq!(rec.unmatched_bookings.len(), 1);
+        assert_eq!(rec.unmatched_bookings[0].opportunity, id(O3));
+        let deals: Vec<_> = rec
+            .opportunities
+            .iter()
+            .map(|o| (o.opportunity.as_str(), o.recognized, o.variance))
+            .collect();
+        assert_eq!(
+            deals,
+            vec![
+                (id(O1).as_str(), dec("100"), dec("4900")),
+                (id(O2).as_str(), dec("200"), dec("2200")),
+                (id(O3).as_str(), dec("0"), dec("700")),
+            ]
+        );
+    }
+
+    #[test]
+    fn totals_are_in_the_reporting_currency_at_each_systems_rate() {
+        let rec = sample();
+        assert_eq!(rec.totals.booked, dec("8308.70"));
+        assert_eq!(rec.totals.recognized, dec("1316.72"));
+        assert_eq!(rec.totals.variance, dec("6991.98"));
+        assert_eq!(
+            rec.totals.unmatched_revenue,
+            dec("108.36"),
+            "100 EUR × 1.0836"
+        );
+        assert_eq!(rec.totals.unmatched_bookings, dec("700"));
+        let sources: Vec<_> = rec
+            .rates
+            .iter()
+            .map(|r| (r.source.as_str(), r.from.as_str(), r.rate))
+            .collect();
+        assert!(
+            sources.contains(&("Intacct ECB Reference", "EUR", dec("1.0836"))),
+            "{sources:?}"
+        );
+        assert!(
+            sources
+                .iter()
+                .any(|(s, f, _)| *s == "Salesforce DatedConversionRate" && *f == "EUR"),
+            "the October rate, not November's: {sources:?}"
+        );
+    }
+
+    #[test]
+    fn an_account_with_two_currencies_reconciles_in_the_reporting_currency() {
+        let bookings = vec![booking(O1, ACME, "Acme", money("920", "EUR"))];
+        let revenue = vec![revenue("US", "C-1", None, money("300", "USD"))];
+        let accounts = BTreeMap::from([("C-1".to_owned(), id(ACME))]);
+        let rec = reconcile(
+            OCT,
+            &bookings,
+            &revenue,
+            &accounts,
+            &BTreeMap::new(),
+            &conversions(),
+        )
+        .unwrap();
+        let r = &rec.rows[0];
+        assert_eq!(r.currency.as_str(), "USD");
+        assert_eq!(
+            (r.booked, r.recognized, r.variance),
+            (dec("1000"), dec("300"), dec("700"))
+        );
+        assert_eq!(rec.opportunities[0].recognized, Decimal::ZERO);
+    }
+
+    #[test]
+    fn a_missing_rate_fails_and_names_the_pair() {
+        let revenue = vec![revenue("UK", "C-2", None, money("10", "GBP"))];
+        let accounts = BTreeMap::from([("C-2".to_owned(), id(ACME))]);
+        let err = reconcile(
+            OCT,
+            &[],
+            &revenue,
+            &accounts,
+            &BTreeMap::new(),
+            &conversions(),
+        )
+        .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Permanent);
+        assert!(err.to_string().contains("Intacct Daily Rate"), "{err}");
+    }
+
+    #[test]
+    fn only_deals_closed_in_the_period_are_bookings() {
+        let r = |id: &str, close: &str| {
+            json!({"Id": id, "Name": "D", "AccountId": ACME, "Account": {"Name": "Acme"},
+                   "Amount": 10.5, "CurrencyIsoCode": "USD", "CloseDate": close})
+            .as_object()
+            .cloned()
+            .unwrap()
+        };
+        let got = bookings_of(
+            OCT,
+            &[
+                r(O1, "2026-10-31"),
+                r(O2, "2026-11-01"),
+                r(O3, "2026-09-30"),
+            ],
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].opportunity, id(O1));
+        assert_eq!(got[0].amount, money("10.5", "USD"));
+        assert_eq!(got[0].account_name, "Acme");
+    }
+
+    #[test]
+    fn intacct_rates_join_headers_and_entries_per_rate_type() {
+        let rec = |fields: Value| IntacctRecord {
+            fields: fields.as_object().cloned().unwrap(),
+            ..Default::default()
+        };
+        let headers = [
+            rec(
+                json!({"RECORDNO": "7", "FROM_CURRENCY": "GBP", "TO_CURRENCY": "USD", "TYPENAME": "Intacct Daily Rate"}),
+            ),
+            rec(
+                json!({"RECORDNO": "8", "FROM_CURRENCY": "EUR", "TO_CURRENCY": "USD", "TYPENAME": "ECB Reference"}),
+            ),
+        ];
+        let entries = [
+            rec(
+                json!({"EXCHANGERATEID": "7", "EFFECTIVE_START_DATE": "10/01/2026", "RATE": "1.2654"}),
+            ),
+            rec(
+                json!({"EXCHANGERATEID": "7", "EFFECTIVE_START_DATE": "11/01/2026", "RATE": "1.3"}),
+            ),
+            rec(
+                json!({"EXCHANGERATEID": "8", "EFFECTIVE_START_DATE": "10/01/2026", "RATE": "1.0836"}),
+            ),
+        ];
+        let rates = intacct_rates(&headers, &entries);
+        let daily = &rates["Intacct Daily Rate"];
+        assert_eq!(
+            daily
+                .rate(code("GBP"), code("USD"), day("2026-10-31"))
+                .unwrap(),
+            dec("1.2654")
+        );
+        assert!(
+            rates["ECB Reference"]
+                .rate(code("GBP"), code("USD"), day("2026-10-31"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn records_are_written_only_when_they_differ_and_stale_ones_are_zeroed() {
+        let specs = SpecBundle::shipped().compile().unwrap();
+        let plan = specs.mapping(FLOW, MAPPING).unwrap();
+        let rec = sample();
+        let all = records_to_write(plan, OCT, &rec.rows, &BTreeMap::new()).unwrap();
+        assert_eq!(all.len(), 3);
+        let rhein = all
+            .iter()
+            .find(|r| r["Account__c"] == json!(id(RHEIN).as_str()))
+            .unwrap();
+        assert_eq!(rhein[KEY_FIELD], json!(format!("{}:2026-10", id(RHEIN))));
+        assert_eq!(rhein["Period__c"], json!("2026-10"));
+        assert_eq!(rhein["CurrencyIsoCode"], json!("EUR"));
+        assert_eq!(rhein["Variance__c"], json!(2200.0));
+
+        // What Salesforce holds after the first run: the same values (numbers as it returns them).
+        let mut existing: BTreeMap<String, SfRecord> = all
+            .iter()
+            .map(|r| (r[KEY_FIELD].as_str().unwrap().to_owned(), r.clone()))
+            .collect();
+        assert!(
+            records_to_write(plan, OCT, &rec.rows, &existing)
+                .unwrap()
+                .is_empty()
+        );
+
+        let stale_key = format!("{}:2026-10", id("001000000000009AAA"));
+        let mut stale = existing.values().next().unwrap().clone();
+        stale.insert(KEY_FIELD.into(), json!(stale_key));
+        stale.insert(
+            "Account__c".into(),
+            json!(id("001000000000009AAA").as_str()),
+        );
+        existing.insert(stale_key.clone(), stale);
+        let again = records_to_write(plan, OCT, &rec.rows, &existing).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0][KEY_FIELD], json!(stale_key));
+        assert_eq!(again[0]["Booked_Amount__c"], json!(0.0));
+    }
+}
