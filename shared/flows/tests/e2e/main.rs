@@ -6,4 +6,5 @@
 
 mod account_onboarding;
 mod opportunity_won;
+mod revenue_reconciliation;
 mod support;
