@@ -70,7 +70,7 @@ const RATE_LOOKBACK_DAYS: i64 = 366;
 const CUSTOMERS_PER_QUERY: usize = 100;
 
 /// How the reconciliation runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevenueReconciliationOptions {
     /// The currency of the totals and the chart.
     pub reporting_currency: CurrencyCode,
