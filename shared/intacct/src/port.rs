@@ -307,6 +307,20 @@ impl IntacctClient {
     }
 }
 
+impl IntacctClient {
+    /// The records of one keyed lookup (split to the gateway's limits, one request).
+    async fn read_keyed_one(
+        &self,
+        entity: Option<&EntityId>,
+        query: &KeyedQuery,
+    ) -> Result<Vec<XmlElement>, IntacctError> {
+        self.read_keyed(entity, std::slice::from_ref(query))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))
+    }
+}
+
 impl IntacctPort for IntacctClient {
     type Error = IntacctError;
 
@@ -350,13 +364,9 @@ impl IntacctPort for IntacctClient {
             select,
             docparid: object.transaction_type().map(str::to_owned),
         };
-        let mut results = self
-            .read_keyed(entity, std::slice::from_ref(&query))
-            .await?;
-        let records = results
-            .pop()
-            .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))?;
-        Ok(records
+        Ok(self
+            .read_keyed_one(entity, &query)
+            .await?
             .iter()
             .map(|el| to_record(object.name(), el))
             .collect())
@@ -498,13 +508,7 @@ impl IntacctPort for IntacctClient {
                 select: vec![object.id_field().to_owned(), object.link_field().to_owned()],
                 docparid: None,
             };
-            let mut results = self
-                .read_keyed(entity, std::slice::from_ref(&query))
-                .await?;
-            let records = results
-                .pop()
-                .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))?;
-            for el in &records {
+            for el in &self.read_keyed_one(entity, &query).await? {
                 let r = to_record(object.name(), el);
                 if let (Some(doc), Some(opp)) = (
                     r.field(object.id_field()),
