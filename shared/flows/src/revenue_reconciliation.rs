@@ -29,11 +29,13 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use lf_domain::datetime::{format_intacct_date, parse_date};
 use lf_domain::port::{
-    IntacctPort, IntacctRecord, LinkKind, Month, QueryFilter, RecognizedAmount, RecordQuery,
-    RecordRead, RevenueBasis, SalesforcePort, SfRecord, WriteResult, XrefStore,
+    AuditAction, AuditEntry, AuditLog, IntacctPort, IntacctRecord, LinkKind, Month, QueryFilter,
+    RecognizedAmount, RecordQuery, RecordRead, RevenueBasis, SalesforcePort, SfRecord, WriteResult,
+    XrefStore,
 };
 use lf_domain::{
-    Classify, CurrencyCode, EntityId, ErrorClass, Flow, IntacctKey, Money, SalesforceId,
+    Classify, CorrelationId, CurrencyCode, EntityId, ErrorClass, Flow, IntacctKey, Money,
+    RecordRef, SalesforceId,
 };
 use lf_mapping::{Entity, MapContext, Mapped, Rates, SpecSet};
 use rust_decimal::Decimal;
@@ -694,6 +696,24 @@ pub(crate) fn records_to_write(
     Ok(out)
 }
 
+/// What the audit log says of a written reconciliation record.
+fn audit_detail(record: &SfRecord) -> String {
+    let v = |f: &str| {
+        record.get(f).map_or_else(String::new, |v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    format!(
+        "{}: booked {}, recognized {}, variance {} {}",
+        v(KEY_FIELD),
+        v("Booked_Amount__c"),
+        v("Recognized_Amount__c"),
+        v("Variance__c"),
+        v("CurrencyIsoCode")
+    )
+}
+
 /// A decimal as the JSON number Salesforce's REST API takes.
 fn number(d: Decimal) -> Value {
     serde_json::from_str(&d.normalize().to_string()).unwrap_or(Value::Null)
@@ -990,13 +1010,34 @@ impl<P: Ports> RevenueReconciliation<P> {
                         .to_owned()
                 })
                 .collect();
+            let details: Vec<String> = records.iter().map(audit_detail).collect();
             let results = sf
                 .upsert(TARGET, KEY_FIELD, records)
                 .await
                 .map_err(sf_error("upserting the reconciliation records"))?;
-            for (result, label) in results.into_iter().zip(labels) {
+            let correlation = CorrelationId::new_random();
+            let now = self.ports.clock().now();
+            for ((result, label), detail) in results.into_iter().zip(labels).zip(details) {
                 match result {
-                    WriteResult::Saved { .. } => rec.writes.reconciliations += 1,
+                    WriteResult::Saved { id, created } => {
+                        rec.writes.reconciliations += 1;
+                        let entry = AuditEntry {
+                            record: RecordRef::salesforce(TARGET, &id),
+                            at: now,
+                            flow: FLOW,
+                            action: if created == Some(true) {
+                                AuditAction::Created
+                            } else {
+                                AuditAction::Updated
+                            },
+                            correlation_id: correlation.clone(),
+                            counterpart: None,
+                            detail,
+                        };
+                        if let Err(error) = self.ports.audit().append(&entry).await {
+                            tracing::warn!(%error, "audit entry not written");
+                        }
+                    }
                     WriteResult::Failed(f) => rec
                         .failures
                         .push(format!("{TARGET} {label}: {}: {}", f.code, f.message)),

@@ -2,8 +2,8 @@
 //! (US, UK, DE) and three currencies against the deals the test closes in Salesforce, with the
 //! Demo seed's own recognized revenue in that month, then rerun.
 
-use lf_domain::SalesforceId;
-use lf_domain::port::Month;
+use lf_domain::port::{AuditAction, AuditLog, Month};
+use lf_domain::{RecordRef, SalesforceId};
 use lf_flows::Reconciliation;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -131,6 +131,23 @@ async fn a_month_across_three_entities_matches_the_hand_computed_table_and_rerun
     assert_eq!(number(rhein, "Booked_Amount__c"), dec("2400"));
     assert_eq!(number(rhein, "Recognized_Amount__c"), dec("800"));
     assert_eq!(number(rhein, "Variance__c"), dec("1600"));
+    let rhein_id = SalesforceId::parse(&text(rhein, "Id")).unwrap();
+    let audit = world
+        .ports
+        .audit
+        .history(
+            &RecordRef::salesforce("Revenue_Reconciliation__c", &rhein_id),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].action, AuditAction::Created);
+    assert!(
+        audit[0].detail.contains("variance 1600"),
+        "{}",
+        audit[0].detail
+    );
     // Each deal: the revenue of its own documents.
     for (deal, recognized, variance) in [
         (&setup.acme_deal, "100", "4900"),
