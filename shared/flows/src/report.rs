@@ -97,6 +97,7 @@ impl Reconciliation {
         h.push_str("<h2>Booked vs recognized per account</h2>\n");
         h.push_str(&chart(&self.rows, rc));
         self.account_table(&mut h);
+        self.deal_table(&mut h);
         self.unmatched(&mut h);
         self.rates_table(&mut h);
         h.push_str("</body>\n</html>\n");
@@ -145,6 +146,33 @@ impl Reconciliation {
             b = amount(t.booked),
             r = amount(t.recognized),
         );
+    }
+
+    fn deal_table(&self, h: &mut String) {
+        h.push_str("<h2>Deals closed in the period</h2>\n");
+        if self.opportunities.is_empty() {
+            h.push_str("<p class=\"none\">None.</p>\n");
+            return;
+        }
+        h.push_str(
+            "<table id=\"deals\">\n<thead><tr><th>Opportunity</th><th>Currency</th>\
+             <th class=\"n\">Booked</th><th class=\"n\">Recognized (its documents)</th>\
+             <th class=\"n\">Variance</th></tr></thead>\n<tbody>\n",
+        );
+        for o in &self.opportunities {
+            let _ = writeln!(
+                h,
+                "<tr class=\"deal\"><td>{n}<br><small>{id}</small></td><td>{c}</td>\
+                 <td class=\"n\">{b}</td><td class=\"n\">{r}</td><td class=\"n\">{v}</td></tr>",
+                n = esc(&o.name),
+                id = esc(o.opportunity.as_str()),
+                c = esc(o.currency.as_str()),
+                b = amount(o.booked),
+                r = amount(o.recognized),
+                v = amount(o.variance),
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
     }
 
     fn unmatched(&self, h: &mut String) {

@@ -224,6 +224,12 @@ async fn the_report_of_a_run_lists_accounts_unmatched_items_and_rates() {
     assert!(html.contains(&format!("data-account=\"{}\"", setup.rhein)));
     assert!(html.contains("9,558.70 USD"), "the booked total");
     assert!(html.contains("C-3002"), "the unmatched revenue");
+    assert_eq!(
+        html.matches("<tr class=\"deal\">").count(),
+        4,
+        "the four deals"
+    );
+    assert!(html.contains(setup.newco_deal.as_str()));
     assert!(html.contains("Intacct ECB Reference"), "the rates used");
     assert!(html.contains("Salesforce DatedConversionRate"));
     assert!(!html.contains("<script"), "no script");
