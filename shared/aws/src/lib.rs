@@ -18,9 +18,11 @@
 //!
 //! [`spec_source`] loads the mapping specs at a function's cold start: from an S3 prefix or an
 //! SSM Parameter Store path when configured, else the shipped default. [`secrets`] reads
-//! credentials from Secrets Manager into `secrecy` types.
+//! credentials from Secrets Manager into `secrecy` types. [`report_store`] writes reports
+//! (the revenue reconciliation's HTML and CSV) to S3.
 
 pub mod config;
+pub mod report_store;
 pub mod schema;
 pub mod secrets;
 pub mod spec_source;
@@ -43,6 +45,7 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use limiter::DynamoLimiter;
 pub use parked::DynamoParkedFailures;
 pub use queue::SqsQueue;
+pub use report_store::{ReportStoreError, S3ReportStore};
 pub use schema::{Table, TableNames};
 pub use secrets::{SecretError, Secrets};
 pub use spec_source::{

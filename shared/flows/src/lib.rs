@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod opportunity_won;
 pub mod ports;
 mod records;
+pub mod report;
+pub mod revenue_reconciliation;
 pub mod runner;
 mod setup;
 mod writeback;
@@ -37,5 +39,8 @@ pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};
 pub use metrics::{FlowCounts, Metrics};
 pub use opportunity_won::{DocumentKind, OpportunityWon, OpportunityWonOptions};
 pub use ports::{FlowPorts, Ports};
+pub use revenue_reconciliation::{
+    Reconciliation, ReconciliationError, RevenueReconciliation, RevenueReconciliationOptions,
+};
 pub use runner::{BatchCounts, BatchReport, RetryRequest, run_batch};
 pub use setup::SetupError;

@@ -103,7 +103,6 @@ impl WriteBack {
     }
 
     /// How many records would be written.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.records.len()
     }

@@ -1,6 +1,7 @@
 //! [`IntacctClient`] as the flows' [`IntacctPort`]: domain requests turned into functions,
 //! batched, and the results turned back into field trees.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lf_domain::port::{
@@ -306,6 +307,20 @@ impl IntacctClient {
     }
 }
 
+impl IntacctClient {
+    /// The records of one keyed lookup (split to the gateway's limits, one request).
+    async fn read_keyed_one(
+        &self,
+        entity: Option<&EntityId>,
+        query: &KeyedQuery,
+    ) -> Result<Vec<XmlElement>, IntacctError> {
+        self.read_keyed(entity, std::slice::from_ref(query))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))
+    }
+}
+
 impl IntacctPort for IntacctClient {
     type Error = IntacctError;
 
@@ -349,13 +364,9 @@ impl IntacctPort for IntacctClient {
             select,
             docparid: object.transaction_type().map(str::to_owned),
         };
-        let mut results = self
-            .read_keyed(entity, std::slice::from_ref(&query))
-            .await?;
-        let records = results
-            .pop()
-            .unwrap_or_else(|| Err(IntacctError::protocol("the lookup gave no outcome")))?;
-        Ok(records
+        Ok(self
+            .read_keyed_one(entity, &query)
+            .await?
             .iter()
             .map(|el| to_record(object.name(), el))
             .collect())
@@ -483,18 +494,45 @@ impl IntacctPort for IntacctClient {
                 revenue_accounts: accounts.clone(),
             },
         };
-        Ok(
-            IntacctClient::recognized_revenue(self, entity, period, &source)
-                .await?
-                .into_iter()
-                .map(|r| RecognizedAmount {
-                    customer_id: r.customer_id,
-                    month,
-                    currency: r.currency,
-                    amount: r.amount,
-                })
-                .collect(),
-        )
+        let sums = IntacctClient::recognized_revenue(self, entity, period, &source).await?;
+        // The documents' opportunity ids, one batched lookup: that is what lets the flow match
+        // revenue to the deal it came from rather than only to the customer.
+        let documents: Vec<String> = sums.iter().filter_map(|r| r.document.clone()).collect();
+        let mut opportunities: BTreeMap<String, String> = BTreeMap::new();
+        if !documents.is_empty() {
+            let object = IntacctObject::ArInvoice;
+            let query = KeyedQuery {
+                object: object.name().to_owned(),
+                field: object.id_field().to_owned(),
+                values: documents,
+                select: vec![object.id_field().to_owned(), object.link_field().to_owned()],
+                docparid: None,
+            };
+            for el in &self.read_keyed_one(entity, &query).await? {
+                let r = to_record(object.name(), el);
+                if let (Some(doc), Some(opp)) = (
+                    r.field(object.id_field()),
+                    r.field(object.link_field())
+                        .filter(|o| !o.trim().is_empty()),
+                ) {
+                    opportunities.insert(doc.to_owned(), opp.to_owned());
+                }
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|r| RecognizedAmount {
+                opportunity_id: r
+                    .document
+                    .as_ref()
+                    .and_then(|d| opportunities.get(d).cloned()),
+                customer_id: r.customer_id,
+                month,
+                currency: r.currency,
+                amount: r.amount,
+                document: r.document,
+            })
+            .collect())
     }
 }
 

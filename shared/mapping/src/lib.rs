@@ -162,6 +162,7 @@ impl SpecBundle {
         Ok(SpecSet {
             flows: compiled.flows,
             tests: Arc::new(compiled.tests),
+            entities: compiled.entities.into_values().collect(),
         })
     }
 }
@@ -171,6 +172,7 @@ impl SpecBundle {
 pub struct SpecSet {
     flows: BTreeMap<Flow, (String, BTreeMap<String, Arc<MappingPlan>>)>,
     tests: Arc<Vec<compile::CompiledTest>>,
+    entities: Vec<Arc<Entity>>,
 }
 
 impl SpecSet {
@@ -197,6 +199,12 @@ impl SpecSet {
             .get(&flow)
             .into_iter()
             .flat_map(|(_, m)| m.iter().map(|(n, p)| (n.as_str(), &**p)))
+    }
+
+    /// Every Intacct entity the specs define (the entities library), sorted by id: what a
+    /// company-wide flow such as the revenue reconciliation reads entity by entity.
+    pub fn entities(&self) -> &[Arc<Entity>] {
+        &self.entities
     }
 
     /// The number of test cases in the specs.

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lf_aws::{
     DynamoAuditLog, DynamoIdempotencyStore, DynamoLimiter, DynamoParkedFailures, DynamoSyncState,
-    DynamoXrefStore, SecretError, Secrets, SpecClients, SpecLoadError, SqsQueue,
+    DynamoXrefStore, S3ReportStore, SecretError, Secrets, SpecClients, SpecLoadError, SqsQueue,
 };
 use lf_domain::port::{ConcurrencyLimiter, IdempotencyConfig};
 use lf_domain::{Clock, Flow, PortError, SalesforceId, SystemClock};
-use lf_flows::{FlowPorts, SetupError};
+use lf_flows::{FlowPorts, RevenueReconciliation, SetupError};
 use lf_intacct::{IntacctClient, IntacctConfig, IntacctError, SmartEventVerifier};
 use lf_intake::{
     ChangePoller, FlowQueues, Intake, IntakeConfig, PollStream, PollerConfig, RoutingTable,
@@ -27,7 +27,7 @@ use lf_salesforce::{SalesforceClient, SalesforceConfig, SalesforceError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{
-    ConfigError, INTACCT_SECRET_VAR, RuntimeConfig, SALESFORCE_INSTANCE_URL_VAR,
+    ConfigError, INTACCT_SECRET_VAR, REPORT_BUCKET_VAR, RuntimeConfig, SALESFORCE_INSTANCE_URL_VAR,
     SALESFORCE_LOGIN_URL_VAR, SALESFORCE_ORG_IDS_VAR, SALESFORCE_SECRET_VAR, SalesforceAuth,
     WEBHOOK_SECRET_VAR,
 };
@@ -289,6 +289,28 @@ impl ColdStart {
             audit: self.audit(),
             clock: self.clock(),
         })
+    }
+
+    /// The revenue reconciliation over the deployment's ports, with the configured currencies
+    /// and revenue basis.
+    pub async fn revenue_reconciliation(
+        &self,
+    ) -> Result<RevenueReconciliation<AwsFlowPorts>, BootstrapError> {
+        Ok(RevenueReconciliation::new(
+            self.flow_ports().await?,
+            self.specs().await?,
+            self.config.reconciliation.clone(),
+        )?)
+    }
+
+    /// Where the reconciliation's reports go (`LEDGERFORCE_REPORT_BUCKET`, required).
+    pub fn report_store(&self) -> Result<S3ReportStore, BootstrapError> {
+        let bucket = required(&self.config.report_bucket, REPORT_BUCKET_VAR)?;
+        Ok(S3ReportStore::new(
+            &self.sdk,
+            bucket,
+            &self.config.report_prefix,
+        ))
     }
 
     /// The webhook intake serving `endpoint`, with its tokens from the webhook secret (one

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use lf_aws::{AwsSettings, SpecSource, TableNames};
-use lf_domain::Flow;
+use lf_domain::port::RevenueBasis;
+use lf_domain::{CurrencyCode, Flow};
+use lf_flows::RevenueReconciliationOptions;
 
 /// The prefix of every table name (`ledgerforce-<stage>`).
 pub const TABLE_PREFIX_VAR: &str = "LEDGERFORCE_TABLE_PREFIX";
@@ -25,6 +27,18 @@ pub const SALESFORCE_AUTH_VAR: &str = "LEDGERFORCE_SALESFORCE_AUTH";
 pub const SALESFORCE_ORG_IDS_VAR: &str = "LEDGERFORCE_SALESFORCE_ORG_IDS";
 /// The Intacct XML gateway; default the production one.
 pub const INTACCT_ENDPOINT_URL_VAR: &str = "INTACCT_ENDPOINT_URL";
+
+/// The S3 bucket the revenue reconciliation writes its report to, and the key prefix.
+pub const REPORT_BUCKET_VAR: &str = "LEDGERFORCE_REPORT_BUCKET";
+pub const REPORT_PREFIX_VAR: &str = "LEDGERFORCE_REPORT_PREFIX";
+/// The reconciliation's reporting currency (ISO 4217; default USD).
+pub const REPORTING_CURRENCY_VAR: &str = "LEDGERFORCE_REPORTING_CURRENCY";
+/// The Salesforce org's corporate currency, which its dated conversion rates are relative to
+/// (default USD).
+pub const CORPORATE_CURRENCY_VAR: &str = "LEDGERFORCE_SALESFORCE_CORPORATE_CURRENCY";
+/// Where recognized revenue is read: `schedule` (default: posted revenue recognition schedule
+/// entries) or `gl:4000,4100` (GL detail on those revenue accounts).
+pub const REVENUE_BASIS_VAR: &str = "LEDGERFORCE_REVENUE_BASIS";
 
 /// The variable holding a flow's queue URL: `LEDGERFORCE_QUEUE_URL_OPPORTUNITY_WON`.
 pub fn queue_url_var(flow: Flow) -> String {
@@ -72,6 +86,11 @@ pub struct RuntimeConfig {
     /// Empty until the Salesforce webhook is built, which then names the variable.
     pub salesforce_org_ids: Vec<String>,
     pub intacct_endpoint_url: String,
+    /// `None` until the reconciliation's report store is built, which then names the variable.
+    pub report_bucket: Option<String>,
+    /// Empty or ending in `/`.
+    pub report_prefix: String,
+    pub reconciliation: RevenueReconciliationOptions,
     /// The SDK's own providers (region, credentials, `AWS_ENDPOINT_URL`) unless overridden:
     /// tests point it at moto.
     pub aws: AwsSettings,
@@ -129,6 +148,7 @@ impl RuntimeConfig {
                     .collect()
             })
             .unwrap_or_default();
+        let reconciliation = reconciliation_options(&get)?;
         Ok(Self {
             tables: TableNames::with_prefix(prefix.trim()),
             queue_urls,
@@ -144,6 +164,18 @@ impl RuntimeConfig {
             intacct_endpoint_url: get(INTACCT_ENDPOINT_URL_VAR)
                 .map(|u| u.trim().to_owned())
                 .unwrap_or_else(|| lf_intacct::DEFAULT_ENDPOINT_URL.to_owned()),
+            report_bucket: get(REPORT_BUCKET_VAR).map(|b| b.trim().to_owned()),
+            report_prefix: get(REPORT_PREFIX_VAR)
+                .map(|p| {
+                    let p = p.trim().trim_matches('/');
+                    if p.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{p}/")
+                    }
+                })
+                .unwrap_or_default(),
+            reconciliation,
             aws: AwsSettings::default(),
         })
     }
@@ -157,6 +189,54 @@ impl RuntimeConfig {
                 var: queue_url_var(flow),
             })
     }
+}
+
+/// The reconciliation's currencies and revenue basis.
+fn reconciliation_options(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<RevenueReconciliationOptions, ConfigError> {
+    let mut options = RevenueReconciliationOptions::default();
+    let currency = |var: &str| -> Result<Option<CurrencyCode>, ConfigError> {
+        get(var)
+            .map(|c| {
+                CurrencyCode::parse(&c).map_err(|e| ConfigError::Invalid {
+                    var: var.to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    };
+    if let Some(c) = currency(REPORTING_CURRENCY_VAR)? {
+        options.reporting_currency = c;
+    }
+    if let Some(c) = currency(CORPORATE_CURRENCY_VAR)? {
+        options.corporate_currency = c;
+    }
+    match get(REVENUE_BASIS_VAR).as_deref().map(str::trim) {
+        None | Some("schedule") => {}
+        Some(gl) if gl.starts_with("gl:") => {
+            let accounts: Vec<String> = gl[3..]
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if accounts.is_empty() {
+                return Err(ConfigError::Invalid {
+                    var: REVENUE_BASIS_VAR.to_owned(),
+                    reason: "`gl:` needs at least one revenue account (`gl:4000,4100`)".into(),
+                });
+            }
+            options.basis = RevenueBasis::GlAccounts(accounts);
+        }
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                var: REVENUE_BASIS_VAR.to_owned(),
+                reason: format!("`{other}` is neither `schedule` nor `gl:ACCOUNT,...`"),
+            });
+        }
+    }
+    Ok(options)
 }
 
 #[cfg(test)]
@@ -223,5 +303,42 @@ mod tests {
             bad.to_string().contains("LEDGERFORCE_MAPPING_SOURCE"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn the_reconciliation_reads_its_bucket_currencies_and_basis() {
+        let ok = from(&[
+            (TABLE_PREFIX_VAR, "p"),
+            (REPORT_BUCKET_VAR, " finance-reports "),
+            (REPORT_PREFIX_VAR, "/monthly/"),
+            (REPORTING_CURRENCY_VAR, "eur"),
+            (REVENUE_BASIS_VAR, "gl:4000, 4100"),
+        ])
+        .unwrap();
+        assert_eq!(ok.report_bucket.as_deref(), Some("finance-reports"));
+        assert_eq!(ok.report_prefix, "monthly/");
+        assert_eq!(ok.reconciliation.reporting_currency.as_str(), "EUR");
+        assert_eq!(ok.reconciliation.corporate_currency.as_str(), "USD");
+        assert_eq!(
+            ok.reconciliation.basis,
+            RevenueBasis::GlAccounts(vec!["4000".into(), "4100".into()])
+        );
+        let default = from(&[(TABLE_PREFIX_VAR, "p")]).unwrap();
+        assert_eq!(default.report_bucket, None);
+        assert_eq!(
+            default.reconciliation,
+            RevenueReconciliationOptions::default()
+        );
+        for (var, value) in [
+            (REPORTING_CURRENCY_VAR, "dollars"),
+            (REVENUE_BASIS_VAR, "gl:"),
+            (REVENUE_BASIS_VAR, "ledger"),
+        ] {
+            let bad = from(&[(TABLE_PREFIX_VAR, "p"), (var, value)]).unwrap_err();
+            assert!(
+                matches!(&bad, ConfigError::Invalid { var: v, .. } if v == var),
+                "{bad}"
+            );
+        }
     }
 }

@@ -2,12 +2,14 @@
 //! read once, the cold start that builds adapters, connectors and specs outside the handler
 //! ([`ColdStart`]), and the invocation loops: the SQS partial-batch handler over
 //! [`lf_flows::run_batch`], the API Gateway HTTP API webhook handler over
-//! [`lf_intake::Intake`], and the scheduled change poller.
+//! [`lf_intake::Intake`], the scheduled change poller, and the monthly revenue reconciliation
+//! with its report to S3.
 
 pub mod bootstrap;
 pub mod config;
 pub mod http_api;
 pub mod poll;
+pub mod reconcile;
 pub mod sqs;
 pub mod tracing_setup;
 
@@ -15,5 +17,9 @@ pub use bootstrap::{AwsChangePoller, AwsFlowPorts, BootstrapError, ColdStart, En
 pub use config::{ConfigError, RuntimeConfig, SalesforceAuth};
 pub use http_api::{from_api_gateway, http_invocation, run_http_function, to_api_gateway};
 pub use poll::{PollFailed, poll_invocation, poll_summary, run_poller_function};
+pub use reconcile::{
+    ReconciliationFailed, ReportSink, period_of, reconciliation_invocation,
+    run_reconciliation_function,
+};
 pub use sqs::{run_sqs_function, sqs_batch};
 pub use tracing_setup::init_tracing;

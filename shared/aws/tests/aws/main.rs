@@ -12,5 +12,6 @@
 
 mod contract;
 mod moto;
+mod report_store;
 mod secrets;
 mod spec_source;

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -275,7 +276,83 @@ pub struct Month {
     pub month: u32,
 }
 
-/// Revenue recognized for one customer in one month and currency.
+impl Month {
+    /// The month containing `date`.
+    pub fn of(date: NaiveDate) -> Self {
+        Self {
+            year: date.year(),
+            month: date.month(),
+        }
+    }
+
+    /// Parses `YYYY-MM`; `None` when it is not a month.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (y, m) = text.trim().split_once('-')?;
+        if y.len() != 4 || m.len() != 2 {
+            return None;
+        }
+        let month = Self {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+        };
+        month.first_day().map(|_| month)
+    }
+
+    /// The first day, `None` when `month` is not 1 to 12.
+    pub fn first_day(&self) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1)
+    }
+
+    /// The last day, `None` when `month` is not 1 to 12.
+    pub fn last_day(&self) -> Option<NaiveDate> {
+        self.next().first_day()?.pred_opt()
+    }
+
+    /// The month before.
+    pub fn previous(&self) -> Self {
+        if self.month <= 1 {
+            Self {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The month after.
+    pub fn next(&self) -> Self {
+        if self.month >= 12 {
+            Self {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    /// Whether `date` falls in this month.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        Self::of(date) == *self
+    }
+}
+
+/// `YYYY-MM`.
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Revenue recognized for one customer in one month and currency, from one source document
+/// when the line names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecognizedAmount {
     pub customer_id: String,
@@ -283,6 +360,10 @@ pub struct RecognizedAmount {
     /// `None` when the line carried none (the entity's base currency).
     pub currency: Option<String>,
     pub amount: Decimal,
+    /// The source document's number (the AR invoice's `RECORDID`), when the line names one.
+    pub document: Option<String>,
+    /// The document's `SFDC_OPPORTUNITY_ID`, when it carries one.
+    pub opportunity_id: Option<String>,
 }
 
 /// What the flows need from one Intacct company.
@@ -389,7 +470,8 @@ pub trait IntacctPort: Send + Sync {
         fields: &AccountFields,
     ) -> impl Future<Output = Result<CustomerAccounts, Self::Error>> + Send;
 
-    /// Revenue recognized in `month` per customer and currency, sorted by customer.
+    /// Revenue recognized in `month` per customer, currency and source document (with the
+    /// document's Salesforce opportunity id), sorted by customer.
     fn recognized_revenue(
         &self,
         entity: Option<&EntityId>,
@@ -415,6 +497,25 @@ mod tests {
         assert_eq!(IntacctObject::Customer.default_entity(Some(&us)), None);
         assert_eq!(IntacctObject::Contact.link_field(), "SFDC_CONTACT_ID");
         assert_eq!(IntacctObject::ArInvoice.id_field(), "RECORDID");
+    }
+
+    #[test]
+    fn months_parse_bound_and_step() {
+        let feb = Month::parse("2024-02").unwrap();
+        assert_eq!(feb.to_string(), "2024-02");
+        assert_eq!(feb.last_day(), NaiveDate::from_ymd_opt(2024, 2, 29));
+        assert_eq!(
+            Month::parse("2025-01").unwrap().previous().to_string(),
+            "2024-12"
+        );
+        assert_eq!(
+            Month::parse("2025-12").unwrap().next().to_string(),
+            "2026-01"
+        );
+        assert!(Month::parse("2025-13").is_none());
+        assert!(Month::parse("202501").is_none());
+        assert!(feb.contains(NaiveDate::from_ymd_opt(2024, 2, 1).unwrap()));
+        assert!(!feb.contains(NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()));
     }
 
     #[test]

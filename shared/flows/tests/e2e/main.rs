@@ -9,4 +9,5 @@ mod account_sync;
 mod credit_alerts;
 mod invoice_status;
 mod opportunity_won;
+mod revenue_reconciliation;
 mod support;

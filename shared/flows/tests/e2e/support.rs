@@ -526,3 +526,160 @@ pub async fn faulty_ports(
     });
     (ports, db.parked_failures(), dir)
 }
+// ---- revenue-reconciliation ----
+
+/// The reconciliation flow over the world's ports, reporting in USD from posted schedules.
+impl World {
+    pub fn revenue_reconciliation(&self) -> lf_flows::RevenueReconciliation<Arc<Ports>> {
+        lf_flows::RevenueReconciliation::new(
+            self.ports.clone(),
+            self.specs.clone(),
+            lf_flows::RevenueReconciliationOptions::default(),
+        )
+        .unwrap()
+    }
+}
+
+/// What the reconciliation tests set up for `period`, through the sandboxes' handles and the
+/// Intacct API, on top of the Demo seed:
+/// - Salesforce: the month's dated rates set to EUR 0.92 and GBP 0.80 per USD; no Demo deal
+///   closing in the month; four deals closed won on the 15th: Acme (Demo account 2, C-1001)
+///   USD 5000, Rhein (6, C-3001) EUR 2400, Oakwood (5, C-2001) GBP 1000, and a new US account
+///   with no Intacct customer USD 700.
+/// - Intacct: invoices recognized monthly over twelve months from the month's first day,
+///   carrying SFDC_OPPORTUNITY_ID: US C-1001 USD 1200 (Acme's deal, 100 a month), DE C-3001 EUR
+///   2400 (Rhein's deal, 200 a month), DE C-3002 EUR 1200 (a customer linked to no account,
+///   with an id of no deal of the month: 100 a month, unmatched).
+/// - The Demo seed's own schedules recognize in that month (it is the one before the sandbox's
+///   start): C-1001 USD 1000 (US), C-2001 GBP 300 (UK), C-3001 EUR 600 (DE).
+pub struct ReconciliationSetup {
+    pub acme: SalesforceId,
+    pub rhein: SalesforceId,
+    pub oakwood: SalesforceId,
+    pub newco: SalesforceId,
+    pub acme_deal: SalesforceId,
+    pub rhein_deal: SalesforceId,
+    pub oakwood_deal: SalesforceId,
+    pub newco_deal: SalesforceId,
+}
+
+impl ReconciliationSetup {
+    pub async fn new(world: &World, period: lf_domain::port::Month) -> Self {
+        use lf_domain::port::{IdempotentWrite, IntacctObject, IntacctPort};
+
+        let first = period.first_day().unwrap();
+        let close = (first + chrono::Duration::days(14)).to_string();
+        let org = &world.org;
+        for o in org.records("Opportunity") {
+            let in_period = text(&o, "CloseDate").get(..7) == Some(period.to_string().as_str());
+            if in_period && text(&o, "StageName") == "Closed Won" {
+                let before = (first - chrono::Duration::days(1)).to_string();
+                org.update(&text(&o, "Id"), json!({"CloseDate": before}))
+                    .unwrap();
+            }
+        }
+        for (iso, rate) in [("EUR", 0.92), ("GBP", 0.80)] {
+            let existing = org
+                .records("DatedConversionRate")
+                .into_iter()
+                .find(|r| text(r, "IsoCode") == iso && text(r, "StartDate") == first.to_string());
+            match existing {
+                Some(r) => org
+                    .update(&text(&r, "Id"), json!({"ConversionRate": rate}))
+                    .unwrap(),
+                None => {
+                    org.insert(
+                        "DatedConversionRate",
+                        json!({"IsoCode": iso, "ConversionRate": rate, "StartDate": first.to_string()}),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let id = |s: &str| SalesforceId::parse(s).unwrap();
+        let acme = id(&lf_sandbox_intacct::demo_account_id(2));
+        let oakwood = id(&lf_sandbox_intacct::demo_account_id(5));
+        let rhein = id(&lf_sandbox_intacct::demo_account_id(6));
+        let newco = id(&world.new_account("Newco Analytics", "United States"));
+        let deal = |account: &SalesforceId, name: &str, currency: &str, amount: u32| {
+            let opp = org
+                .insert(
+                    "Opportunity",
+                    json!({"Name": name, "AccountId": account.as_str(), "StageName": "Prospecting",
+                           "CloseDate": close, "CurrencyIsoCode": currency, "Amount": amount}),
+                )
+                .unwrap();
+            org.update(&opp, json!({"StageName": "Closed Won"}))
+                .unwrap();
+            id(&opp)
+        };
+        let acme_deal = deal(&acme, "Acme - Analytics add-on", "USD", 5000);
+        let rhein_deal = deal(&rhein, "Rhein - Platform", "EUR", 2400);
+        let oakwood_deal = deal(&oakwood, "Oakwood - Seats", "GBP", 1000);
+        let newco_deal = deal(&newco, "Newco - First order", "USD", 700);
+
+        let parts = |d: chrono::NaiveDate| {
+            json!({"year": d.format("%Y").to_string(), "month": d.format("%m").to_string(),
+                   "day": d.format("%d").to_string()})
+        };
+        let end = first
+            .checked_add_months(chrono::Months::new(12))
+            .and_then(|d| d.pred_opt())
+            .unwrap();
+        let invoice = |customer: &str, currency: &str, rate_type: &str, amount: &str| {
+            json!({
+                "customerid": customer, "datecreated": parts(first), "termname": "Net 30",
+                "description": "Reconciliation test", "currency": currency, "exchratetype": rate_type,
+                "invoiceitems": {"lineitem": [{
+                    "glaccountno": "4000", "amount": amount, "itemid": "SUB-PLAT",
+                    "revrectemplate": "Monthly straight line",
+                    "revrecstartdate": parts(first), "revrecenddate": parts(end)}]}
+            })
+            .as_object()
+            .cloned()
+            .unwrap()
+        };
+        let not_a_deal_of_the_month = id("006LF0000000099");
+        for (entity, link, fields) in [
+            (
+                "US",
+                &acme_deal,
+                invoice("C-1001", "USD", "Intacct Daily Rate", "1200.00"),
+            ),
+            (
+                "DE",
+                &rhein_deal,
+                invoice("C-3001", "EUR", "ECB Reference", "2400.00"),
+            ),
+            (
+                "DE",
+                &not_a_deal_of_the_month,
+                invoice("C-3002", "EUR", "ECB Reference", "1200.00"),
+            ),
+        ] {
+            let write = IdempotentWrite {
+                key: lf_domain::IdempotencyKey::derive("reconciliation-test", &[link.as_str()])
+                    .unwrap(),
+                object: IntacctObject::ArInvoice,
+                link: link.clone(),
+                fields,
+            };
+            let entity = lf_domain::EntityId::parse(entity).unwrap();
+            let results =
+                IntacctPort::create_idempotent(&world.ports.intacct, Some(&entity), &[write])
+                    .await
+                    .expect("the invoice request");
+            results[0].as_ref().expect("the invoice is created");
+        }
+        ReconciliationSetup {
+            acme,
+            rhein,
+            oakwood,
+            newco,
+            acme_deal,
+            rhein_deal,
+            oakwood_deal,
+            newco_deal,
+        }
+    }
+}

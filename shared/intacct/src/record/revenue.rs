@@ -158,6 +158,11 @@ pub trait RevenueLine {
     /// `(customer, date, currency, signed amount)`, or `None` when the line has no customer,
     /// date or amount (it cannot be attributed).
     fn revenue(&self) -> Option<(String, NaiveDate, Option<String>, Decimal)>;
+
+    /// The source document's number, when the line names one.
+    fn document(&self) -> Option<String> {
+        None
+    }
 }
 
 impl RevenueLine for RevRecScheduleEntry {
@@ -171,6 +176,10 @@ impl RevenueLine for RevRecScheduleEntry {
             self.currency.clone(),
             self.amount?,
         ))
+    }
+
+    fn document(&self) -> Option<String> {
+        self.doc_number.clone().filter(|d| !d.trim().is_empty())
     }
 }
 
@@ -191,25 +200,30 @@ impl RevenueLine for GlDetail {
     }
 }
 
-/// Revenue recognized for one customer in one period and currency.
+/// Revenue recognized for one customer in one period and currency, from one source document
+/// (`None`: lines that name none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecognizedRevenue {
     pub customer_id: String,
     pub period: RevenuePeriod,
     pub currency: Option<String>,
+    pub document: Option<String>,
     pub amount: Decimal,
 }
 
-/// Sums revenue lines per customer, period and currency (sorted by customer, then period).
-/// Lines that cannot be attributed are skipped and counted in the second value.
+type RevenueKey = (String, RevenuePeriod, Option<String>, Option<String>);
+
+/// Sums revenue lines per customer, period, currency and source document (sorted by
+/// customer, then period). Lines that cannot be attributed are skipped and counted in the
+/// second value.
 pub fn recognized_revenue<L: RevenueLine>(lines: &[L]) -> (Vec<RecognizedRevenue>, usize) {
-    let mut sums: BTreeMap<(String, RevenuePeriod, Option<String>), Decimal> = BTreeMap::new();
+    let mut sums: BTreeMap<RevenueKey, Decimal> = BTreeMap::new();
     let mut skipped = 0;
     for line in lines {
         match line.revenue() {
             Some((customer, date, currency, amount)) => {
                 *sums
-                    .entry((customer, RevenuePeriod::of(date), currency))
+                    .entry((customer, RevenuePeriod::of(date), currency, line.document()))
                     .or_default() += amount;
             }
             None => skipped += 1,
@@ -218,10 +232,11 @@ pub fn recognized_revenue<L: RevenueLine>(lines: &[L]) -> (Vec<RecognizedRevenue
     let out = sums
         .into_iter()
         .map(
-            |((customer_id, period, currency), amount)| RecognizedRevenue {
+            |((customer_id, period, currency, document), amount)| RecognizedRevenue {
                 customer_id,
                 period,
                 currency,
+                document,
                 amount,
             },
         )

@@ -52,6 +52,8 @@ pub(crate) struct CompiledTest {
 pub(crate) struct Compiled {
     pub flows: BTreeMap<Flow, (String, BTreeMap<String, Arc<MappingPlan>>)>,
     pub tests: Vec<CompiledTest>,
+    /// Every entity the specs define, by id.
+    pub entities: BTreeMap<String, Arc<Entity>>,
 }
 
 struct File {
@@ -316,6 +318,12 @@ impl<'f, 'd> Compiler<'f, 'd> {
         let mut out = Compiled {
             flows: BTreeMap::new(),
             tests: Vec::new(),
+            entities: self
+                .pieces
+                .iter()
+                .flat_map(|p| p.entities.values())
+                .map(|e| (e.id.as_str().to_owned(), e.clone()))
+                .collect(),
         };
         for f in 0..self.files.len() {
             let mappings = self.mappings(f);

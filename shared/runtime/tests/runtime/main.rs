@@ -13,4 +13,5 @@ mod deployed;
 mod events;
 mod moto;
 mod poller;
+mod reconcile;
 mod webhook;
