@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use chrono::Datelike;
+
 /// A started `ledgerforce local` and the lines it printed up to "Press Ctrl-C".
 struct Local {
     child: Child,
@@ -399,4 +401,50 @@ async fn a_phone_changed_in_salesforce_reaches_intacct_and_is_not_written_back()
     assert_eq!(after["parked"], before["parked"], "{after}");
     let (ok, rest) = local.stop();
     assert!(ok, "{rest:?}");
+}
+
+#[tokio::test]
+async fn a_reconciliation_run_on_demand_writes_its_report_and_a_rerun_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let local = start(&data);
+    let line = local.value("reconcile:");
+    let url = line.split_whitespace().nth(1).unwrap().to_owned();
+    let base = url.split('?').next().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let run = |period: &str| http.post(&base).query(&[("period", period)]).send();
+    let bad = run("2026-13").await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // Last month holds posted revenue schedule entries in the demo company.
+    let period = {
+        let today = chrono::Utc::now().date_naive();
+        let first = today.with_day(1).unwrap();
+        (first - chrono::Duration::days(1))
+            .format("%Y-%m")
+            .to_string()
+    };
+    let first = run(&period).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(first["period"], period.as_str());
+    let accounts = first["accounts"].as_u64().unwrap();
+    assert!(accounts > 0, "{first}");
+    assert_eq!(first["written"]["reconciliations"].as_u64(), Some(accounts));
+    let html = std::fs::read_to_string(first["report"]["html"].as_str().unwrap()).unwrap();
+    assert!(html.contains("<svg") && html.contains(&period), "{html}");
+    assert!(
+        first["report"]["html"]
+            .as_str()
+            .unwrap()
+            .starts_with(data.to_str().unwrap())
+    );
+    let csv = std::fs::read_to_string(first["report"]["csv"].as_str().unwrap()).unwrap();
+    assert_eq!(csv.lines().count() as u64, accounts + 1, "{csv}");
+
+    let again: serde_json::Value = run(&period).await.unwrap().json().await.unwrap();
+    assert_eq!(again["written"]["reconciliations"], 0, "{again}");
+    assert_eq!(again["written"]["opportunities"], 0, "{again}");
+    assert_eq!(again["recognized"], first["recognized"]);
+    assert!(local.stop().0);
 }

@@ -28,7 +28,38 @@ const CSV_HEADER: [&str; 12] = [
     "deals",
 ];
 
+/// Where the report of `period` goes, relative to a bucket prefix or a data folder:
+/// `revenue-reconciliation/2026-10/report.html` and `revenue-reconciliation/2026-10/accounts.csv`.
+pub fn report_names(period: lf_domain::port::Month) -> (String, String) {
+    let folder = format!("revenue-reconciliation/{period}");
+    (
+        format!("{folder}/report.html"),
+        format!("{folder}/accounts.csv"),
+    )
+}
+
 impl Reconciliation {
+    /// What a run did, in a few numbers, with where its report went (`html`, `csv`): the
+    /// function's answer and the local on-demand run's.
+    pub fn summary(&self, html: &str, csv: &str) -> serde_json::Value {
+        serde_json::json!({
+            "period": self.period.to_string(),
+            "reporting_currency": self.reporting_currency.as_str(),
+            "accounts": self.rows.len(),
+            "booked": self.totals.booked.to_string(),
+            "recognized": self.totals.recognized.to_string(),
+            "variance": self.totals.variance.to_string(),
+            "unmatched_revenue": self.unmatched_revenue.len(),
+            "unmatched_bookings": self.unmatched_bookings.len(),
+            "written": {
+                "reconciliations": self.writes.reconciliations,
+                "opportunities": self.writes.opportunities,
+            },
+            "failures": self.failures,
+            "report": {"html": html, "csv": csv},
+        })
+    }
+
     /// The per-account rows as CSV (RFC 4180, a header line first).
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());

@@ -15,8 +15,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use lf_aws::{ReportStoreError, S3ReportStore};
 use lf_domain::Classify;
 use lf_domain::port::Month;
-use lf_flows::{Ports, Reconciliation, RevenueReconciliation};
-use serde_json::{Value, json};
+pub use lf_flows::report::report_names;
+use lf_flows::{Ports, RevenueReconciliation};
+use serde_json::Value;
 
 /// Where a report goes; [`S3ReportStore`] in a deployment.
 pub trait ReportSink: Send + Sync {
@@ -98,31 +99,6 @@ pub fn period_of(event: &Value, now: DateTime<Utc>) -> Result<Month, Reconciliat
     Ok(Month::of(at.date_naive()).previous())
 }
 
-/// The report objects of `period`: `revenue-reconciliation/2026-10/report.html` and `.csv`.
-pub fn report_names(period: Month) -> (String, String) {
-    let folder = format!("revenue-reconciliation/{period}");
-    (
-        format!("{folder}/report.html"),
-        format!("{folder}/accounts.csv"),
-    )
-}
-
-/// The invocation's answer.
-pub fn reconciliation_summary(rec: &Reconciliation, html: &str, csv: &str) -> Value {
-    json!({
-        "period": rec.period.to_string(),
-        "reporting_currency": rec.reporting_currency.as_str(),
-        "accounts": rec.rows.len(),
-        "booked": rec.totals.booked.to_string(),
-        "recognized": rec.totals.recognized.to_string(),
-        "variance": rec.totals.variance.to_string(),
-        "unmatched_revenue": rec.unmatched_revenue.len(),
-        "unmatched_bookings": rec.unmatched_bookings.len(),
-        "written": {"reconciliations": rec.writes.reconciliations, "opportunities": rec.writes.opportunities},
-        "report": {"html": html, "csv": csv},
-    })
-}
-
 /// One invocation: the period from the event, the run, the report to `sink`, the summary.
 pub async fn reconciliation_invocation<P: Ports, R: ReportSink>(
     flow: &RevenueReconciliation<P>,
@@ -156,7 +132,7 @@ pub async fn reconciliation_invocation<P: Ports, R: ReportSink>(
             report: html,
         });
     }
-    Ok(reconciliation_summary(&rec, &html, &csv))
+    Ok(rec.summary(&html, &csv))
 }
 
 /// The whole life of the revenue-reconciliation function after cold start.
@@ -172,6 +148,8 @@ pub async fn run_reconciliation_function<P: Ports, R: ReportSink>(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {

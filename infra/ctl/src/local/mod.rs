@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::CliError;
 use crate::sandbox::{intacct as intacct_banner, salesforce as salesforce_banner};
 
+mod reconcile;
 pub(crate) mod stack;
 mod status;
 
@@ -101,6 +102,11 @@ pub(crate) fn print_banner(stack: &Stack) {
     println!(
         "  status:           http://{}/local/status (queues, deliveries, API calls)",
         stack.webhook_addr
+    );
+    println!(
+        "  reconcile:        POST http://{}/local/reconcile?period=YYYY-MM (revenue-reconciliation; reports in {})",
+        stack.webhook_addr,
+        stack.data_dir.join("reports").display()
     );
     println!("  syncs are logged below as they happen");
 }

@@ -30,6 +30,7 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::reconcile::{self, LocalReconciler};
 use super::status::{self, StatusSources};
 use crate::CliError;
 use crate::sandbox::salesforce::write_key;
@@ -358,7 +359,15 @@ impl Stack {
             parked: parked.clone(),
             metrics: metrics.clone(),
         };
-        let app = status::router(status).merge(lf_intake::router(intake));
+        let reconciler = Arc::new(LocalReconciler::new(
+            ports.clone(),
+            specs.clone(),
+            &options.data_dir,
+        )?);
+        tasks.push(tokio::spawn(reconciler.clone().schedule(stopped.clone())));
+        let app = status::router(status)
+            .merge(reconcile::router(reconciler))
+            .merge(lf_intake::router(intake));
         let mut stop_serving = stopped.clone();
         tasks.push(tokio::spawn(async move {
             let served = axum::serve(listener, app)
