@@ -304,7 +304,7 @@ impl Conversions {
             .rate(r.amount.currency, self.reporting, self.intacct_date)
             .map_err(|e| rate_error(&format!("Intacct ({})", r.rate_type), e))?;
         used.insert(RateUsed {
-            source: format!("Intacct {}", r.rate_type),
+            source: format!("Intacct EXCHANGERATE ({})", r.rate_type),
             from: r.amount.currency,
             to: self.reporting,
             date: self.intacct_date,
@@ -1278,7 +1278,7 @@ mod tests {
             .map(|r| (r.source.as_str(), r.from.as_str(), r.rate))
             .collect();
         assert!(
-            sources.contains(&("Intacct ECB Reference", "EUR", dec("1.0836"))),
+            sources.contains(&("Intacct EXCHANGERATE (ECB Reference)", "EUR", dec("1.0836"))),
             "{sources:?}"
         );
         assert!(

@@ -230,7 +230,10 @@ async fn the_report_of_a_run_lists_accounts_unmatched_items_and_rates() {
         "the four deals"
     );
     assert!(html.contains(setup.newco_deal.as_str()));
-    assert!(html.contains("Intacct ECB Reference"), "the rates used");
+    assert!(
+        html.contains("Intacct EXCHANGERATE (ECB Reference)"),
+        "the rates used"
+    );
     assert!(html.contains("Salesforce DatedConversionRate"));
     assert!(!html.contains("<script"), "no script");
     for external in ["src=", "href=", "<link", "url(", "@import"] {
