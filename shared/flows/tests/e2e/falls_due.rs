@@ -30,7 +30,9 @@ async fn an_invoice_falling_due_is_swept_and_shown_overdue() {
             .count()
     };
 
-    // Today the invoice is not yet due.
+    // Today the invoice is not yet due. A couple of minutes on, so its stamp is settled
+    // and the flows record it as done (the key a later same-stamp change meets).
+    clock.advance(Duration::from_secs(120));
     let r = w
         .run(
             &status,
@@ -51,10 +53,9 @@ async fn an_invoice_falling_due_is_swept_and_shown_overdue() {
     assert_eq!(text(&a, "Credit_Status__c"), "OK");
     assert_eq!(overdue_tasks(&w), 0);
 
-    // The poller's first run today, past the change stream's settle window: the new invoice
-    // comes by its change stream, and the sweep finds nothing due yet. Its envelopes are the
-    // change already handled.
-    clock.advance(Duration::from_secs(120));
+    // The poller's first run today (past the change stream's settle window): the new
+    // invoice comes by its change stream, and the sweep finds nothing due yet. Its envelopes
+    // are the change already handled.
     let poller = w.invoice_poller(clock.clone());
     let first = poller.poll_once().await;
     assert!(!first.failed(), "{first:?}");
