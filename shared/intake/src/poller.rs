@@ -13,6 +13,12 @@
 //! `(WHENMODIFIED, RECORDNO)` order: the same exact cursor with a settle window, built here
 //! because the port has no change reader.
 //!
+//! **Falls due**: an invoice passing its due date changes nothing in Intacct, yet the
+//! receivables flows (overdue "as of today") must see it. Each Intacct `ARINVOICE` stream has a
+//! daily sweep beside it (watermark `<stream>/due`, a day): the open invoices whose `WHENDUE`
+//! lies between the last swept day and today are queued as changes of the stream, one read a
+//! day; the flows gate on the day as well as the stamp, so they work those again.
+//!
 //! Each page is queued first and the watermark advanced after, so a crash or a failed send
 //! leaves the watermark where it was and the next run sends those changes again (consumers
 //! tolerate duplicates). A run takes at most [`PollerConfig::max_per_stream`] changes of a

@@ -417,20 +417,26 @@ async fn open_invoices_falling_due_are_swept_once_a_day() {
         && e.record.system == System::Intacct
         && e.origin == EventOrigin::Poller));
 
-    // Later the same day: nothing new, nothing queued.
+    // Later the same day: nothing new, nothing queued, and the sweep reads nothing (the one
+    // billed read is the change stream's).
     clock.advance(Duration::from_secs(3600));
+    let before = w.ia.usage();
     let r2 = poller.poll_once().await;
     assert_eq!(r2.queued(), 0, "{r2:?}");
+    assert_eq!(w.ia.usage().reads - before.reads, 1);
     assert!(w.store.take(Flow::InvoiceStatus).await.is_empty());
 
     // The next day: the invoice that was due today falls due, and only it.
     clock.advance(Duration::from_secs(24 * 3600));
+    let before = w.ia.usage();
     let r3 = poller.poll_once().await;
     assert!(!r3.failed(), "{r3:?}");
+    let swept = r3.stream("intacct/ARINVOICE/due").unwrap();
+    assert_eq!(swept.changes, 1, "{r3:?}");
     assert_eq!(
-        r3.stream("intacct/ARINVOICE/due").unwrap().changes,
-        1,
-        "{r3:?}"
+        w.ia.usage().reads - before.reads,
+        2,
+        "the change stream's and one sweep read"
     );
     assert_eq!(
         ids(&w.store.take(Flow::InvoiceStatus).await),
