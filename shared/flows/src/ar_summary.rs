@@ -11,7 +11,7 @@
 //! Amounts are in the documents' transaction currency (`TRX_` amounts): a customer whose
 //! documents mix currencies has no single balance, and says so instead of adding them up.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use lf_domain::port::{
     AccountFields, IntacctPort, IntacctRecord, LinkKind, QueryFilter, RecordQuery, RecordRead,
     SalesforcePort, XrefLink, XrefStore,
@@ -342,7 +342,8 @@ pub(crate) struct Work {
 impl Work {
     /// Captures the batch ([`capture`], as of `now`'s day), then takes the idempotency key of
     /// every traced record (its object, key and `WHENMODIFIED`, when [`items::settled`]
-    /// before `now`) and groups those to work by customer. `Err` is every record's outcome
+    /// before `now`, but no earlier than the start of `now`'s day: the result depends on the
+    /// day too) and groups those to work by customer. `Err` is every record's outcome
     /// when the capture failed.
     pub async fn start<P: Ports>(
         ports: &P,
@@ -361,7 +362,11 @@ impl Work {
             match r {
                 Ok((_, stamp)) => {
                     outcomes.push(None);
-                    let stamp = items::settled(*stamp, now);
+                    // Overdue is "as of today": the day is part of the change, so a
+                    // record worked yesterday is worked again today (a sweep of invoices
+                    // falling due), while same-day duplicates still dedupe.
+                    let day = now.date_naive().and_time(NaiveTime::MIN).and_utc();
+                    let stamp = items::settled(*stamp, now).map(|s| s.max(day));
                     open.push((i, (records.refs[i].clone(), stamp)));
                 }
                 Err(o) => outcomes.push(Some(o.clone())),

@@ -13,6 +13,12 @@
 //! `(WHENMODIFIED, RECORDNO)` order: the same exact cursor with a settle window, built here
 //! because the port has no change reader.
 //!
+//! **Falls due**: an invoice passing its due date changes nothing in Intacct, yet the
+//! receivables flows (overdue "as of today") must see it. Each Intacct `ARINVOICE` stream has a
+//! daily sweep beside it (watermark `<stream>/due`, a day): the open invoices whose `WHENDUE`
+//! lies between the last swept day and today are queued as changes of the stream, one read a
+//! day; the flows gate on the day as well as the stamp, so they work those again.
+//!
 //! Each page is queued first and the watermark advanced after, so a crash or a failed send
 //! leaves the watermark where it was and the next run sends those changes again (consumers
 //! tolerate duplicates). A run takes at most [`PollerConfig::max_per_stream`] changes of a
@@ -21,8 +27,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use lf_domain::datetime::{format_intacct_datetime, parse_datetime};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use lf_domain::datetime::{
+    format_intacct_date, format_intacct_datetime, parse_date, parse_datetime,
+};
 use lf_domain::port::{
     IntacctPort, IntacctRecord, QueryFilter, Queue, RecordQuery, RecordRead, SalesforcePort,
     SyncState, Watermark,
@@ -150,10 +158,21 @@ pub struct ChangePoller<S, I, T, Q> {
 }
 
 /// A record's place in its stream.
+#[derive(Clone)]
 struct Change {
     record: RecordRef,
     at: DateTime<Utc>,
     last_id: String,
+}
+
+impl Change {
+    /// The watermark just past this change.
+    fn mark(&self) -> Watermark {
+        Watermark {
+            modified_at: self.at,
+            last_id: self.last_id.clone(),
+        }
+    }
 }
 
 impl<S, I, T, Q> ChangePoller<S, I, T, Q>
@@ -213,8 +232,159 @@ where
                 }
             }
             report.streams.push(r);
+            if stream.system == System::Intacct && stream.object.eq_ignore_ascii_case("ARINVOICE") {
+                let r = self.sweep_due(stream).await;
+                match &r.error {
+                    Some(e) => {
+                        tracing::warn!(stream = %r.stream, queued = r.queued, error = %e, "sweep stopped early")
+                    }
+                    None => {
+                        tracing::info!(stream = %r.stream, changes = r.changes, queued = r.queued, more = r.more, "swept")
+                    }
+                }
+                report.streams.push(r);
+            }
         }
         report
+    }
+
+    /// The "falls due" sweep of an invoice stream (watermark `<stream>/due`): open invoices
+    /// (`TOTALDUE > 0`, not paid) whose `WHENDUE` lies on or after the last swept day and
+    /// before today are queued as changes of the stream, since passing a due date changes
+    /// nothing in Intacct and so fires no event. The cursor is `(WHENDUE, RECORDNO)`; once
+    /// everything before today is queued it moves to today, so later runs the same day find
+    /// nothing new.
+    async fn sweep_due(&self, stream: &PollStream) -> StreamReport {
+        let name = format!("{}/due", stream.name());
+        let mut report = StreamReport {
+            stream: name.clone(),
+            changes: 0,
+            queued: 0,
+            watermark_before: None,
+            watermark_after: None,
+            more: false,
+            error: None,
+        };
+        let stored = match self.state.watermark(&name).await {
+            Ok(w) => w,
+            Err(e) => {
+                report.error = Some(format!("reading the watermark: {e}"));
+                return report;
+            }
+        };
+        report.watermark_before = stored.clone();
+        report.watermark_after = stored.clone();
+        let now = self.clock.now();
+        if let Err(e) = self.sweep_due_from(stream, stored, now, &mut report).await {
+            report.error = Some(e);
+        }
+        report
+    }
+
+    async fn sweep_due_from(
+        &self,
+        stream: &PollStream,
+        stored: Option<Watermark>,
+        now: DateTime<Utc>,
+        report: &mut StreamReport,
+    ) -> Result<(), String> {
+        let today = now.date_naive();
+        let (from, after) = match &stored {
+            Some(w) => (w.modified_at.date_naive(), w.last_id.parse::<u64>().ok()),
+            None => (
+                (now - chrono::Duration::from_std(self.config.first_run_lookback)
+                    .unwrap_or(chrono::Duration::zero()))
+                .date_naive(),
+                None,
+            ),
+        };
+        if from < today {
+            self.queue_due(stream, from, after, today, now, report)
+                .await?;
+        }
+        if !report.more {
+            let to = Watermark {
+                modified_at: today.and_time(NaiveTime::MIN).and_utc(),
+                last_id: String::new(),
+            };
+            self.state
+                .advance_watermark(&report.stream, &to)
+                .await
+                .map_err(|e| format!("advancing the watermark: {e}"))?;
+            report.watermark_after = Some(to);
+        }
+        Ok(())
+    }
+
+    /// Queues the open invoices due in `[from, today)` after the cursor `(from, after)`.
+    async fn queue_due(
+        &self,
+        stream: &PollStream,
+        from: NaiveDate,
+        after: Option<u64>,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        report: &mut StreamReport,
+    ) -> Result<(), String> {
+        let query = RecordQuery::new(
+            stream.object.clone(),
+            [
+                "RECORDNO",
+                "WHENMODIFIED",
+                "WHENDUE",
+                "STATE",
+                "MEGAENTITYID",
+            ],
+        )
+        .filter(QueryFilter::And(vec![
+            QueryFilter::GreaterThan("TOTALDUE".into(), "0".into()),
+            QueryFilter::AtLeast("WHENDUE".into(), format_intacct_date(from)),
+            QueryFilter::LessThan("WHENDUE".into(), format_intacct_date(today)),
+        ]))
+        .order_by("RECORDNO");
+        let rows = self
+            .intacct
+            .query(stream.entity.as_ref(), &query)
+            .await
+            .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let paid = row
+                .field("STATE")
+                .is_some_and(|s| s.eq_ignore_ascii_case("paid") || s.eq_ignore_ascii_case("draft"));
+            if paid {
+                continue;
+            }
+            let (change, recno) = intacct_change(&stream.object, "RECORDNO", row)?;
+            let on = row
+                .field("WHENDUE")
+                .and_then(|d| parse_date(d).ok())
+                .ok_or_else(|| format!("{} {recno} has no readable WHENDUE", stream.object))?;
+            // Strictly after the cursor within its day; a day-only cursor takes the whole day.
+            let keep = match after {
+                Some(last) => (on, recno) > (from, last),
+                None => on >= from,
+            };
+            if keep {
+                due.push((on, recno, change));
+            }
+        }
+        due.sort_by_key(|d| (d.0, d.1));
+        report.more = due.len() > self.config.max_per_stream;
+        due.truncate(self.config.max_per_stream);
+        for page in due.chunks(self.config.page_size) {
+            let changes: Vec<Change> = page.iter().map(|d| d.2.clone()).collect();
+            let Some((on, recno, _)) = page.last() else {
+                continue;
+            };
+            // Zero-padded, so the stored cursor orders by bytes as it does by number.
+            let to = Watermark {
+                modified_at: on.and_time(NaiveTime::MIN).and_utc(),
+                last_id: format!("{recno:020}"),
+            };
+            self.take_page(stream, &changes, now, to, report).await?;
+        }
+        Ok(())
     }
 
     async fn poll_stream(&self, stream: &PollStream) -> StreamReport {
@@ -260,11 +430,12 @@ where
         stream: &PollStream,
         page: &[Change],
         now: DateTime<Utc>,
+        to: Watermark,
         report: &mut StreamReport,
     ) -> Result<(), String> {
-        let Some(last) = page.last() else {
+        if page.is_empty() {
             return Ok(());
-        };
+        }
         let correlation_id = CorrelationId::new_random();
         let envelopes: Vec<ChangeEnvelope> = page
             .iter()
@@ -287,10 +458,6 @@ where
             .map_err(|e| e.to_string())?;
         report.changes += page.len();
         report.queued += envelopes.len();
-        let to = Watermark {
-            modified_at: last.at,
-            last_id: last.last_id.clone(),
-        };
         self.state
             .advance_watermark(&report.stream, &to)
             .await
@@ -319,7 +486,10 @@ where
             for r in &batch.records {
                 page.push(salesforce_change(&stream.object, r)?);
             }
-            self.take_page(stream, &page, now, report).await?;
+            if let Some(last) = page.last() {
+                let to = last.mark();
+                self.take_page(stream, &page, now, to, report).await?;
+            }
             match (batch.more, batch.watermark) {
                 (true, Some(next)) => cursor = next,
                 _ => {
@@ -382,7 +552,10 @@ where
             .map(|(c, _)| c)
             .collect();
         for page in taken.chunks(self.config.page_size) {
-            self.take_page(stream, page, now, report).await?;
+            if let Some(last) = page.last() {
+                self.take_page(stream, page, now, last.mark(), report)
+                    .await?;
+            }
         }
         Ok(())
     }

@@ -39,6 +39,8 @@ pub struct World {
     pub ports: Arc<Ports>,
     pub parked: SqliteParkedFailures,
     pub specs: Arc<SpecSet>,
+    /// The embedded store the ports use (its queues and sync state for a poller).
+    pub db: Database,
     _dir: tempfile::TempDir,
 }
 
@@ -91,6 +93,14 @@ impl World {
 
     /// A world whose Intacct client is adjusted (cap, limiter).
     pub async fn start_with(adjust: impl FnOnce(&mut IntacctConfig)) -> World {
+        Self::start_clocked(adjust, Arc::new(SystemClock)).await
+    }
+
+    /// A world whose flows tell the time by `clock` (the sandboxes and the store keep theirs).
+    pub async fn start_clocked(
+        adjust: impl FnOnce(&mut IntacctConfig),
+        clock: Arc<dyn lf_domain::Clock>,
+    ) -> World {
         let org = lf_sandbox_salesforce::Sandbox::start(lf_sandbox_salesforce::SandboxConfig {
             seed: lf_sandbox_salesforce::DataSet::Demo,
             ..Default::default()
@@ -118,7 +128,7 @@ impl World {
             idempotency: db.idempotency_store(IdempotencyConfig::default()),
             state: db.sync_state(),
             audit: db.audit_log(),
-            clock: Arc::new(SystemClock),
+            clock,
         });
         let specs = Arc::new(
             SpecBundle::shipped()
@@ -131,6 +141,7 @@ impl World {
             ports,
             parked: db.parked_failures(),
             specs,
+            db,
             _dir: dir,
         }
     }
@@ -680,6 +691,61 @@ impl ReconciliationSetup {
             rhein_deal,
             oakwood_deal,
             newco_deal,
+        }
+    }
+}
+
+// ---- falls-due sweep (invoice-status and credit-alerts) ----
+
+/// The change poller of the world's Intacct invoices, queuing to embedded queues of
+/// invoice-status and credit-alerts, telling the time by `clock`.
+pub type InvoicePoller = lf_intake::ChangePoller<
+    SalesforceClient,
+    IntacctClient,
+    SqliteSyncState,
+    lf_embedded::SqliteQueue,
+>;
+
+impl World {
+    pub fn invoice_poller(&self, clock: Arc<dyn lf_domain::Clock>) -> InvoicePoller {
+        let flows = [Flow::InvoiceStatus, Flow::CreditAlerts];
+        let queues = flows.iter().fold(lf_intake::FlowQueues::new(), |q, f| {
+            q.with(*f, self.db.queue(&f.to_string()).unwrap())
+        });
+        lf_intake::ChangePoller::new(
+            self.ports.salesforce.clone(),
+            self.ports.intacct.clone(),
+            self.db.sync_state(),
+            queues,
+            vec![lf_intake::PollStream {
+                system: lf_domain::System::Intacct,
+                object: "ARINVOICE".into(),
+                entity: None,
+                flows: flows.to_vec(),
+            }],
+            lf_intake::PollerConfig::default(),
+            clock,
+        )
+        .unwrap()
+    }
+
+    /// Everything queued for `flow` (received and deleted).
+    pub async fn drain(&self, flow: Flow) -> Vec<ReceivedMessage> {
+        use lf_domain::port::Queue;
+        let queue = self.db.queue(&flow.to_string()).unwrap();
+        let mut all = Vec::new();
+        loop {
+            let got = queue
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .unwrap();
+            if got.is_empty() {
+                return all;
+            }
+            for m in &got {
+                queue.delete(&m.receipt).await.unwrap();
+            }
+            all.extend(got);
         }
     }
 }

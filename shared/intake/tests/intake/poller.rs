@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use lf_domain::port::SyncState;
 use lf_domain::{ChangeEnvelope, EventOrigin, Flow, ManualClock, SalesforceId, System};
 use lf_embedded::SqliteSyncState;
@@ -60,6 +60,15 @@ impl World {
     }
 
     fn poller(&self, streams: Vec<PollStream>, config: PollerConfig) -> Poller {
+        self.poller_at(streams, config, Arc::new(ManualClock::new(Utc::now())))
+    }
+
+    fn poller_at(
+        &self,
+        streams: Vec<PollStream>,
+        config: PollerConfig,
+        clock: Arc<ManualClock>,
+    ) -> Poller {
         ChangePoller::new(
             sf_client(&self.sf, Duration::from_secs(30)),
             ia_client(&self.ia),
@@ -67,7 +76,7 @@ impl World {
             self.store.flow_queues(),
             streams,
             config,
-            Arc::new(ManualClock::new(Utc::now())),
+            clock,
         )
         .unwrap()
     }
@@ -317,4 +326,176 @@ async fn salesforce_deletions_are_polled_like_changes() {
     assert_eq!(got[0].origin, EventOrigin::Poller);
     // Polled once; the next run has nothing.
     assert_eq!(poller.poll_once().await.queued(), 0);
+}
+
+/// An invoice of `amount` USD to `customer` in entity US, due on `due`; returns its RECORDNO.
+async fn invoice(client: &IntacctClient, customer: &str, amount: &str, due: NaiveDate) -> String {
+    let create = lf_intacct::record::InvoiceCreate {
+        customer_id: customer.to_owned(),
+        date_created: Some(due - chrono::Duration::days(30)),
+        date_due: Some(due),
+        currency: Some("USD".into()),
+        lines: vec![lf_intacct::record::InvoiceLineCreate {
+            gl_account_no: Some("4000".into()),
+            amount: amount.parse().unwrap(),
+            location_id: Some("US".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let answer = client
+        .call(
+            Some(&lf_domain::EntityId::parse("US").unwrap()),
+            Function::raw(create.to_element().unwrap(), true),
+        )
+        .await
+        .unwrap();
+    answer.key.expect("create_invoice answers with the key")
+}
+
+#[tokio::test]
+async fn open_invoices_falling_due_are_swept_once_a_day() {
+    let w = World::new().await;
+    let client = ia_client(&w.ia);
+    client
+        .call(
+            None,
+            Function::create([customer("DUE-1", "Due Soon").to_create().unwrap()]),
+        )
+        .await
+        .unwrap();
+    let today = Utc::now().date_naive();
+    let yesterday = invoice(
+        &client,
+        "DUE-1",
+        "100.00",
+        today - chrono::Duration::days(1),
+    )
+    .await;
+    let due_today = invoice(&client, "DUE-1", "200.00", today).await;
+    let _later = invoice(
+        &client,
+        "DUE-1",
+        "300.00",
+        today + chrono::Duration::days(5),
+    )
+    .await;
+    let _long_ago = invoice(
+        &client,
+        "DUE-1",
+        "400.00",
+        today - chrono::Duration::days(9),
+    )
+    .await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let poller = w.poller_at(
+        vec![stream(System::Intacct, "ARINVOICE", Flow::InvoiceStatus)],
+        config(10, 10),
+        clock.clone(),
+    );
+
+    // First run: the invoice stream sees four new invoices; the sweep, starting a day back
+    // (the lookback), finds the one that fell due yesterday.
+    let r1 = poller.poll_once().await;
+    assert!(!r1.failed(), "{r1:?}");
+    assert_eq!(r1.stream("intacct/ARINVOICE").unwrap().changes, 4, "{r1:?}");
+    let due = r1.stream("intacct/ARINVOICE/due").unwrap();
+    assert_eq!(
+        (due.changes, due.queued, due.more),
+        (1, 1, false),
+        "{due:?}"
+    );
+    assert_eq!(
+        due.watermark_after.as_ref().unwrap().modified_at,
+        today.and_time(chrono::NaiveTime::MIN).and_utc()
+    );
+    let got = w.store.take(Flow::InvoiceStatus).await;
+    let swept: Vec<_> = got.iter().filter(|e| e.record.id == yesterday).collect();
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!(swept.len(), 2, "polled as new and swept as due: {got:?}");
+    assert!(got.iter().all(|e| e.record.object == "ARINVOICE"
+        && e.record.system == System::Intacct
+        && e.origin == EventOrigin::Poller));
+
+    // Later the same day: nothing new, nothing queued, and the sweep reads nothing (the one
+    // billed read is the change stream's).
+    clock.advance(Duration::from_secs(3600));
+    let before = w.ia.usage();
+    let r2 = poller.poll_once().await;
+    assert_eq!(r2.queued(), 0, "{r2:?}");
+    assert_eq!(w.ia.usage().reads - before.reads, 1);
+    assert!(w.store.take(Flow::InvoiceStatus).await.is_empty());
+
+    // The next day: the invoice that was due today falls due, and only it.
+    clock.advance(Duration::from_secs(24 * 3600));
+    let before = w.ia.usage();
+    let r3 = poller.poll_once().await;
+    assert!(!r3.failed(), "{r3:?}");
+    let swept = r3.stream("intacct/ARINVOICE/due").unwrap();
+    assert_eq!(swept.changes, 1, "{r3:?}");
+    assert_eq!(
+        w.ia.usage().reads - before.reads,
+        2,
+        "the change stream's and one sweep read"
+    );
+    assert_eq!(
+        ids(&w.store.take(Flow::InvoiceStatus).await),
+        vec![due_today.clone()]
+    );
+
+    // A week on, the one due in five days has fallen due: swept once.
+    clock.advance(Duration::from_secs(7 * 24 * 3600));
+    let r4 = poller.poll_once().await;
+    assert_eq!(
+        r4.stream("intacct/ARINVOICE/due").unwrap().changes,
+        1,
+        "{r4:?}"
+    );
+    let r5 = poller.poll_once().await;
+    assert_eq!(r5.queued(), 0, "{r5:?}");
+}
+
+#[tokio::test]
+async fn a_bounded_sweep_resumes_where_it_stopped() {
+    let w = World::new().await;
+    let client = ia_client(&w.ia);
+    client
+        .call(
+            None,
+            Function::create([customer("DUE-2", "Due Many").to_create().unwrap()]),
+        )
+        .await
+        .unwrap();
+    let today = Utc::now().date_naive();
+    let mut invoices = Vec::new();
+    for _ in 0..3 {
+        invoices.push(invoice(&client, "DUE-2", "50.00", today - chrono::Duration::days(1)).await);
+    }
+    let poller = w.poller(
+        vec![stream(System::Intacct, "ARINVOICE", Flow::InvoiceStatus)],
+        config(2, 1),
+    );
+    let r1 = poller.poll_once().await;
+    let due = r1.stream("intacct/ARINVOICE/due").unwrap();
+    assert_eq!((due.changes, due.more), (2, true), "{due:?}");
+    assert!(
+        due.watermark_after
+            .as_ref()
+            .unwrap()
+            .modified_at
+            .date_naive()
+            < today
+    );
+    let r2 = poller.poll_once().await;
+    let due = r2.stream("intacct/ARINVOICE/due").unwrap();
+    assert_eq!((due.changes, due.more), (1, false), "{due:?}");
+    let r3 = poller.poll_once().await;
+    assert_eq!(r3.stream("intacct/ARINVOICE/due").unwrap().changes, 0);
+    let r2_new = r2.stream("intacct/ARINVOICE").unwrap().changes;
+    let got = w.store.take(Flow::InvoiceStatus).await;
+    // Three from the invoice stream (2 + 1) and three from the sweep, each invoice twice.
+    assert_eq!(r2_new, 1, "{r2:?}");
+    assert_eq!(got.len(), 6, "{got:?}");
+    let swept: BTreeSet<String> = got.into_iter().map(|e| e.record.id).collect();
+    assert_eq!(swept, invoices.into_iter().collect::<BTreeSet<_>>());
 }
