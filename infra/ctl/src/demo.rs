@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use lf_domain::SalesforceId;
-use lf_domain::port::ParkedFailures;
+use lf_domain::port::{IntacctObject, IntacctPort, Month, ParkedFailures, RecordUpdate};
+use lf_domain::{EntityId, SalesforceId};
+use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use crate::CliError;
@@ -34,6 +35,11 @@ const NEW_ACCOUNTS: [(&str, &str); 2] = [
     ("Harborview Logistics Inc", "United States"),
     ("Thistle & Oak Interiors Ltd", "United Kingdom"),
 ];
+
+/// What the demo changes on linked accounts once the deals are synced: the phone a sales user
+/// types in Salesforce, the city an accountant types in Intacct.
+const NEW_PHONE: &str = "+1 617 555 0142";
+const NEW_CITY: &str = "Fort William";
 
 /// How long the demo waits for the syncs before it reports what did not happen.
 const WAIT: Duration = Duration::from_secs(90);
@@ -94,9 +100,19 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     if temporary {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
-    let checks = outcome?;
+    let (checks, reports) = outcome?;
     println!();
     println!("{summary}");
+    if let Some((html, csv)) = reports {
+        let note = if temporary {
+            " (removed with the temporary data folder; pass --data-dir to keep them)"
+        } else {
+            ""
+        };
+        println!("revenue reconciliation report{note}:");
+        println!("  HTML: {}", html.display());
+        println!("  CSV:  {}", csv.display());
+    }
     println!(
         "API calls used: Salesforce {} (the demo's own actions and checks included), Intacct {} requests",
         calls.0, calls.1
@@ -131,6 +147,31 @@ enum Expect {
         id: String,
         name: String,
     },
+    /// A partial payment of `amount` applied in Intacct to one of `customer`'s invoices.
+    Payment {
+        account: String,
+        name: String,
+        customer: String,
+        amount: Decimal,
+        /// The Account's invoice status after it.
+        status: &'static str,
+    },
+    /// `customer` put on hold in Intacct.
+    Hold {
+        account: String,
+        name: String,
+        customer: String,
+    },
+    /// The Account's phone changed in Salesforce.
+    Phone {
+        name: String,
+        customer: String,
+    },
+    /// The customer's city changed in Intacct.
+    City {
+        account: String,
+        name: String,
+    },
 }
 
 fn find(stack: &Stack, object: &str, name: &str) -> Result<Map<String, Value>, CliError> {
@@ -157,7 +198,10 @@ fn fields(v: Value) -> Map<String, Value> {
     }
 }
 
-async fn drive(stack: &Stack, extra: usize) -> Result<Vec<Check>, CliError> {
+/// The demo's checks, and the reconciliation report's paths (HTML, CSV) once it ran.
+type Driven = (Vec<Check>, Option<(PathBuf, PathBuf)>);
+
+async fn drive(stack: &Stack, extra: usize) -> Result<Driven, CliError> {
     let sf = &stack.ports.salesforce;
     let mut expected = Vec::new();
     println!(
@@ -226,11 +270,86 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Vec<Check>, CliError> {
         });
     }
 
+    let checks = wait(stack, &expected).await;
+    if checks.iter().any(|c| !c.held) {
+        return Ok((checks, None));
+    }
+
+    change_in_intacct_and_salesforce(stack, &mut expected).await?;
+    let checks = wait(stack, &expected).await;
+    if checks.iter().any(|c| !c.held) {
+        return Ok((checks, None));
+    }
+
+    // Last, once the flows those changes started have settled: an edit made while another
+    // flow is still writing to the same Account is a conflict the Account, modified last, wins.
+    change_a_city_in_intacct(stack, &mut expected).await?;
+    let mut checks = wait(stack, &expected).await;
+    if checks.iter().any(|c| !c.held) {
+        return Ok((checks, None));
+    }
+
+    let period = Month::of(chrono::Utc::now().date_naive()).previous();
+    println!("running the month-end revenue reconciliation for {period}");
+    let ran = stack.reconciler.run(period).await;
+    let (html_name, csv_name) = lf_flows::report::report_names(period);
+    let reports = stack.data_dir.join("reports");
+    let (html, csv) = (reports.join(html_name), reports.join(csv_name));
+    checks.push(Check {
+        what: match &ran {
+            Ok(_) => format!("the revenue reconciliation for {period} ran"),
+            Err(e) => format!("the revenue reconciliation for {period} ran (failed: {e})"),
+        },
+        held: ran.is_ok(),
+    });
+    checks.push(Check {
+        what: format!(
+            "the reconciliation wrote {} and {}",
+            html.display(),
+            csv.display()
+        ),
+        held: html.is_file() && csv.is_file(),
+    });
+    Ok((checks, Some((html, csv))))
+}
+
+/// An accountant's edit in Intacct: the city of the customer of the last demo deal, which
+/// the earlier changes left alone.
+async fn change_a_city_in_intacct(
+    stack: &Stack,
+    expected: &mut Vec<Expect>,
+) -> Result<(), CliError> {
+    let intacct = &stack.ports.intacct;
+    let moved = DEALS_TO_CLOSE[DEALS_TO_CLOSE.len() - 1];
+    let (_, account, customer) = linked(stack, moved)?;
+    println!("changing the city of the customer of {moved:?} in Intacct (update CUSTOMER)");
+    let results = intacct
+        .update(
+            customer_entity(stack, &customer)?.as_ref(),
+            &[RecordUpdate {
+                object: IntacctObject::Customer,
+                key: customer.clone(),
+                fields: fields(json!({"DISPLAYCONTACT": {"MAILADDRESS": {"CITY": NEW_CITY}}})),
+            }],
+        )
+        .await?;
+    for result in results {
+        result.map_err(|e| format!("{moved}: the city edit failed: {e}"))?;
+    }
+    expected.push(Expect::City {
+        account,
+        name: moved.to_owned(),
+    });
+    Ok(())
+}
+
+/// Waits until every expectation holds, or [`WAIT`] passed; the last checks.
+async fn wait(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
     println!("waiting for the syncs (at most {} s)", WAIT.as_secs());
     let start = Instant::now();
     let mut last = usize::MAX;
     loop {
-        let checks = check(stack, &expected);
+        let checks = check(stack, expected);
         let open = checks.iter().filter(|c| !c.held).count();
         if open != last {
             println!(
@@ -241,10 +360,171 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Vec<Check>, CliError> {
             last = open;
         }
         if open == 0 || start.elapsed() > WAIT {
-            return Ok(checks);
+            return checks;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The synced deal `name`'s Account id and Intacct customer id.
+fn linked(stack: &Stack, name: &str) -> Result<(String, String, String), CliError> {
+    let deal = find(stack, "Opportunity", name)?;
+    let account = stack
+        .salesforce
+        .record(&text(&deal, "AccountId"))
+        .unwrap_or_default();
+    let customer = text(&account, "Intacct_Customer_ID__c");
+    if customer.is_empty() {
+        return Err(format!("{name}: the account has no Intacct customer").into());
+    }
+    Ok((text(&deal, "Id"), text(&account, "Id"), customer))
+}
+
+/// The entity owning `customer` in Intacct, if not the top level.
+fn customer_entity(stack: &Stack, customer: &str) -> Result<Option<EntityId>, CliError> {
+    let entity = stack
+        .intacct
+        .find("CUSTOMER", "CUSTOMERID", customer)
+        .first()
+        .and_then(|c| c.get("MEGAENTITYID").cloned())
+        .unwrap_or_default();
+    Ok(if entity.is_empty() {
+        None
+    } else {
+        Some(EntityId::parse(&entity)?)
+    })
+}
+
+/// The second round, once the deals are synced: a payment and a hold in Intacct, a phone
+/// edited in Salesforce, a city edited in Intacct, each through the real API.
+async fn change_in_intacct_and_salesforce(
+    stack: &Stack,
+    expected: &mut Vec<Expect>,
+) -> Result<(), CliError> {
+    let intacct = &stack.ports.intacct;
+    let today = chrono::Utc::now().date_naive();
+
+    // The payment goes to a deal whose invoice is its customer's latest, so the Account's
+    // invoice status (its latest invoice's) shows the payment: Partially Paid, or Overdue
+    // when the invoice fell due before today (a deal closed in the past). A deal whose
+    // invoice is not yet due is preferred.
+    let due_on = |i: &std::collections::BTreeMap<String, String>| {
+        i.get("WHENDUE")
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%m/%d/%Y").ok())
+    };
+    let mut candidates: Vec<(&str, std::collections::BTreeMap<String, String>)> = DEALS_TO_CLOSE
+        .iter()
+        .filter_map(|&name| {
+            let deal = text(&find(stack, "Opportunity", name).ok()?, "Id");
+            let invoice = stack
+                .intacct
+                .find("ARINVOICE", "SFDC_OPPORTUNITY_ID", &deal)
+                .into_iter()
+                .next()?;
+            let customer = invoice.get("CUSTOMERID")?;
+            let latest = stack
+                .intacct
+                .find("ARINVOICE", "CUSTOMERID", customer)
+                .into_iter()
+                .max_by_key(|i| {
+                    let created = i
+                        .get("WHENCREATED")
+                        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%m/%d/%Y").ok());
+                    let number = i
+                        .get("RECORDNO")
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or_default();
+                    (created, number)
+                })?;
+            (latest.get("RECORDNO") == invoice.get("RECORDNO")).then_some((name, invoice))
+        })
+        .collect();
+    candidates.sort_by_key(|(_, i)| due_on(i).is_none_or(|d| d < today));
+    let (paid, invoice) = candidates
+        .into_iter()
+        .next()
+        .ok_or("none of the demo deals' invoices is its customer's latest")?;
+    let status = if due_on(&invoice).is_some_and(|d| d >= today) {
+        "Partially Paid"
+    } else {
+        "Overdue"
+    };
+    let others: Vec<&str> = DEALS_TO_CLOSE.into_iter().filter(|&n| n != paid).collect();
+    let (_, account, customer) = linked(stack, paid)?;
+    let field = |f: &str| invoice.get(f).cloned().unwrap_or_default();
+    let total: Decimal = field("TRX_TOTALENTERED").parse().map_err(|e| {
+        format!(
+            "{paid}: the invoice total {:?}: {e}",
+            field("TRX_TOTALENTERED")
+        )
+    })?;
+    let amount = (total / Decimal::TWO).round_dp(2);
+    println!(
+        "recording a partial payment of {amount} {} in Intacct for the invoice of {paid:?} (create_arpayment)",
+        field("CURRENCY")
+    );
+    let payment = lf_intacct::record::LegacyArPaymentCreate {
+        customer_id: customer.clone(),
+        payment_amount: amount,
+        bank_account_id: Some("BANK-OPS".into()),
+        date_received: Some(today),
+        payment_method: "EFT".into(),
+        currency: Some(field("CURRENCY")).filter(|c| !c.is_empty()),
+        applied: vec![(field("RECORDNO"), amount)],
+        ..Default::default()
+    };
+    let entity = Some(field("MEGAENTITYID"))
+        .filter(|e| !e.is_empty())
+        .map(|e| EntityId::parse(&e))
+        .transpose()?;
+    intacct
+        .call(
+            entity.as_ref(),
+            lf_intacct::Function::raw(payment.to_element()?, true),
+        )
+        .await?;
+    expected.push(Expect::Payment {
+        account,
+        name: paid.to_owned(),
+        customer,
+        amount,
+        status,
+    });
+
+    let held = others[0];
+    let (_, account, customer) = linked(stack, held)?;
+    println!("putting the customer of {held:?} on hold in Intacct (update CUSTOMER ONHOLD)");
+    let hold = fields(json!({"CUSTOMERID": customer, "ONHOLD": "true"}));
+    intacct
+        .call(
+            customer_entity(stack, &customer)?.as_ref(),
+            lf_intacct::Function::update_fields("CUSTOMER", &hold)?,
+        )
+        .await?;
+    expected.push(Expect::Hold {
+        account,
+        name: held.to_owned(),
+        customer,
+    });
+
+    let phoned = others[1];
+    let (_, account, customer) = linked(stack, phoned)?;
+    println!("changing the phone of the account of {phoned:?} in Salesforce (REST PATCH Phone)");
+    stack
+        .ports
+        .salesforce
+        .update(
+            "Account",
+            &SalesforceId::parse(&account)?,
+            &fields(json!({"Phone": NEW_PHONE})),
+        )
+        .await?;
+    expected.push(Expect::Phone {
+        name: phoned.to_owned(),
+        customer,
+    });
+
+    Ok(())
 }
 
 /// Every expectation against the sandboxes' current state.
@@ -336,6 +616,96 @@ fn check(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
                 checks.push(Check {
                     what: format!("{name}: exactly one Intacct customer (found {customers})"),
                     held: customers == 1 && !text(&account, "Intacct_Customer_ID__c").is_empty(),
+                });
+            }
+            Expect::Payment {
+                account,
+                name,
+                customer,
+                amount,
+                status,
+            } => {
+                let a = org.record(account).unwrap_or_default();
+                let number = |f: &str| a.get(f).and_then(Value::as_f64);
+                let paid = amount.to_string().parse::<f64>().unwrap_or(f64::NAN);
+                checks.push(Check {
+                    what: format!(
+                        "{name}: Intacct_Last_Payment_Amount__c is the payment's {amount} (found {:?})",
+                        number("Intacct_Last_Payment_Amount__c")
+                    ),
+                    held: number("Intacct_Last_Payment_Amount__c")
+                        .is_some_and(|n| (n - paid).abs() < 0.005),
+                });
+                // What the customer still owes in Intacct, over its posted invoices.
+                let due: f64 = company
+                    .find("ARINVOICE", "CUSTOMERID", customer)
+                    .iter()
+                    .filter(|i| i.get("STATE").is_some_and(|s| s != "Draft"))
+                    .filter_map(|i| i.get("TOTALDUE").and_then(|d| d.parse::<f64>().ok()))
+                    .sum();
+                checks.push(Check {
+                    what: format!(
+                        "{name}: Intacct_Balance__c is what {customer} owes, {due} (found {:?})",
+                        number("Intacct_Balance__c")
+                    ),
+                    held: number("Intacct_Balance__c").is_some_and(|n| (n - due).abs() < 0.005),
+                });
+                checks.push(Check {
+                    what: format!(
+                        "{name}: Intacct_Invoice_Status__c = {status} (found {:?})",
+                        text(&a, "Intacct_Invoice_Status__c")
+                    ),
+                    held: text(&a, "Intacct_Invoice_Status__c") == *status,
+                });
+            }
+            Expect::Hold {
+                account,
+                name,
+                customer,
+            } => {
+                let a = org.record(account).unwrap_or_default();
+                checks.push(Check {
+                    what: format!(
+                        "{name}: Credit_Status__c = On Hold (found {:?})",
+                        text(&a, "Credit_Status__c")
+                    ),
+                    held: text(&a, "Credit_Status__c") == "On Hold",
+                });
+                let tasks = org
+                    .records("Task")
+                    .into_iter()
+                    .filter(|t| {
+                        text(t, "Ledgerforce_Key__c").starts_with("credit-alert:")
+                            && (text(t, "WhatId") == *account
+                                || text(t, "Ledgerforce_Key__c")
+                                    .starts_with(&format!("credit-alert:{customer}:")))
+                    })
+                    .count();
+                checks.push(Check {
+                    what: format!("{name}: exactly one credit-alert Task (found {tasks})"),
+                    held: tasks == 1,
+                });
+            }
+            Expect::Phone { name, customer } => {
+                let phone = company
+                    .find("CUSTOMER", "CUSTOMERID", customer)
+                    .first()
+                    .and_then(|c| c.get("DISPLAYCONTACT.PHONE1").cloned())
+                    .unwrap_or_default();
+                checks.push(Check {
+                    what: format!(
+                        "{name}: the Intacct customer's DISPLAYCONTACT.PHONE1 is {NEW_PHONE} (found {phone:?})"
+                    ),
+                    held: phone == NEW_PHONE,
+                });
+            }
+            Expect::City { account, name } => {
+                let city = text(&org.record(account).unwrap_or_default(), "BillingCity");
+                checks.push(Check {
+                    what: format!(
+                        "{name}: the Account's BillingCity is {NEW_CITY} (found {city:?})"
+                    ),
+                    held: city == NEW_CITY,
                 });
             }
         }

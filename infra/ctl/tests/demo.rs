@@ -15,11 +15,19 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
-    // 6 deals × 7 checks, 5 accounts, the entity and currency spreads.
-    assert!(stdout.contains("all 49 expected outcomes held"), "{stdout}");
+    // 6 deals × 7 checks, 5 accounts, the entity and currency spreads; then the payment (3),
+    // the hold (2), the phone and the city (1 each), the reconciliation (2).
+    assert!(stdout.contains("all 58 expected outcomes held"), "{stdout}");
     for line in [
         "opportunity-won: ",
         "account-onboarding: ",
+        "invoice-status: ",
+        "credit-alerts: ",
+        "account-sync: ",
+        "revenue reconciliation report",
+        "/reports/revenue-reconciliation/",
+        "report.html",
+        "accounts.csv",
         "API calls used: Salesforce ",
     ] {
         assert!(stdout.contains(line), "summary line {line:?} in:\n{stdout}");

@@ -100,6 +100,8 @@ pub(crate) struct Stack {
     /// The flows' ports (the demo reads and checks through the same clients).
     pub(crate) ports: Arc<LocalPorts>,
     pub(crate) parked: SqliteParkedFailures,
+    /// The month-end revenue reconciliation (the schedule's and the demo's).
+    pub(crate) reconciler: Arc<LocalReconciler>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -366,7 +368,7 @@ impl Stack {
         )?);
         tasks.push(tokio::spawn(reconciler.clone().schedule(stopped.clone())));
         let app = status::router(status)
-            .merge(reconcile::router(reconciler))
+            .merge(reconcile::router(reconciler.clone()))
             .merge(lf_intake::router(intake));
         let mut stop_serving = stopped.clone();
         tasks.push(tokio::spawn(async move {
@@ -424,6 +426,7 @@ impl Stack {
             metrics,
             ports,
             parked,
+            reconciler,
             stop,
             tasks,
         })
