@@ -295,13 +295,37 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Driven, CliError> {
     let (html_name, csv_name) = lf_flows::report::report_names(period);
     let reports = stack.data_dir.join("reports");
     let (html, csv) = (reports.join(html_name), reports.join(csv_name));
+    let failures = ran
+        .as_ref()
+        .ok()
+        .and_then(|r| r.get("failures"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     checks.push(Check {
         what: match &ran {
-            Ok(_) => format!("the revenue reconciliation for {period} ran"),
+            Ok(r) => format!(
+                "the revenue reconciliation for {period} ran without failed writes \
+                 ({} accounts, booked {}, recognized {}, {failures} failures)",
+                r.get("accounts").cloned().unwrap_or_default(),
+                r.get("booked").and_then(Value::as_str).unwrap_or("?"),
+                r.get("recognized").and_then(Value::as_str).unwrap_or("?"),
+            ),
             Err(e) => format!("the revenue reconciliation for {period} ran (failed: {e})"),
         },
-        held: ran.is_ok(),
+        held: ran.is_ok() && failures == 0,
     });
+    if let Ok(r) = &ran {
+        println!(
+            "  {} accounts reconciled: booked {}, recognized {}, variance {} {}",
+            r.get("accounts").cloned().unwrap_or_default(),
+            r.get("booked").and_then(Value::as_str).unwrap_or("?"),
+            r.get("recognized").and_then(Value::as_str).unwrap_or("?"),
+            r.get("variance").and_then(Value::as_str).unwrap_or("?"),
+            r.get("reporting_currency")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        );
+    }
     checks.push(Check {
         what: format!(
             "the reconciliation wrote {} and {}",
