@@ -41,6 +41,52 @@ const NEW_ACCOUNTS: [(&str, &str); 2] = [
 const NEW_PHONE: &str = "+1 617 555 0142";
 const NEW_CITY: &str = "Fort William";
 
+/// Words of the names of the `--records` accounts.
+const NAME_FIRST: [&str; 25] = [
+    "Amber", "Birch", "Cedar", "Delta", "Ember", "Fjord", "Garnet", "Harbor", "Indigo", "Juniper",
+    "Kestrel", "Linden", "Maple", "Nimbus", "Onyx", "Pine", "Quartz", "Raven", "Sierra", "Tundra",
+    "Violet", "Willow", "Xenon", "Yarrow", "Zephyr",
+];
+const NAME_LAST: [&str; 24] = [
+    "Analytics",
+    "Bakery",
+    "Clinic",
+    "Dairy",
+    "Electric",
+    "Foundry",
+    "Gallery",
+    "Hotels",
+    "Imports",
+    "Joinery",
+    "Kitchens",
+    "Logistics",
+    "Mills",
+    "Nurseries",
+    "Optics",
+    "Printing",
+    "Quarries",
+    "Robotics",
+    "Shipping",
+    "Textiles",
+    "Upholstery",
+    "Vineyards",
+    "Woodworks",
+    "Yachts",
+];
+
+/// The name of the `n`th extra account. Names that differ only by a number ("Customer 1",
+/// "Customer 2") are what the matching rules' fuzzy name score sends for review (Jaro-Winkler
+/// ≥ 0.92), so a customer made for one would hold up the next: these differ in a word and a
+/// scrambled hex token (at most 0.91 between any two of the first 400).
+fn extra_account_name(n: usize) -> String {
+    let token = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    format!(
+        "{} {token:06x} {}",
+        NAME_FIRST[n % NAME_FIRST.len()],
+        NAME_LAST[(n / NAME_FIRST.len()) % NAME_LAST.len()]
+    )
+}
+
 /// How long the demo waits for the syncs before it reports what did not happen.
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -248,8 +294,7 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Driven, CliError> {
         .iter()
         .map(|(n, c)| ((*n).to_owned(), (*c).to_owned()))
         .collect();
-    accounts
-        .extend((0..extra).map(|n| (format!("Demo Customer {n:05}"), "United States".to_owned())));
+    accounts.extend((0..extra).map(|n| (extra_account_name(n), "United States".to_owned())));
     println!(
         "onboarding {} new customer accounts (REST POST Account)",
         accounts.len()
