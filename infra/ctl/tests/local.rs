@@ -263,17 +263,7 @@ async fn closing_a_deal_in_the_local_org_creates_its_invoice_once() {
         "Intacct_Invoice_ID__c",
     )
     .await;
-    let intacct = lf_intacct::IntacctClient::new(lf_intacct::IntacctConfig::new(
-        local.value("endpoint:"),
-        lf_intacct::Credentials {
-            sender_id: local.value("sender id:"),
-            sender_password: secrecy::SecretString::from(local.value("sender password:")),
-            company_id: local.value("company id:"),
-            user_id: local.value("user id:"),
-            user_password: secrecy::SecretString::from(local.value("user password:")),
-        },
-    ))
-    .unwrap();
+    let intacct = intacct_client(&local);
     let linked = lf_domain::port::IntacctPort::find_linked(
         &intacct,
         None,

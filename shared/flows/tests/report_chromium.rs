@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use lf_domain::port::Month;
@@ -155,19 +155,21 @@ fn run_chromium(profile: &Path, page: &Path, extra: &[String]) -> Output {
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("chromium starts");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("chromium runs").is_some() {
-            break;
+    let child = cmd.spawn().expect("chromium starts");
+    // Both pipes are read while it runs (--dump-dom writes the whole page to stdout, more than
+    // a pipe holds); a watchdog kills a chromium that hangs, so the test fails instead.
+    let pid = child.id().to_string();
+    let (finished, watch) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(Duration::from_secs(120)).is_err() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
         }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("chromium did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let out = child.wait_with_output().expect("chromium output");
+    let _ = finished.send(());
+    let _ = watchdog.join();
     assert!(
         out.status.success(),
         "chromium failed: {}\n{}",

@@ -122,6 +122,21 @@ pub struct StreamReport {
     pub error: Option<String>,
 }
 
+impl StreamReport {
+    /// A report of `stream` with nothing done yet.
+    fn new(stream: String) -> Self {
+        Self {
+            stream,
+            changes: 0,
+            queued: 0,
+            watermark_before: None,
+            watermark_after: None,
+            more: false,
+            error: None,
+        }
+    }
+}
+
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollReport {
@@ -248,6 +263,28 @@ where
         report
     }
 
+    /// The stream's stored watermark, also set as the report's before and after; `None` when it
+    /// cannot be read (the report then says why).
+    async fn stored_watermark(&self, report: &mut StreamReport) -> Option<Option<Watermark>> {
+        match self.state.watermark(&report.stream).await {
+            Ok(stored) => {
+                report.watermark_before = stored.clone();
+                report.watermark_after = stored.clone();
+                Some(stored)
+            }
+            Err(e) => {
+                report.error = Some(format!("reading the watermark: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Where a stream with no watermark starts (`first_run_lookback` before `now`).
+    fn first_run_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::from_std(self.config.first_run_lookback)
+            .unwrap_or(chrono::Duration::zero())
+    }
+
     /// The "falls due" sweep of an invoice stream (watermark `<stream>/due`): open invoices
     /// (`TOTALDUE > 0`, not paid) whose `WHENDUE` lies on or after the last swept day and
     /// before today are queued as changes of the stream, since passing a due date changes
@@ -255,25 +292,10 @@ where
     /// everything before today is queued it moves to today, so later runs the same day find
     /// nothing new.
     async fn sweep_due(&self, stream: &PollStream) -> StreamReport {
-        let name = format!("{}/due", stream.name());
-        let mut report = StreamReport {
-            stream: name.clone(),
-            changes: 0,
-            queued: 0,
-            watermark_before: None,
-            watermark_after: None,
-            more: false,
-            error: None,
+        let mut report = StreamReport::new(format!("{}/due", stream.name()));
+        let Some(stored) = self.stored_watermark(&mut report).await else {
+            return report;
         };
-        let stored = match self.state.watermark(&name).await {
-            Ok(w) => w,
-            Err(e) => {
-                report.error = Some(format!("reading the watermark: {e}"));
-                return report;
-            }
-        };
-        report.watermark_before = stored.clone();
-        report.watermark_after = stored.clone();
         let now = self.clock.now();
         if let Err(e) = self.sweep_due_from(stream, stored, now, &mut report).await {
             report.error = Some(e);
@@ -291,12 +313,7 @@ where
         let today = now.date_naive();
         let (from, after) = match &stored {
             Some(w) => (w.modified_at.date_naive(), w.last_id.parse::<u64>().ok()),
-            None => (
-                (now - chrono::Duration::from_std(self.config.first_run_lookback)
-                    .unwrap_or(chrono::Duration::zero()))
-                .date_naive(),
-                None,
-            ),
+            None => (self.first_run_start(now).date_naive(), None),
         };
         if from < today {
             self.queue_due(stream, from, after, today, now, report)
@@ -388,30 +405,13 @@ where
     }
 
     async fn poll_stream(&self, stream: &PollStream) -> StreamReport {
-        let name = stream.name();
-        let mut report = StreamReport {
-            stream: name.clone(),
-            changes: 0,
-            queued: 0,
-            watermark_before: None,
-            watermark_after: None,
-            more: false,
-            error: None,
+        let mut report = StreamReport::new(stream.name());
+        let Some(stored) = self.stored_watermark(&mut report).await else {
+            return report;
         };
-        let stored = match self.state.watermark(&name).await {
-            Ok(w) => w,
-            Err(e) => {
-                report.error = Some(format!("reading the watermark: {e}"));
-                return report;
-            }
-        };
-        report.watermark_before = stored.clone();
-        report.watermark_after = stored.clone();
         let now = self.clock.now();
         let start = stored.unwrap_or_else(|| Watermark {
-            modified_at: now
-                - chrono::Duration::from_std(self.config.first_run_lookback)
-                    .unwrap_or(chrono::Duration::zero()),
+            modified_at: self.first_run_start(now),
             last_id: String::new(),
         });
         let result = match stream.system {

@@ -272,9 +272,14 @@ pub fn message(flow: Flow, object: &str, id: &str, n: usize) -> ReceivedMessage 
         correlation_id: CorrelationId::new_random(),
         received_at: Utc::now(),
     };
+    received(&envelope, format!("m-{n}-{id}"), n)
+}
+
+/// `envelope` as the queue hands it to a consumer the first time.
+fn received(envelope: &ChangeEnvelope, message_id: String, n: usize) -> ReceivedMessage {
     ReceivedMessage {
-        message_id: format!("m-{n}-{id}"),
-        body: serde_json::to_string(&envelope).unwrap(),
+        message_id,
+        body: serde_json::to_string(envelope).unwrap(),
         receipt: ReceiptHandle(format!("r-{n}")),
         receive_count: 1,
     }
@@ -352,12 +357,7 @@ pub fn intacct_message(flow: Flow, object: &str, key: &str, n: usize) -> Receive
         correlation_id: CorrelationId::new_random(),
         received_at: Utc::now(),
     };
-    ReceivedMessage {
-        message_id: format!("m-{n}-{object}-{key}"),
-        body: serde_json::to_string(&envelope).unwrap(),
-        receipt: ReceiptHandle(format!("r-{n}")),
-        receive_count: 1,
-    }
+    received(&envelope, format!("m-{n}-{object}-{key}"), n)
 }
 
 /// Days from today (negative: in the past).
