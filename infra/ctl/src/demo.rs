@@ -795,8 +795,8 @@ async fn summary(stack: &Stack) -> String {
     let mut out = String::from("per flow:");
     for (flow, counts) in stack.metrics.snapshot() {
         out.push_str(&format!(
-            "\n  {flow}: {} processed, {} done, {} retried, {} parked",
-            counts.processed, counts.done, counts.retried, counts.parked
+            "\n  {flow}: {} processed, {} done ({} echoes of our own writes dropped), {} retried, {} parked",
+            counts.processed, counts.done, counts.echoes, counts.retried, counts.parked
         ));
     }
     match stack.parked.list(None, 20).await {

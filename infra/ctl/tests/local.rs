@@ -386,8 +386,13 @@ async fn a_phone_changed_in_salesforce_reaches_intacct_and_is_not_written_back()
     let now = soql(&s, q).await["records"][0].clone();
     assert_eq!(now["SystemModstamp"], stamped, "{now}");
     assert_eq!(now["Phone"], "+1 415 555 0123");
-    let synced = |v: &serde_json::Value| v["flows"]["account-sync"]["done"].as_u64().unwrap();
-    assert!(synced(&after) > synced(&before), "{after}");
+    let synced = |v: &serde_json::Value, n: &str| v["flows"]["account-sync"][n].as_u64().unwrap();
+    assert!(synced(&after, "done") > synced(&before, "done"), "{after}");
+    // The customer's change event came back and was counted as our own echo.
+    assert!(
+        synced(&after, "echoes") > synced(&before, "echoes"),
+        "{after}"
+    );
     assert_eq!(after["parked"], before["parked"], "{after}");
     let (ok, rest) = local.stop();
     assert!(ok, "{rest:?}");

@@ -66,8 +66,6 @@ use crate::records::{intacct_tree, merge, text};
 use crate::setup::{self, SetupError};
 
 const FLOW: Flow = Flow::AccountSync;
-/// How an echo's outcome detail starts (what counts it).
-const ECHO: &str = "echo";
 
 /// One kind of record pair the flow keeps in sync.
 #[derive(Debug)]
@@ -574,10 +572,10 @@ impl<P: Ports> AccountSync<P> {
                     echoes += 1;
                     tracing::info!(flow = %FLOW, record = %c.reference(), skipped_echo = 1u64,
                         "echo of our own write (or a change already synced); dropped");
-                    c.outcome = Some(Outcome::done(format!(
-                        "{ECHO}: the record's mapped values equal the fingerprint of the last \
-                         sync; nothing written"
-                    )));
+                    c.outcome = Some(Outcome::echo(
+                        "echo: the record's mapped values equal the fingerprint of the last \
+                         sync; nothing written",
+                    ));
                 }
                 Ok(false) => {}
                 Err(reason) => c.outcome = Some(Outcome::parked(reason)),
@@ -765,9 +763,7 @@ impl<P: Ports> AccountSync<P> {
             }
             let noted = match &c.outcome {
                 Some(Outcome::Parked { reason }) => Some((AuditAction::Parked, reason.clone())),
-                Some(Outcome::Done { detail }) if detail.starts_with(ECHO) => {
-                    Some((AuditAction::SkippedEcho, detail.clone()))
-                }
+                Some(Outcome::Echo { detail }) => Some((AuditAction::SkippedEcho, detail.clone())),
                 _ => None,
             };
             if let Some((action, detail)) = noted {

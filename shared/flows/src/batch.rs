@@ -20,6 +20,9 @@ pub struct WorkItem {
 pub enum Outcome {
     /// Handled (created, updated, linked, or nothing to do): acknowledge the message.
     Done { detail: String },
+    /// Our own write coming back (or a change already synced): nothing to do, acknowledged
+    /// like `Done` and counted apart, so the loop prevention shows in the metrics.
+    Echo { detail: String },
     /// Not handled now, worth another delivery (transient or throttled failure, work in
     /// progress elsewhere): report it for redrive.
     Retry { class: ErrorClass, reason: String },
@@ -31,6 +34,12 @@ pub enum Outcome {
 impl Outcome {
     pub fn done(detail: impl Into<String>) -> Self {
         Outcome::Done {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn echo(detail: impl Into<String>) -> Self {
+        Outcome::Echo {
             detail: detail.into(),
         }
     }

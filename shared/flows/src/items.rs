@@ -210,7 +210,7 @@ pub(crate) async fn gate<S: IdempotencyStore>(
 pub(crate) async fn finish<S: IdempotencyStore>(store: &S, hold: Hold, outcome: &Outcome) {
     let idempotency = Idempotency::new(store);
     let result = match outcome {
-        Outcome::Done { detail } => idempotency
+        Outcome::Done { detail } | Outcome::Echo { detail } => idempotency
             .complete(&hold.key, &hold.owner, &Value::String(detail.clone()))
             .await
             .map(|_| ()),

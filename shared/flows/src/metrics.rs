@@ -19,6 +19,8 @@ pub struct FlowCounts {
     pub processed: u64,
     /// Acknowledged as done (created, updated, linked, or nothing to do).
     pub done: u64,
+    /// Of the done: echoes of our own writes, dropped (loop prevention at work).
+    pub echoes: u64,
     /// Reported for redrive.
     pub retried: u64,
     /// Acknowledged and parked with a reason (unreadable messages included).
@@ -29,6 +31,7 @@ pub struct FlowCounts {
 struct Counters {
     processed: AtomicU64,
     done: AtomicU64,
+    echoes: AtomicU64,
     retried: AtomicU64,
     parked: AtomicU64,
 }
@@ -38,6 +41,7 @@ impl Counters {
         FlowCounts {
             processed: self.processed.load(Ordering::Relaxed),
             done: self.done.load(Ordering::Relaxed),
+            echoes: self.echoes.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
             parked: self.parked.load(Ordering::Relaxed),
         }
@@ -65,6 +69,7 @@ impl Metrics {
         };
         add(&c.processed, report.processed());
         add(&c.done, report.counts.done);
+        add(&c.echoes, report.counts.echoes);
         add(&c.retried, report.counts.retried);
         add(&c.parked, report.counts.parked);
     }
@@ -108,6 +113,7 @@ mod tests {
                 .collect(),
             counts: BatchCounts {
                 done,
+                echoes: done.min(1),
                 retried,
                 parked,
                 rejected: 0,
@@ -127,6 +133,7 @@ mod tests {
             FlowCounts {
                 processed: 7,
                 done: 5,
+                echoes: 2,
                 retried: 1,
                 parked: 1
             }

@@ -49,8 +49,10 @@ pub struct RetryRequest {
 /// How many messages of a batch ended each way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BatchCounts {
-    /// Done and acknowledged.
+    /// Done and acknowledged; includes `echoes`.
     pub done: usize,
+    /// Of the done: echoes of our own writes, dropped.
+    pub echoes: usize,
     /// Reported for redrive.
     pub retried: usize,
     /// Parked and acknowledged; includes `rejected`.
@@ -87,6 +89,7 @@ impl BatchReport {
 enum Decision {
     Done {
         detail: String,
+        echo: bool,
     },
     Retry {
         class: ErrorClass,
@@ -202,9 +205,10 @@ async fn run(
         let record = record.as_deref().unwrap_or("");
         let id = message.message_id.as_str();
         match (decision, park_result) {
-            (Some(Decision::Done { detail }), _) => {
+            (Some(Decision::Done { detail, echo }), _) => {
                 tracing::info!(message_id = id, correlation_id = correlation, record, %detail, "done");
                 report.counts.done += 1;
+                report.counts.echoes += usize::from(echo);
                 report.acknowledge.push(message.message_id.clone());
             }
             (Some(Decision::Retry { class, reason }), _) => {
@@ -268,7 +272,11 @@ async fn run(
 
 fn decide(flow: Flow, item: &WorkItem, outcome: Outcome) -> Decision {
     match outcome {
-        Outcome::Done { detail } => Decision::Done { detail },
+        Outcome::Done { detail } => Decision::Done {
+            detail,
+            echo: false,
+        },
+        Outcome::Echo { detail } => Decision::Done { detail, echo: true },
         Outcome::Retry { class, reason } if class.is_retryable() => {
             Decision::Retry { class, reason }
         }
@@ -546,6 +554,7 @@ mod tests {
             report.counts,
             BatchCounts {
                 done: 1,
+                echoes: 0,
                 retried: 1,
                 parked: 5,
                 rejected: 3

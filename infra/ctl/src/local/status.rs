@@ -51,6 +51,7 @@ impl StatusSources {
             let c = self.metrics.flow(*flow);
             entry.insert("processed".into(), json!(c.processed));
             entry.insert("done".into(), json!(c.done));
+            entry.insert("echoes".into(), json!(c.echoes));
             entry.insert("retried".into(), json!(c.retried));
             entry.insert("parked".into(), json!(c.parked));
             flows.insert(flow.as_str().into(), Value::Object(entry));
