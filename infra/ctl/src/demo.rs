@@ -5,12 +5,16 @@
 //! checked against both sandboxes' state. Exits 0 only if all of them held.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use lf_domain::port::{IntacctObject, IntacctPort, Month, ParkedFailures, RecordUpdate};
-use lf_domain::{EntityId, SalesforceId};
+use indicatif::{ProgressBar, ProgressStyle};
+use lf_domain::port::{
+    AuditAction, IntacctObject, IntacctPort, Month, ParkedFailures, RecordUpdate,
+};
+use lf_domain::{EntityId, Flow, SalesforceId};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
@@ -40,6 +44,8 @@ const NEW_ACCOUNTS: [(&str, &str); 2] = [
 /// types in Salesforce, the city an accountant types in Intacct.
 const NEW_PHONE: &str = "+1 617 555 0142";
 const NEW_CITY: &str = "Fort William";
+/// The website set in Salesforce while its Outbound Message is lost.
+const NEW_WEBSITE: &str = "https://www.example.com/ledgerforce-demo";
 
 /// Words of the names of the `--records` accounts.
 const NAME_FIRST: [&str; 25] = [
@@ -210,6 +216,12 @@ enum Expect {
     },
     /// The Account's phone changed in Salesforce.
     Phone {
+        name: String,
+        customer: String,
+    },
+    /// The Account's website changed in Salesforce and its Outbound Message lost: only the
+    /// change poller can carry it.
+    Website {
         name: String,
         customer: String,
     },
@@ -416,23 +428,45 @@ async fn change_a_city_in_intacct(
 async fn wait(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
     println!("waiting for the syncs (at most {} s)", WAIT.as_secs());
     let start = Instant::now();
+    // A bar on a terminal; on a pipe (CI, a log) a line whenever the count moves.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template(
+                "  {bar:30} {pos}/{len} expected outcomes hold, {elapsed} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    });
     let mut last = usize::MAX;
     loop {
         let checks = check(stack, expected);
         let open = checks.iter().filter(|c| !c.held).count();
-        if open != last {
-            println!(
-                "  {} of {} expected outcomes hold",
-                checks.len() - open,
-                checks.len()
-            );
-            last = open;
+        let held = checks.len() - open;
+        match &bar {
+            Some(bar) => {
+                bar.set_length(checks.len() as u64);
+                bar.set_position(held as u64);
+                bar.set_message(format!("({} messages synced)", synced(stack)));
+            }
+            None if open != last => {
+                println!("  {held} of {} expected outcomes hold", checks.len());
+            }
+            None => {}
         }
+        last = open;
         if open == 0 || start.elapsed() > WAIT {
+            if let Some(bar) = bar {
+                bar.finish();
+            }
             return checks;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Messages the flows have handled so far.
+fn synced(stack: &Stack) -> u64 {
+    stack.metrics.snapshot().values().map(|c| c.processed).sum()
 }
 
 /// The synced deal `name`'s Account id and Intacct customer id.
@@ -590,6 +624,27 @@ async fn change_in_intacct_and_salesforce(
         .await?;
     expected.push(Expect::Phone {
         name: phoned.to_owned(),
+        customer,
+    });
+
+    let unheard = others[2];
+    let (_, account, customer) = linked(stack, unheard)?;
+    println!(
+        "changing the website of the account of {unheard:?} in Salesforce with its Outbound Message lost \
+         (the webhook never hears of it; the change poller must catch it)"
+    );
+    stack.salesforce.lose_next_outbound(1);
+    stack
+        .ports
+        .salesforce
+        .update(
+            "Account",
+            &SalesforceId::parse(&account)?,
+            &fields(json!({"Website": NEW_WEBSITE})),
+        )
+        .await?;
+    expected.push(Expect::Website {
+        name: unheard.to_owned(),
         customer,
     });
 
@@ -768,6 +823,21 @@ fn check(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
                     held: phone == NEW_PHONE,
                 });
             }
+            Expect::Website { name, customer } => {
+                let url = company
+                    .find("CUSTOMER", "CUSTOMERID", customer)
+                    .first()
+                    .and_then(|c| c.get("DISPLAYCONTACT.URL1").cloned())
+                    .unwrap_or_default();
+                let lost = org.outbound_stats().lost;
+                checks.push(Check {
+                    what: format!(
+                        "{name}: its Outbound Message was lost ({lost} lost) and the poller still brought \
+                         DISPLAYCONTACT.URL1 = {NEW_WEBSITE} (found {url:?})"
+                    ),
+                    held: lost >= 1 && url == NEW_WEBSITE,
+                });
+            }
             Expect::City { account, name } => {
                 let city = text(&org.record(account).unwrap_or_default(), "BillingCity");
                 checks.push(Check {
@@ -790,13 +860,29 @@ fn check(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
     checks
 }
 
-/// Per flow: processed, done, retried, parked with reasons.
+/// Per flow: messages processed, records created / updated / linked (from the audit log),
+/// echoes dropped, retried, parked with reasons.
 async fn summary(stack: &Stack) -> String {
+    let tally = stack.ports.audit.tally().await.unwrap_or_default();
+    let records = |flow: Flow, action: AuditAction| {
+        tally
+            .iter()
+            .filter(|(f, a, _)| *f == flow && *a == action)
+            .map(|(_, _, n)| n)
+            .sum::<u64>()
+    };
     let mut out = String::from("per flow:");
     for (flow, counts) in stack.metrics.snapshot() {
         out.push_str(&format!(
-            "\n  {flow}: {} processed, {} done ({} echoes of our own writes dropped), {} retried, {} parked",
-            counts.processed, counts.done, counts.echoes, counts.retried, counts.parked
+            "\n  {flow}: {} messages processed; records {} created, {} updated, {} linked; \
+             {} echoes of our own writes skipped, {} retried, {} parked",
+            counts.processed,
+            records(flow, AuditAction::Created),
+            records(flow, AuditAction::Updated),
+            records(flow, AuditAction::Linked),
+            counts.echoes,
+            counts.retried,
+            counts.parked
         ));
     }
     match stack.parked.list(None, 20).await {

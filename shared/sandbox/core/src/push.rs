@@ -76,12 +76,16 @@ pub struct PushStats {
     pub failed_attempts: u64,
     /// Deliveries given up on after `give_up_after`.
     pub dropped: u64,
+    /// Deliveries discarded before their first attempt by [`Pusher::lose_next`]: the webhook
+    /// never heard of them, as when the platform gave up during an outage.
+    pub lost: u64,
 }
 
 impl PushStats {
     /// Deliveries neither acknowledged nor dropped yet.
     pub fn pending(&self) -> u64 {
-        self.queued.saturating_sub(self.delivered + self.dropped)
+        self.queued
+            .saturating_sub(self.delivered + self.dropped + self.lost)
     }
 }
 
@@ -97,6 +101,8 @@ pub struct Pusher {
 struct Shared {
     stats: Mutex<PushStats>,
     changed: Notify,
+    /// Deliveries still to lose (see [`Pusher::lose_next`]).
+    lose: Mutex<u64>,
 }
 
 impl Shared {
@@ -129,6 +135,15 @@ impl Pusher {
     /// Queues a delivery.
     pub fn push(&self, delivery: Delivery) {
         self.shared.update(|s| s.queued += 1);
+        {
+            let mut lose = self.shared.lose.lock().unwrap_or_else(|p| p.into_inner());
+            if *lose > 0 {
+                *lose -= 1;
+                drop(lose);
+                self.shared.update(|s| s.lost += 1);
+                return;
+            }
+        }
         if self.tx.send(delivery).is_err() {
             // The task ended (runtime shutting down): count it as dropped rather than lose it
             // silently.
@@ -138,6 +153,12 @@ impl Pusher {
 
     pub fn stats(&self) -> PushStats {
         self.shared.stats()
+    }
+
+    /// Loses the next `n` deliveries without a single attempt: the webhook misses them, and
+    /// only a poller catches the changes they carried.
+    pub fn lose_next(&self, n: u64) {
+        *self.shared.lose.lock().unwrap_or_else(|p| p.into_inner()) += n;
     }
 
     /// Waits until nothing is pending, or `max` has passed. Returns whether it became idle.
@@ -329,6 +350,20 @@ mod tests {
         assert_eq!(stats.failed_attempts, 3);
         assert_eq!(stats.attempts, 4);
         assert_eq!(*seen.lock().unwrap(), vec!["a".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn lost_deliveries_are_never_attempted() {
+        let (server, seen) = receiver(0).await;
+        let pusher = Pusher::start(fast(format!("{}/hook", server.base_url())), plain_ack);
+        pusher.lose_next(1);
+        pusher.push(delivery("lost"));
+        pusher.push(delivery("kept"));
+        assert!(pusher.wait_idle(Duration::from_secs(30)).await);
+        let stats = pusher.stats();
+        assert_eq!((stats.queued, stats.lost, stats.delivered), (2, 1, 1));
+        assert_eq!(stats.attempts, 1);
+        assert_eq!(*seen.lock().unwrap(), vec!["kept".to_owned()]);
     }
 
     #[tokio::test]

@@ -279,6 +279,14 @@ impl Sandbox {
         self.org.outbound.stats()
     }
 
+    /// Loses the next `n` Outbound Messages (no attempt is made): a delivery the webhook
+    /// never sees, for showing that the change poller catches what a lost message carried.
+    pub fn lose_next_outbound(&self, n: u64) {
+        if let Some(p) = self.org.outbound.pusher() {
+            p.lose_next(n);
+        }
+    }
+
     /// The Outbound Message rules in force.
     pub fn outbound_rules(&self) -> &[OutboundRule] {
         self.org.outbound.rules()
