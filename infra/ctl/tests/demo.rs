@@ -16,8 +16,13 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
     // 6 deals × 7 checks, 5 accounts, the entity and currency spreads; then the payment (3),
-    // the hold (2), the phone and the city (1 each), the reconciliation (2).
-    assert!(stdout.contains("all 58 expected outcomes held"), "{stdout}");
+    // the hold (2), the phone, the website whose Outbound Message was lost, and the city (1
+    // each), the reconciliation (2).
+    assert!(stdout.contains("all 59 expected outcomes held"), "{stdout}");
+    assert!(
+        stdout.contains("with its Outbound Message lost"),
+        "the lost webhook round ran:\n{stdout}"
+    );
     for line in [
         "opportunity-won: ",
         "account-onboarding: ",
@@ -29,6 +34,8 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
         "report.html",
         "accounts.csv",
         "API calls used: Salesforce ",
+        "created, ",
+        "echoes of our own writes skipped",
     ] {
         assert!(stdout.contains(line), "summary line {line:?} in:\n{stdout}");
     }
