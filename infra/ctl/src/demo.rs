@@ -93,8 +93,14 @@ fn extra_account_name(n: usize) -> String {
     )
 }
 
-/// How long the demo waits for the syncs before it reports what did not happen.
-const WAIT: Duration = Duration::from_secs(90);
+/// How long the demo waits for the syncs before it reports what did not happen: 90 s, plus
+/// 100 ms per expected outcome past the first hundred (a `--records 5000` run checks about
+/// 5,000; a debug build onboards some 50 accounts a second on two busy cores).
+fn wait_limit(outcomes: usize) -> Duration {
+    Duration::from_secs(90)
+        + Duration::from_millis(100)
+            * u32::try_from(outcomes.saturating_sub(100)).unwrap_or(u32::MAX)
+}
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -424,9 +430,10 @@ async fn change_a_city_in_intacct(
     Ok(())
 }
 
-/// Waits until every expectation holds, or [`WAIT`] passed; the last checks.
+/// Waits until every expectation holds, or [`wait_limit`] passed; the last checks.
 async fn wait(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
-    println!("waiting for the syncs (at most {} s)", WAIT.as_secs());
+    let limit = wait_limit(check(stack, expected).len());
+    println!("waiting for the syncs (at most {} s)", limit.as_secs());
     let start = Instant::now();
     // A bar on a terminal; on a pipe (CI, a log) a line whenever the count moves.
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -454,7 +461,7 @@ async fn wait(stack: &Stack, expected: &[Expect]) -> Vec<Check> {
             None => {}
         }
         last = open;
-        if open == 0 || start.elapsed() > WAIT {
+        if open == 0 || start.elapsed() > limit {
             if let Some(bar) = bar {
                 bar.finish();
             }
