@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use lf_domain::port::SyncState;
-use lf_domain::{ChangeEnvelope, EventOrigin, Flow, ManualClock, SalesforceId, System};
+use lf_domain::{ChangeEnvelope, Clock, EventOrigin, Flow, ManualClock, SalesforceId, System};
 use lf_embedded::SqliteSyncState;
 use lf_intacct::{Function, IntacctClient};
 use lf_intake::{ChangePoller, PollStream, PollerConfig};
@@ -418,8 +418,14 @@ async fn open_invoices_falling_due_are_swept_once_a_day() {
         && e.origin == EventOrigin::Poller));
 
     // Later the same day: nothing new, nothing queued, and the sweep reads nothing (the one
-    // billed read is the change stream's).
-    clock.advance(Duration::from_secs(3600));
+    // billed read is the change stream's). Half the time left until midnight, at most an hour,
+    // so a run late in the UTC day stays on the same day.
+    let now = clock.now();
+    let midnight = (now.date_naive() + chrono::Duration::days(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let later = ((midnight - now) / 2).min(chrono::Duration::hours(1));
+    clock.advance(later.to_std().unwrap());
     let before = w.ia.usage();
     let r2 = poller.poll_once().await;
     assert_eq!(r2.queued(), 0, "{r2:?}");
