@@ -352,6 +352,8 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Driven, CliError> {
         return Ok((checks, None));
     }
 
+    checks.extend(repair_drift(stack).await?);
+
     let period = Month::of(chrono::Utc::now().date_naive()).previous();
     println!("running the month-end revenue reconciliation for {period}");
     let ran = stack.reconciler.run(period).await;
@@ -398,6 +400,82 @@ async fn drive(stack: &Stack, extra: usize) -> Result<Driven, CliError> {
         held: html.is_file() && csv.is_file(),
     });
     Ok((checks, Some((html, csv))))
+}
+
+/// An out-of-band edit the sync must not follow: the customer of the first demo deal renamed
+/// by hand in Intacct, where Salesforce owns the name (account-sync leaves it, and says so).
+/// The drift check — weekly in AWS — finds the pair, names the owner, and repairs it with the
+/// Account's name.
+async fn repair_drift(stack: &Stack) -> Result<Vec<Check>, CliError> {
+    let renamed = DEALS_TO_CLOSE[0];
+    let (_, account, customer) = linked(stack, renamed)?;
+    let name = text(
+        &stack.salesforce.record(&account).unwrap_or_default(),
+        "Name",
+    );
+    println!(
+        "renaming the customer of {renamed:?} by hand in Intacct (update CUSTOMER; Salesforce owns the name)"
+    );
+    let results = stack
+        .ports
+        .intacct
+        .update(
+            customer_entity(stack, &customer)?.as_ref(),
+            &[RecordUpdate {
+                object: IntacctObject::Customer,
+                key: customer.clone(),
+                fields: fields(json!({"NAME": format!("{name} (renamed by hand)")})),
+            }],
+        )
+        .await?;
+    if let Some(Err(e)) = results.into_iter().next() {
+        return Err(format!("renaming {customer} in Intacct: {e}").into());
+    }
+    println!("running the drift check with --repair over every linked pair");
+    let sync =
+        lf_flows::AccountSync::new(stack.ports.clone(), stack.specs.clone(), Default::default())?;
+    let report = sync
+        .check_drift(
+            &lf_flows::DriftOptions {
+                repair: true,
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .await?;
+    println!(
+        "  {} pairs checked, {} agree, {} drifted, {} repaired",
+        report.checked,
+        report.agreeing,
+        report.drifted.len(),
+        report.repaired()
+    );
+    let pair = report.drifted.iter().find(|d| d.intacct.id == customer);
+    let found = pair.is_some_and(|d| {
+        d.fields.iter().any(|f| {
+            f.field == "NAME"
+                && f.owner == lf_domain::System::Salesforce
+                && f.owner_value == Value::String(name.clone())
+        })
+    });
+    let restored = stack
+        .intacct
+        .find("CUSTOMER", "CUSTOMERID", &customer)
+        .first()
+        .and_then(|c| c.get("NAME").cloned())
+        == Some(name.clone());
+    Ok(vec![
+        Check {
+            what: format!(
+                "the drift check found {customer}'s NAME renamed by hand, owned by Salesforce"
+            ),
+            held: found,
+        },
+        Check {
+            what: format!("the drift repair gave {customer} its Account's name {name:?} back"),
+            held: restored && pair.is_some_and(|d| d.repair == Some(None)),
+        },
+    ])
 }
 
 /// An accountant's edit in Intacct: the city of the customer of the last demo deal, which

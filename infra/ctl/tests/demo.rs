@@ -18,7 +18,7 @@ fn the_demo_syncs_every_deal_and_account_and_exits_zero() {
     // 6 deals × 7 checks, 5 accounts, the entity and currency spreads; then the payment (3),
     // the hold (2), the phone, the website whose Outbound Message was lost, and the city (1
     // each), the reconciliation (2).
-    assert!(stdout.contains("all 59 expected outcomes held"), "{stdout}");
+    assert!(stdout.contains("all 61 expected outcomes held"), "{stdout}");
     assert!(
         stdout.contains("with its Outbound Message lost"),
         "the lost webhook round ran:\n{stdout}"

@@ -28,7 +28,12 @@ fn escape(component: &str) -> Cow<'_, str> {
 /// The Salesforce side of a link: `SF#<kind>#<18-character id>`. The 18-character form makes
 /// the 15- and 18-character spellings of one id the same key.
 pub(crate) fn xref_salesforce(kind: LinkKind, id: &SalesforceId) -> String {
-    format!("SF#{}#{}", kind.as_str(), id.as_str())
+    format!("{}{}", xref_salesforce_prefix(kind), id.as_str())
+}
+
+/// What every Salesforce-side link item of `kind` is named with.
+pub(crate) fn xref_salesforce_prefix(kind: LinkKind) -> String {
+    format!("SF#{}#", kind.as_str())
 }
 
 /// The Intacct side of a link: `IA#<kind>#<key>`. The key is company-unique, so the entity the

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefStore};
+use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefPage, XrefStore};
 use lf_domain::{EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
 
 use crate::attribute::{self, Item, s, time};
@@ -333,6 +333,43 @@ impl XrefStore for DynamoXrefStore {
         })
         .await;
         unlinked.map_err(|e| self.stopped(e))
+    }
+
+    async fn list(
+        &self,
+        kind: LinkKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<XrefPage, PortError> {
+        // A scan of the Salesforce-side items of the kind (each link once); the cursor is the
+        // scan's last evaluated key. DynamoDB applies `Limit` before the filter, so a page may
+        // come back short, even empty, with more to follow.
+        let prefix = key::xref_salesforce_prefix(kind);
+        let got = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(#pk, :prefix)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after.map(|pk| [(PARTITION_KEY.to_owned(), s(pk))].into()))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("Scan {}", self.table), e))?;
+        let links = got
+            .items()
+            .iter()
+            .map(link_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = got
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get(PARTITION_KEY))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        Ok(XrefPage { links, next })
     }
 }
 

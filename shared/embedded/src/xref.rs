@@ -1,7 +1,7 @@
 //! [`XrefStore`] on SQLite.
 
 use chrono::{DateTime, Utc};
-use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefStore};
+use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefPage, XrefStore};
 use lf_domain::{EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
@@ -225,6 +225,41 @@ impl XrefStore for SqliteXrefStore {
                     .and_then(|mut stmt| stmt.execute(params![kind.as_str(), salesforce, key]))
                     .or_port("xref unlink")?;
                 Ok(removed == 1)
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        kind: LinkKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<XrefPage, PortError> {
+        // Pages in Salesforce-id order; the cursor is the last id of the page.
+        let after = after.unwrap_or("").to_owned();
+        let limit = limit.max(1);
+        let rows = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .run("xref list", move |conn, _| {
+                let stored = conn
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM xref_link WHERE kind = ?1 AND salesforce_id > ?2 \
+                         ORDER BY salesforce_id LIMIT ?3",
+                        StoredLink::COLUMNS
+                    ))
+                    .and_then(|mut stmt| {
+                        stmt.query_map(params![kind.as_str(), after, rows], StoredLink::from_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .or_port("xref list")?;
+                let links = stored
+                    .into_iter()
+                    .map(|s| s.into_link(kind))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next = (links.len() == limit)
+                    .then(|| links.last().map(|l| l.salesforce.as_str().to_owned()))
+                    .flatten();
+                Ok(XrefPage { links, next })
             })
             .await
     }

@@ -54,13 +54,14 @@ use lf_domain::port::{
 };
 use lf_domain::{
     Classify, CorrelationId, EntityId, ErrorClass, Fingerprint, Flow, IntacctKey, IntacctRef,
-    RecordRef, SalesforceId, System,
+    PortError, RecordRef, SalesforceId, System,
 };
 use lf_mapping::{MapContext, Mapped, MappingPlan, MatchDecision, Owner, SpecSet, Winner};
 use serde_json::{Map, Value};
 
 use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 use crate::customer;
+use crate::drift::{DriftField, DriftOptions, DriftReport, DriftedPair};
 use crate::ports::Ports;
 use crate::records::{intacct_tree, merge, text};
 use crate::setup::{self, SetupError};
@@ -396,22 +397,71 @@ pub(crate) fn plan_pair(
     } else {
         source
     };
+    settle(
+        to_intacct,
+        to_salesforce,
+        salesforce,
+        intacct,
+        (&sf_mapped, &ia_mapped),
+        winner,
+        other_changed,
+    )
+}
+
+/// Plans a linked pair as a drift check sees it: nothing is known of what changed, so every
+/// field goes to its owner — its system of record, else the side modified last (a tie to
+/// Salesforce), as in a conflict. Nothing to write: the pair agrees. Pure.
+pub(crate) fn plan_drift(
+    to_intacct: &MappingPlan,
+    to_salesforce: &MappingPlan,
+    salesforce: &Value,
+    intacct: &Value,
+) -> Result<PairPlan, String> {
+    let sf_mapped = mapped(to_intacct, salesforce)?;
+    let ia_mapped = mapped(to_salesforce, intacct)?;
+    let winner = later(
+        to_intacct.source_modified(salesforce),
+        to_salesforce.source_modified(intacct),
+    );
+    settle(
+        to_intacct,
+        to_salesforce,
+        salesforce,
+        intacct,
+        (&sf_mapped, &ia_mapped),
+        winner,
+        true,
+    )
+}
+
+/// The writes that settle a pair for `winner` (the side whose values win the last-modified
+/// fields), and the fingerprints after them. Without a conflict only the winner's side is
+/// written from; with one, each side also gets the fields its counterpart owns.
+fn settle(
+    to_intacct: &MappingPlan,
+    to_salesforce: &MappingPlan,
+    salesforce: &Value,
+    intacct: &Value,
+    (sf_mapped, ia_mapped): (&Map<String, Value>, &Map<String, Value>),
+    winner: Side,
+    other_changed: bool,
+) -> Result<PairPlan, String> {
     let (to_intacct_fields, to_salesforce_fields) = match winner {
         Side::Salesforce => (
-            to_intacct.fields_to_write_as(&sf_mapped, intacct, Winner::Source),
+            to_intacct.fields_to_write_as(sf_mapped, intacct, Winner::Source),
             if other_changed {
-                to_salesforce.fields_to_write_as(&ia_mapped, salesforce, Winner::Target)
+                to_salesforce.fields_to_write_as(ia_mapped, salesforce, Winner::Target)
             } else {
                 Map::new()
             },
         ),
         Side::Intacct => (
             if other_changed {
-                to_intacct.fields_to_write_as(&sf_mapped, intacct, Winner::Target)
+                to_intacct.fields_to_write_as(sf_mapped, intacct, Winner::Target)
             } else {
                 Map::new()
             },
-            to_salesforce.fields_to_write_as(&ia_mapped, salesforce, Winner::Source),
+            to_salesforce.fields_to_write_as(ia_mapped, salesforce, Winner::Source),
         ),
     };
     let sf_after = applied(salesforce, &to_salesforce_fields);
@@ -466,35 +516,57 @@ fn describe(
     winner: Side,
     conflict: bool,
     new_link: bool,
+    drift: bool,
 ) -> String {
     let mut fields = Vec::new();
     leaves(writes, "", &mut fields);
-    let source = match plan.source_system() {
-        System::Salesforce => Side::Salesforce,
-        System::Intacct => Side::Intacct,
-    };
     fields
         .iter()
         .map(|(path, new)| {
             let old = crate::records::at(before, path)
                 .cloned()
                 .unwrap_or(Value::Null);
-            let why = match plan.owner_of(path) {
-                Owner::Salesforce => "ownership: Salesforce is its system of record".to_owned(),
-                Owner::Intacct => "ownership: Intacct is its system of record".to_owned(),
-                Owner::LastModified if new_link => "new link".to_owned(),
-                Owner::LastModified if conflict => format!(
-                    "last-modified: both sides changed, {} was modified last",
-                    side_name(winner)
-                ),
-                Owner::LastModified => {
-                    format!("last-modified: changed only in {}", side_name(source))
-                }
-            };
+            let why = field_why(plan, path, winner, conflict, new_link, drift);
             format!("{path}: {old} → {new} ({why})")
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Why the field at `path` of `plan`'s target gets the source's value.
+fn field_why(
+    plan: &MappingPlan,
+    path: &str,
+    winner: Side,
+    conflict: bool,
+    new_link: bool,
+    drift: bool,
+) -> String {
+    let source = plan_dir_side(plan);
+    match plan.owner_of(path) {
+        Owner::Salesforce => "ownership: Salesforce is its system of record".to_owned(),
+        Owner::Intacct => "ownership: Intacct is its system of record".to_owned(),
+        Owner::LastModified if new_link => "new link".to_owned(),
+        Owner::LastModified if drift => {
+            format!("last-modified: {} was modified last", side_name(winner))
+        }
+        Owner::LastModified if conflict => format!(
+            "last-modified: both sides changed, {} was modified last",
+            side_name(winner)
+        ),
+        Owner::LastModified => {
+            format!("last-modified: changed only in {}", side_name(source))
+        }
+    }
+}
+
+/// The reason an outcome carries.
+fn outcome_reason(o: &Outcome) -> String {
+    match o {
+        Outcome::Done { detail } | Outcome::Echo { detail } => detail.clone(),
+        Outcome::Parked { reason } => reason.clone(),
+        Outcome::Retry { reason, .. } => reason.clone(),
+    }
 }
 
 fn side_name(side: Side) -> &'static str {
@@ -661,6 +733,247 @@ impl<P: Ports> AccountSync<P> {
         let written = self.apply(changes, &planned).await;
 
         // Links, fingerprints, audit.
+        self.record(changes, &planned, &pair_plans, false).await;
+        let now = ports.clock().now();
+        tracing::info!(flow = %FLOW, records_written = written as u64, "account-sync batch applied");
+
+        // What is left: records with nothing to pair.
+        for c in changes.iter_mut() {
+            if c.outcome.is_none() {
+                c.outcome = Some(Outcome::done("nothing to do"));
+            }
+            let noted = match &c.outcome {
+                Some(Outcome::Parked { reason }) => Some((AuditAction::Parked, reason.clone())),
+                Some(Outcome::Echo { detail }) => Some((AuditAction::SkippedEcho, detail.clone())),
+                _ => None,
+            };
+            if let Some((action, detail)) = noted {
+                let entry = AuditEntry {
+                    record: c.reference(),
+                    at: now,
+                    flow: FLOW,
+                    action,
+                    correlation_id: c.correlation.clone(),
+                    counterpart: None,
+                    detail,
+                };
+                if let Err(error) = ports.audit().append(&entry).await {
+                    tracing::warn!(%error, "audit entry not written");
+                }
+            }
+            tracing::info!(flow = %FLOW, record = %c.reference(), outcome = ?c.outcome, "account-sync");
+        }
+        if echoes > 0 {
+            tracing::info!(flow = %FLOW, skipped_echoes = echoes as u64, "echoes dropped in batch");
+        }
+    }
+
+    /// Checks every linked pair of the pairings `options` names for drift, a page of links
+    /// at a time, and with `options.repair` writes the owners' values where a pair disagrees
+    /// (see [`crate::drift`]). `progress` is told the pairs checked so far after each page.
+    /// Fails only when the links cannot be listed; a page that cannot be read is reported
+    /// as unchecked and the check goes on.
+    ///
+    /// Per page of N links: Salesforce — one read of the N records (a collection read per
+    /// 2,000 ids), one update call for the repairs; Intacct — one request reading the N
+    /// counterparts, one update request per owning entity for the repairs.
+    pub async fn check_drift(
+        &self,
+        options: &DriftOptions,
+        mut progress: impl FnMut(u64),
+    ) -> Result<DriftReport, PortError> {
+        let mut report = DriftReport::default();
+        let mut pair_plans = Vec::new();
+        for p in &PAIRINGS {
+            let pp = plans(&self.specs, p).map_err(|e| PortError::invalid(e.to_string()))?;
+            pair_plans.push(pp);
+        }
+        let wanted = |p: &Pairing| {
+            options.objects.is_empty()
+                || options.objects.iter().any(|o| {
+                    o.eq_ignore_ascii_case(p.salesforce) || o.eq_ignore_ascii_case(p.intacct.name())
+                })
+        };
+        for (pi, p) in PAIRINGS.iter().enumerate() {
+            if !wanted(p) {
+                continue;
+            }
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .ports
+                    .xref()
+                    .list(p.link, after.as_deref(), options.page_size.max(1))
+                    .await?;
+                if !page.links.is_empty() {
+                    self.drift_page(pi, &page.links, &pair_plans, options.repair, &mut report)
+                        .await;
+                    progress(report.checked);
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// One page of [`AccountSync::check_drift`]: reads both sides of `links`, compares, repairs.
+    async fn drift_page(
+        &self,
+        pi: usize,
+        links: &[XrefLink],
+        pair_plans: &[(&MappingPlan, &MappingPlan)],
+        repair: bool,
+        report: &mut DriftReport,
+    ) {
+        let p = &PAIRINGS[pi];
+        let mut changes: Vec<Change> = links
+            .iter()
+            .map(|l| Change {
+                pairing: pi,
+                side: Side::Salesforce,
+                id: l.salesforce.as_str().to_owned(),
+                correlation: CorrelationId::new_random(),
+                record: None,
+                counterpart: Some(l.intacct.key.as_str().to_owned()),
+                other: None,
+                new_link: None,
+                outcome: None,
+            })
+            .collect();
+        self.read_changed(&mut changes).await;
+        let keys: Vec<String> = changes
+            .iter()
+            .filter(|c| c.open())
+            .filter_map(|c| c.counterpart.clone())
+            .collect();
+        if !keys.is_empty() {
+            let q = self.intacct_query(p, pi, QueryFilter::In(p.intacct.id_field().into(), keys));
+            let rows = match self.query(&[(pi, q)]).await {
+                Ok(mut answers) => answers
+                    .pop()
+                    .map(|(_, rows)| rows)
+                    .unwrap_or_else(|| Ok(Vec::new())),
+                Err(e) => Err(e),
+            };
+            match rows {
+                Ok(rows) => {
+                    for c in changes.iter_mut().filter(|c| c.open()) {
+                        c.other = rows
+                            .iter()
+                            .find(|r| key_of(p, r).as_deref() == c.counterpart.as_deref())
+                            .cloned();
+                    }
+                }
+                Err((class, reason)) => {
+                    for c in changes.iter_mut().filter(|c| c.open()) {
+                        c.outcome = Some(Outcome::failed(class, reason.clone()));
+                    }
+                }
+            }
+        }
+        let (to_i, to_s) = pair_plans[pi];
+        let mut planned: Vec<Option<PairPlan>> = Vec::with_capacity(changes.len());
+        let mut found: Vec<Option<DriftedPair>> = Vec::with_capacity(changes.len());
+        for c in changes.iter_mut() {
+            let counterpart = c.counterpart.clone().unwrap_or_default();
+            let sf_ref = reference(p, Side::Salesforce, &c.id);
+            let ia_ref = reference(p, Side::Intacct, &counterpart);
+            planned.push(None);
+            found.push(None);
+            match (&c.outcome, &c.record, &c.other) {
+                (Some(Outcome::Done { .. }), _, _) | (None, None, _) => {
+                    report.dangling.push(sf_ref);
+                    continue;
+                }
+                (None, Some(_), None) => {
+                    report.dangling.push(ia_ref);
+                    c.outcome = Some(Outcome::done("the counterpart is gone"));
+                    continue;
+                }
+                (Some(o), _, _) => {
+                    report.unchecked.push((sf_ref, outcome_reason(o)));
+                    continue;
+                }
+                (None, Some(sf), Some(ia)) => {
+                    report.checked += 1;
+                    let plan = match plan_drift(to_i, to_s, sf, ia) {
+                        Ok(plan) => plan,
+                        Err(reason) => {
+                            report.checked -= 1;
+                            report.unchecked.push((sf_ref, reason.clone()));
+                            c.outcome = Some(Outcome::parked(reason));
+                            continue;
+                        }
+                    };
+                    if plan.to_intacct.is_empty() && plan.to_salesforce.is_empty() {
+                        report.agreeing += 1;
+                        c.outcome = Some(Outcome::done("in agreement"));
+                        continue;
+                    }
+                    let mut fields = Vec::new();
+                    for (target, writes, plan_dir, record) in [
+                        (System::Intacct, &plan.to_intacct, to_i, ia),
+                        (System::Salesforce, &plan.to_salesforce, to_s, sf),
+                    ] {
+                        let mut paths = Vec::new();
+                        leaves(writes, "", &mut paths);
+                        for (path, value) in paths {
+                            fields.push(DriftField {
+                                target,
+                                current: crate::records::at(record, &path)
+                                    .cloned()
+                                    .unwrap_or(Value::Null),
+                                owner_value: value.clone(),
+                                owner: plan_dir.source_system(),
+                                why: field_why(plan_dir, &path, plan.winner, true, false, true),
+                                field: path,
+                            });
+                        }
+                    }
+                    if let (Some(f), Some(pl)) = (found.last_mut(), planned.last_mut()) {
+                        *f = Some(DriftedPair {
+                            salesforce: sf_ref,
+                            intacct: ia_ref,
+                            fields,
+                            repair: None,
+                        });
+                        *pl = Some(plan);
+                    }
+                }
+            }
+        }
+        if repair {
+            let written = self.apply(&mut changes, &planned).await;
+            self.record(&mut changes, &planned, pair_plans, true).await;
+            tracing::info!(flow = %FLOW, records_written = written as u64, "drift repaired");
+        }
+        for (c, d) in changes.iter().zip(found) {
+            let Some(mut d) = d else { continue };
+            if repair {
+                d.repair = Some(match &c.outcome {
+                    Some(Outcome::Done { .. }) => None,
+                    Some(o) => Some(outcome_reason(o)),
+                    None => Some("no outcome was decided".to_owned()),
+                });
+            }
+            report.drifted.push(d);
+        }
+    }
+
+    /// After [`AccountSync::apply`]: stores new links and both records' fingerprints, audits
+    /// every written record and decides each planned change's outcome. `drift`: the writes
+    /// are a drift repair.
+    async fn record(
+        &self,
+        changes: &mut [Change],
+        planned: &[Option<PairPlan>],
+        pair_plans: &[(&MappingPlan, &MappingPlan)],
+        drift: bool,
+    ) {
+        let ports = &self.ports;
         let now = ports.clock().now();
         for (i, c) in changes.iter_mut().enumerate() {
             let Some(plan) = &planned[i] else { continue };
@@ -721,6 +1034,7 @@ impl<P: Ports> AccountSync<P> {
                     plan.winner,
                     plan.conflict,
                     c.new_link.is_some(),
+                    drift,
                 );
                 details.push(format!("{target}: {detail}"));
                 let entry = AuditEntry {
@@ -740,7 +1054,13 @@ impl<P: Ports> AccountSync<P> {
                     tracing::warn!(%error, "audit entry not written");
                 }
             }
-            let how = if plan.conflict {
+            let how = if drift {
+                format!(
+                    "drift repaired: each field from its owner (system of record, else {} as \
+                     modified last)",
+                    side_name(plan.winner)
+                )
+            } else if plan.conflict {
                 format!(
                     "conflict settled for {} (ownership, else last modified)",
                     side_name(plan.winner)
@@ -753,37 +1073,6 @@ impl<P: Ports> AccountSync<P> {
             } else {
                 format!("{how}; updated {}", details.join(" | "))
             }));
-        }
-        tracing::info!(flow = %FLOW, records_written = written as u64, "account-sync batch applied");
-
-        // What is left: records with nothing to pair.
-        for c in changes.iter_mut() {
-            if c.outcome.is_none() {
-                c.outcome = Some(Outcome::done("nothing to do"));
-            }
-            let noted = match &c.outcome {
-                Some(Outcome::Parked { reason }) => Some((AuditAction::Parked, reason.clone())),
-                Some(Outcome::Echo { detail }) => Some((AuditAction::SkippedEcho, detail.clone())),
-                _ => None,
-            };
-            if let Some((action, detail)) = noted {
-                let entry = AuditEntry {
-                    record: c.reference(),
-                    at: now,
-                    flow: FLOW,
-                    action,
-                    correlation_id: c.correlation.clone(),
-                    counterpart: None,
-                    detail,
-                };
-                if let Err(error) = ports.audit().append(&entry).await {
-                    tracing::warn!(%error, "audit entry not written");
-                }
-            }
-            tracing::info!(flow = %FLOW, record = %c.reference(), outcome = ?c.outcome, "account-sync");
-        }
-        if echoes > 0 {
-            tracing::info!(flow = %FLOW, skipped_echoes = echoes as u64, "echoes dropped in batch");
         }
     }
 

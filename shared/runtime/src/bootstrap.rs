@@ -16,7 +16,7 @@ use lf_aws::{
 };
 use lf_domain::port::{ConcurrencyLimiter, IdempotencyConfig};
 use lf_domain::{Clock, Flow, PortError, SalesforceId, SystemClock};
-use lf_flows::{FlowPorts, RevenueReconciliation, SetupError};
+use lf_flows::{AccountSync, AccountSyncOptions, FlowPorts, RevenueReconciliation, SetupError};
 use lf_intacct::{IntacctClient, IntacctConfig, IntacctError, SmartEventVerifier};
 use lf_intake::{
     ChangePoller, FlowQueues, Intake, IntakeConfig, PollStream, PollerConfig, RoutingTable,
@@ -300,6 +300,15 @@ impl ColdStart {
             self.flow_ports().await?,
             self.specs().await?,
             self.config.reconciliation.clone(),
+        )?)
+    }
+
+    /// account-sync over the deployment's ports: the drift check's flow.
+    pub async fn account_sync(&self) -> Result<AccountSync<AwsFlowPorts>, BootstrapError> {
+        Ok(AccountSync::new(
+            self.flow_ports().await?,
+            self.specs().await?,
+            AccountSyncOptions::default(),
         )?)
     }
 

@@ -40,6 +40,10 @@ pub const CORPORATE_CURRENCY_VAR: &str = "LEDGERFORCE_SALESFORCE_CORPORATE_CURRE
 /// entries) or `gl:4000,4100` (GL detail on those revenue accounts).
 pub const REVENUE_BASIS_VAR: &str = "LEDGERFORCE_REVENUE_BASIS";
 
+/// `true` or `false` (default): whether the scheduled drift check writes the owners' values
+/// where a linked pair disagrees, or only reports.
+pub const DRIFT_REPAIR_VAR: &str = "LEDGERFORCE_DRIFT_REPAIR";
+
 /// The variable holding a flow's queue URL: `LEDGERFORCE_QUEUE_URL_OPPORTUNITY_WON`.
 pub fn queue_url_var(flow: Flow) -> String {
     format!(
@@ -91,6 +95,8 @@ pub struct RuntimeConfig {
     /// Empty or ending in `/`.
     pub report_prefix: String,
     pub reconciliation: RevenueReconciliationOptions,
+    /// Whether the scheduled drift check repairs (`LEDGERFORCE_DRIFT_REPAIR`).
+    pub drift_repair: bool,
     /// The SDK's own providers (region, credentials, `AWS_ENDPOINT_URL`) unless overridden:
     /// tests point it at moto.
     pub aws: AwsSettings,
@@ -149,6 +155,16 @@ impl RuntimeConfig {
             })
             .unwrap_or_default();
         let reconciliation = reconciliation_options(&get)?;
+        let drift_repair = match get(DRIFT_REPAIR_VAR).as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: DRIFT_REPAIR_VAR.to_owned(),
+                    reason: format!("`{other}` is neither `true` nor `false`"),
+                });
+            }
+        };
         Ok(Self {
             tables: TableNames::with_prefix(prefix.trim()),
             queue_urls,
@@ -176,6 +192,7 @@ impl RuntimeConfig {
                 })
                 .unwrap_or_default(),
             reconciliation,
+            drift_repair,
             aws: AwsSettings::default(),
         })
     }

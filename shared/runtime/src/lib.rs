@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod drift;
 pub mod http_api;
 pub mod poll;
 pub mod reconcile;
@@ -15,6 +16,7 @@ pub mod tracing_setup;
 
 pub use bootstrap::{AwsChangePoller, AwsFlowPorts, BootstrapError, ColdStart, Endpoint};
 pub use config::{ConfigError, RuntimeConfig, SalesforceAuth};
+pub use drift::{DriftFailed, drift_invocation, drift_options, run_drift_function};
 pub use http_api::{from_api_gateway, http_invocation, run_http_function, to_api_gateway};
 pub use poll::{PollFailed, poll_invocation, poll_summary, run_poller_function};
 pub use reconcile::{

@@ -102,6 +102,8 @@ pub(crate) struct Stack {
     pub(crate) parked: SqliteParkedFailures,
     /// The month-end revenue reconciliation (the schedule's and the demo's).
     pub(crate) reconciler: Arc<LocalReconciler>,
+    /// The compiled mapping specs the flows run on.
+    pub(crate) specs: Arc<SpecSet>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -427,6 +429,7 @@ impl Stack {
             ports,
             parked,
             reconciler,
+            specs,
             stop,
             tasks,
         })

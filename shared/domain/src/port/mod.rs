@@ -35,4 +35,4 @@ pub use salesforce::{
     SalesforcePortError, SfRecord, TASK_KEY_FIELD, WriteResult,
 };
 pub use sync_state::{SyncState, Watermark};
-pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefStore};
+pub use xref::{LinkKind, LinkOutcome, XrefLink, XrefPage, XrefStore};

@@ -78,6 +78,14 @@ pub enum LinkOutcome {
     AlreadyLinked,
 }
 
+/// One page of [`XrefStore::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct XrefPage {
+    pub links: Vec<XrefLink>,
+    /// Where the next page starts (pass it as `after`); `None` when this page was the last.
+    pub next: Option<String>,
+}
+
 /// Links between Salesforce ids and Intacct records, readable from both sides.
 ///
 /// Guarantees:
@@ -90,6 +98,9 @@ pub enum LinkOutcome {
 ///   pair with another entity is a [`PortError::Conflict`] (the stored entity is kept): the
 ///   record cannot live in two places.
 /// - Lookups are strongly consistent with a completed `link`/`unlink`.
+/// - [`XrefStore::list`], paged from `after: None` until `next` is `None`, yields every link of
+///   the kind stored before the listing began exactly once (links made or removed meanwhile may
+///   or may not appear). A page may hold fewer than `limit` links, even none, while more follow.
 pub trait XrefStore: Send + Sync {
     /// Links the pair, both directions at once.
     fn link(&self, link: &XrefLink) -> impl Future<Output = Result<LinkOutcome, PortError>> + Send;
@@ -117,4 +128,13 @@ pub trait XrefStore: Send + Sync {
         salesforce: &SalesforceId,
         intacct: &IntacctKey,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// The links of `kind`, at most `limit` per page, starting after the cursor a previous page
+    /// returned (`None`: from the beginning). For whole-table work (drift checks, backfills).
+    fn list(
+        &self,
+        kind: LinkKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<XrefPage, PortError>> + Send;
 }

@@ -19,7 +19,7 @@ fn acme() -> (String, &'static str) {
 }
 
 /// An Intacct edit through the real XML API (the client's update).
-async fn edit_intacct(w: &World, object: IntacctObject, key: &str, fields: Value) {
+pub(crate) async fn edit_intacct(w: &World, object: IntacctObject, key: &str, fields: Value) {
     let entity = w
         .company
         .find(object.name(), object.id_field(), key)

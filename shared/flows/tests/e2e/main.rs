@@ -7,6 +7,7 @@
 mod account_onboarding;
 mod account_sync;
 mod credit_alerts;
+mod drift;
 mod falls_due;
 mod invoice_status;
 mod opportunity_won;

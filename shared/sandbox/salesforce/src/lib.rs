@@ -322,6 +322,11 @@ impl Sandbox {
         self.org.update(id, fields)
     }
 
+    /// Deletes a record as the API would.
+    pub fn delete(&self, id: &str) -> Result<(), SandboxError> {
+        self.org.delete(id)
+    }
+
     /// Stops serving and waits for in-flight requests.
     pub async fn shutdown(self) {
         self.server.shutdown().await;

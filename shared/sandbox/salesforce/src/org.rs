@@ -228,6 +228,14 @@ impl Org {
         self.commit(&mut w);
         Ok(())
     }
+
+    /// Deletes a record as the API would (soft: it goes to the recycle bin).
+    pub fn delete(&self, id: &str) -> Result<(), SandboxError> {
+        let mut w = self.lock();
+        w.store.delete(id).map_err(|e| rejected(vec![e]))?;
+        self.commit(&mut w);
+        Ok(())
+    }
 }
 
 fn rejected(errors: Vec<crate::value::FieldError>) -> SandboxError {

@@ -25,6 +25,7 @@ macro_rules! port_contract_tests {
             cross_entity_xref_lookup,
             unlink_removes_both_directions,
             concurrent_links_have_one_winner,
+            listing_pages_through_every_link_of_a_kind_once,
         ]);
         $crate::port_contract_tests!(@suite $harness, idempotency, [
             first_begin_starts_and_second_sees_in_progress,

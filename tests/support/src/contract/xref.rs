@@ -1,7 +1,7 @@
 //! [`XrefStore`] contract.
 
 use futures::future::join_all;
-use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefStore};
+use lf_domain::port::{LinkKind, LinkOutcome, XrefLink, XrefPage, XrefStore};
 use lf_domain::{EntityId, IntacctKey, IntacctRef, PortError, SalesforceId};
 
 use crate::{Harness, epoch};
@@ -313,4 +313,59 @@ pub async fn concurrent_links_have_one_winner<H: Harness>(h: &H) {
             "loser {i} must leave no half link"
         );
     }
+}
+
+pub async fn listing_pages_through_every_link_of_a_kind_once<H: Harness>(h: &H) {
+    let store = h.xref().await;
+    assert_eq!(
+        store
+            .list(LinkKind::AccountCustomer, None, 10)
+            .await
+            .unwrap(),
+        XrefPage::default(),
+        "an empty store lists nothing and has no next page"
+    );
+    let mut made = Vec::new();
+    for n in 0..23u32 {
+        let l = link(
+            LinkKind::AccountCustomer,
+            &sf(n),
+            &ia(
+                if n % 2 == 0 { None } else { Some("UK") },
+                &format!("C-{n}"),
+            ),
+        );
+        store.link(&l).await.unwrap();
+        made.push(l);
+    }
+    // Links of another kind are not listed with these.
+    store
+        .link(&link(LinkKind::ContactContact, &sf(100), &ia(None, "K-1")))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list(LinkKind::AccountCustomer, after.as_deref(), 5)
+            .await
+            .unwrap();
+        assert!(page.links.len() <= 5, "{page:?}");
+        seen.extend(page.links);
+        pages += 1;
+        assert!(pages < 100, "the listing does not end");
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    seen.sort_by(|a, b| a.salesforce.as_str().cmp(b.salesforce.as_str()));
+    made.sort_by(|a, b| a.salesforce.as_str().cmp(b.salesforce.as_str()));
+    assert_eq!(seen, made, "every link once, with its entity");
+    let contacts = store
+        .list(LinkKind::ContactContact, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(contacts.links.len(), 1, "{contacts:?}");
 }
