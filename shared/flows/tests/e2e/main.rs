@@ -10,5 +10,6 @@ mod credit_alerts;
 mod falls_due;
 mod invoice_status;
 mod opportunity_won;
+mod replay;
 mod revenue_reconciliation;
 mod support;
