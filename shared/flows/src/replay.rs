@@ -190,9 +190,7 @@ async fn replay_parked<P: ParkedFailures, Q: Queue>(
     let mut seen: BTreeSet<(String, Flow)> = BTreeSet::new();
     let mut taken = 0;
     loop {
-        let page = parked
-            .list(filter.flow, PARKED_PAGE.max(seen.len() + 1))
-            .await?;
+        let page = parked.list(filter.flow, seen.len() + PARKED_PAGE).await?;
         let fresh: Vec<ParkedFailure> = page
             .into_iter()
             .filter(|f| seen.insert((f.record.to_string(), f.flow)))
