@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod local;
 mod mapping;
+mod operate;
 mod sandbox;
 
 /// Errors a subcommand reports before exiting non-zero.
@@ -35,6 +36,14 @@ enum Command {
     Local(local::Args),
     /// Run the flows end to end on the embedded sandboxes with seeded data, and check them.
     Demo(demo::Args),
+    /// Show queue depths, dead letters, parked records with reasons, watermarks and counts.
+    Status(operate::StatusArgs),
+    /// Show the history of one record across both systems: its links and audit entries.
+    Audit(operate::AuditArgs),
+    /// Put parked and dead-lettered changes back on their flow's queue, last error shown first.
+    Replay(operate::ReplayArgs),
+    /// Serve the operator console: a web page over the same state, with replay buttons.
+    Console(operate::ConsoleArgs),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -67,6 +76,10 @@ fn main() -> ExitCode {
             Command::Mapping(cmd) => mapping::run(cmd).await,
             Command::Local(args) => local::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Status(args) => operate::status(args).await,
+            Command::Audit(args) => operate::audit(args).await,
+            Command::Replay(args) => operate::replay(args).await,
+            Command::Console(args) => operate::console(args).await,
         }
     });
     match outcome {

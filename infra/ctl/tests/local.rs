@@ -26,7 +26,7 @@ fn start(data_dir: &Path) -> Local {
 fn start_with(data_dir: &Path, args: &[&str]) -> Local {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
         .args(["local", "--salesforce-port", "0", "--intacct-port", "0"])
-        .args(["--webhook-port", "0", "--data-dir"])
+        .args(["--webhook-port", "0", "--console-port", "0", "--data-dir"])
         .arg(data_dir)
         .args(args)
         .stdout(Stdio::piped())
@@ -118,6 +118,19 @@ async fn local_serves_both_sandboxes_and_keeps_its_store_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(accounts["totalSize"], 12, "the demo org: {accounts}");
+
+    // The operator console, on its own port.
+    let console = local.value("console:");
+    let console = console.split_whitespace().next().unwrap().to_owned();
+    let page = http.get(&console).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("ledgerforce console"), "{page}");
+    assert!(
+        page.contains("account-onboarding"),
+        "the flows table: {page}"
+    );
+    assert!(page.contains("Nothing is parked."), "{page}");
 
     let (ok, rest) = local.stop();
     assert!(ok, "a SIGTERM stop exits 0: {rest:?}");

@@ -203,10 +203,13 @@ pub(crate) async fn gate<S: IdempotencyStore>(
         .collect()
 }
 
-/// Ends a hold with the record's outcome: done and parked changes are recorded (a redelivery
-/// of the same change is then answered from the record), a retried one is released so the
-/// next delivery runs it again. A store failure here is logged, not raised: the work is done,
-/// and a redelivery finds its results by their keys.
+/// Ends a hold with the record's outcome: a done change is recorded (a redelivery of the same
+/// change is then answered from the record); a retried or parked one is released so the next
+/// delivery runs it again. A parked change must not be recorded as done: `replay` sends it
+/// again once its cause is fixed (a product code added in Intacct), usually without the record
+/// having changed, and the replay would otherwise be answered "already done". A store failure
+/// here is logged, not raised: the work is done, and a redelivery finds its results by their
+/// keys.
 pub(crate) async fn finish<S: IdempotencyStore>(store: &S, hold: Hold, outcome: &Outcome) {
     let idempotency = Idempotency::new(store);
     let result = match outcome {
@@ -214,15 +217,7 @@ pub(crate) async fn finish<S: IdempotencyStore>(store: &S, hold: Hold, outcome: 
             .complete(&hold.key, &hold.owner, &Value::String(detail.clone()))
             .await
             .map(|_| ()),
-        Outcome::Parked { reason } => idempotency
-            .complete(
-                &hold.key,
-                &hold.owner,
-                &Value::String(format!("parked: {reason}")),
-            )
-            .await
-            .map(|_| ()),
-        Outcome::Retry { .. } => idempotency
+        Outcome::Parked { .. } | Outcome::Retry { .. } => idempotency
             .release(&hold.key, &hold.owner)
             .await
             .map(|_| ()),
@@ -279,6 +274,42 @@ mod tests {
         assert_eq!(outcomes[2], Outcome::done("payment"));
         assert!(matches!(outcomes[3], Outcome::Parked { .. }));
         assert!(matches!(outcomes[4], Outcome::Parked { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_parked_change_runs_again_when_it_is_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = lf_embedded::Database::open(
+            dir.path().join("lf.db"),
+            std::sync::Arc::new(lf_domain::SystemClock),
+        )
+        .unwrap();
+        let store = db.idempotency_store(lf_domain::port::IdempotencyConfig::default());
+        let stamp = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let id = SalesforceId::parse("006000000000001AAA").unwrap();
+        let records = [(RecordRef::salesforce("Opportunity", &id), Some(stamp))];
+
+        let mut first = gate(&store, Flow::OpportunityWon, &records, None).await;
+        let hold = first.remove(0).unwrap().expect("a hold");
+        finish(
+            &store,
+            hold,
+            &Outcome::parked("unknown product code GADGET-9"),
+        )
+        .await;
+        // The same change again (a replay after the product code was added): it runs.
+        let mut again = gate(&store, Flow::OpportunityWon, &records, None).await;
+        let hold = match again.remove(0) {
+            Ok(Some(hold)) => hold,
+            other => panic!("a replayed parked change must run again, got {other:?}"),
+        };
+        finish(&store, hold, &Outcome::done("invoice INV-1")).await;
+        // Once done, a redelivery is answered from the record.
+        let done = gate(&store, Flow::OpportunityWon, &records, None).await;
+        assert!(
+            matches!(&done[0], Err(Outcome::Done { detail }) if detail.contains("INV-1")),
+            "{done:?}"
+        );
     }
 
     #[test]

@@ -6,14 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use chrono::{DateTime, Utc};
 use lf_domain::Flow;
 
 use crate::runner::BatchReport;
 
 /// What one flow's consumer has done so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct FlowCounts {
     /// Messages handled, whatever became of them (done + retried + parked).
     pub processed: u64,
@@ -25,6 +26,9 @@ pub struct FlowCounts {
     pub retried: u64,
     /// Acknowledged and parked with a reason (unreadable messages included).
     pub parked: u64,
+    /// When the last batch of this flow was settled (`None`: none yet in this process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_batch: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +38,8 @@ struct Counters {
     echoes: AtomicU64,
     retried: AtomicU64,
     parked: AtomicU64,
+    /// Unix milliseconds of the last recorded batch; 0 for none.
+    last_batch: AtomicI64,
 }
 
 impl Counters {
@@ -44,6 +50,10 @@ impl Counters {
             echoes: self.echoes.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
             parked: self.parked.load(Ordering::Relaxed),
+            last_batch: match self.last_batch.load(Ordering::Relaxed) {
+                0 => None,
+                ms => DateTime::from_timestamp_millis(ms),
+            },
         }
     }
 }
@@ -72,6 +82,8 @@ impl Metrics {
         add(&c.echoes, report.counts.echoes);
         add(&c.retried, report.counts.retried);
         add(&c.parked, report.counts.parked);
+        c.last_batch
+            .fetch_max(Utc::now().timestamp_millis(), Ordering::Relaxed);
     }
 
     /// One flow's counts.
@@ -135,9 +147,12 @@ mod tests {
                 done: 5,
                 echoes: 2,
                 retried: 1,
-                parked: 1
+                parked: 1,
+                last_batch: metrics.flow(Flow::OpportunityWon).last_batch,
             }
         );
+        assert!(metrics.flow(Flow::OpportunityWon).last_batch.is_some());
+        assert_eq!(metrics.flow(Flow::InvoiceStatus).last_batch, None);
         let snapshot = other.snapshot();
         assert_eq!(snapshot.len(), 2);
         assert_eq!(snapshot[&Flow::AccountOnboarding].retried, 2);

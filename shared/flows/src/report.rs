@@ -380,8 +380,9 @@ fn chart(rows: &[AccountRow], currency: &str) -> String {
     s
 }
 
-/// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes.
-fn esc(text: &str) -> String {
+/// `&`, `<`, `>`, `"` and `'` as entities: safe in text and in quoted attributes (the
+/// operator console escapes with it too).
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -7,6 +7,7 @@
 #![allow(async_fn_in_trait)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod chromium;
 pub mod connector;
 pub mod contract;
 pub mod fault;

@@ -5,16 +5,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::CliError;
+use crate::operate::console;
 use crate::sandbox::{intacct as intacct_banner, salesforce as salesforce_banner};
 
 mod reconcile;
 pub(crate) mod stack;
-mod status;
+pub(crate) mod status;
 
 pub(crate) use stack::{Stack, StackOptions};
 
 /// The default data folder, relative to where the command runs.
-const DEFAULT_DATA_DIR: &str = ".ledgerforce";
+pub(crate) const DEFAULT_DATA_DIR: &str = ".ledgerforce";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -36,6 +37,9 @@ pub(crate) struct Args {
     /// A folder of mapping specs to use instead of the shipped ones.
     #[arg(long)]
     mappings: Option<PathBuf>,
+    /// Loopback port of the operator console (0 = any free port).
+    #[arg(long, default_value_t = crate::operate::console::DEFAULT_PORT)]
+    console_port: u16,
 }
 
 impl Args {
@@ -55,9 +59,31 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
     crate::init_logging("info");
     let stopped = crate::sandbox::stop_signal();
     let stack = Stack::start(&args.options()).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.console_port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.console_port))?;
+    let console_addr = listener.local_addr()?;
+    let console = console::router(console::ConsoleState::new(
+        stack.status.store.clone(),
+        Some(stack.status.clone()),
+    ));
+    let (stop_console, console_stopped) = tokio::sync::oneshot::channel::<()>();
+    let console_task = tokio::spawn(async move {
+        let served = axum::serve(listener, console)
+            .with_graceful_shutdown(async move {
+                let _ = console_stopped.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the console stopped");
+        }
+    });
     print_banner(&stack);
+    println!("  console:          http://{console_addr}/ (operator console)");
     println!("Press Ctrl-C to stop.");
     stopped.await;
+    let _ = stop_console.send(());
+    let _ = console_task.await;
     let summary = stack.usage();
     stack.shutdown().await;
     println!("stopped: {summary}");

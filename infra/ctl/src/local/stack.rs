@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use super::reconcile::{self, LocalReconciler};
 use super::status::{self, StatusSources};
 use crate::CliError;
+use crate::operate::Store;
 use crate::sandbox::salesforce::write_key;
 
 /// The ports every local flow handler shares: the real clients on the sandboxes, the
@@ -58,7 +59,7 @@ pub(crate) const FLOWS: [Flow; 5] = [
 
 /// Receives before a message moves to its flow's dead-letter queue (the SAM template's
 /// `maxReceiveCount`).
-const MAX_RECEIVES: u32 = 5;
+pub(crate) const MAX_RECEIVES: u32 = 5;
 
 /// How to start the system.
 #[derive(Debug, Clone)]
@@ -104,6 +105,8 @@ pub(crate) struct Stack {
     pub(crate) reconciler: Arc<LocalReconciler>,
     /// The compiled mapping specs the flows run on.
     pub(crate) specs: Arc<SpecSet>,
+    /// What the status page and the operator console show.
+    pub(crate) status: Arc<StatusSources>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -198,7 +201,7 @@ pub(crate) fn database_path(data_dir: &Path) -> PathBuf {
 }
 
 /// The name of a flow's dead-letter queue.
-fn dead_letter_name(flow: Flow) -> String {
+pub(crate) fn dead_letter_name(flow: Flow) -> String {
     format!("{flow}-dlq")
 }
 
@@ -347,29 +350,18 @@ impl Stack {
             flow_queues.clone(),
             clock.clone(),
         )?;
-        let status = StatusSources {
+        let status = Arc::new(StatusSources {
             salesforce: salesforce.clone(),
             intacct: intacct.clone(),
-            queues: queues
-                .iter()
-                .map(|(flow, queue)| {
-                    Ok((
-                        *flow,
-                        queue.clone(),
-                        database.queue(&dead_letter_name(*flow))?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, lf_embedded::EmbeddedError>>()?,
-            parked: parked.clone(),
-            metrics: metrics.clone(),
-        };
+            store: Store::from_database(&database, Some(metrics.clone()))?,
+        });
         let reconciler = Arc::new(LocalReconciler::new(
             ports.clone(),
             specs.clone(),
             &options.data_dir,
         )?);
         tasks.push(tokio::spawn(reconciler.clone().schedule(stopped.clone())));
-        let app = status::router(status)
+        let app = status::router(status.clone())
             .merge(reconcile::router(reconciler.clone()))
             .merge(lf_intake::router(intake));
         let mut stop_serving = stopped.clone();
@@ -430,6 +422,7 @@ impl Stack {
             parked,
             reconciler,
             specs,
+            status,
             stop,
             tasks,
         })
@@ -475,7 +468,9 @@ impl Stack {
         for task in self.tasks {
             let _ = task.await;
         }
-        // The status page held the last other handles; it stopped with the server.
+        // The status page held the last other handles; it stopped with the server (and the
+        // console, which the caller stops first).
+        drop(self.status);
         match Arc::try_unwrap(self.salesforce) {
             Ok(sandbox) => sandbox.shutdown().await,
             Err(_) => tracing::warn!("the Salesforce sandbox is still in use; dropped instead"),

@@ -1,100 +1,129 @@
 //! `GET /local/status` on the local webhook listener: what is queued, in flight and parked per
-//! flow, what the sandboxes still have to deliver, what the consumers did and the API calls
-//! used — the numbers an operator watches, and what a script waits on: `idle` is true when
-//! nothing is queued, in flight or waiting to be delivered anywhere.
+//! flow, what the sandboxes still have to deliver, what the consumers did, the watermarks and
+//! the API calls used — the numbers an operator watches, and what a script waits on: `idle` is
+//! true when nothing is queued, in flight or waiting to be delivered anywhere. The numbers are
+//! the [`Overview`] that `ledgerforce status` and the console show, plus the sandboxes'.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use lf_domain::Flow;
-use lf_domain::port::{ParkedFailures, Queue};
-use lf_embedded::{SqliteParkedFailures, SqliteQueue};
-use lf_flows::Metrics;
+use lf_flows::overview::{Overview, UsageLine};
 use lf_sandbox_intacct as intacct_sandbox;
 use lf_sandbox_salesforce as salesforce_sandbox;
 use serde_json::{Map, Value, json};
+
+use crate::operate::Store;
 
 /// Everything the status page reads; cheap handles shared with the running stack.
 #[derive(Debug, Clone)]
 pub(crate) struct StatusSources {
     pub(crate) salesforce: Arc<salesforce_sandbox::Sandbox>,
     pub(crate) intacct: Arc<intacct_sandbox::Sandbox>,
-    /// Each flow's queue and its dead-letter queue.
-    pub(crate) queues: Vec<(Flow, SqliteQueue, SqliteQueue)>,
-    pub(crate) parked: SqliteParkedFailures,
-    pub(crate) metrics: Metrics,
+    /// The store and queues, with the consumers' counters.
+    pub(crate) store: Store,
 }
 
 impl StatusSources {
+    /// The API counters of both sandboxes.
+    pub(crate) fn usage(&self) -> Vec<UsageLine> {
+        let outbound = self.salesforce.outbound_stats();
+        let events = self.intacct.smart_event_stats().unwrap_or_default();
+        let usage = self.intacct.usage();
+        let line = |side: &str, name: &str, value: u64| UsageLine {
+            side: side.into(),
+            name: name.into(),
+            value,
+        };
+        vec![
+            line("salesforce", "api_calls", self.salesforce.api_calls()),
+            line("salesforce", "outbound_delivered", outbound.delivered),
+            line("salesforce", "outbound_pending", outbound.pending()),
+            line("intacct", "requests", usage.requests),
+            line("intacct", "reads", usage.reads),
+            line("intacct", "writes", usage.writes),
+            line("intacct", "smart_events_delivered", events.delivered),
+            line("intacct", "smart_events_pending", events.pending()),
+        ]
+    }
+
+    /// The overview, with the sandboxes' API counters.
+    pub(crate) async fn overview(&self) -> Overview {
+        let mut overview = self.store.overview().await;
+        overview.usage = self.usage();
+        overview
+    }
+
     /// The status as JSON (see the module docs).
     pub(crate) async fn snapshot(&self) -> Value {
-        let mut busy = false;
+        let overview = self.overview().await;
         let mut flows = Map::new();
-        for (flow, queue, dead) in &self.queues {
+        for f in &overview.flows {
             let mut entry = Map::new();
-            match queue.depth().await {
-                Ok(d) => {
-                    busy |= d.visible + d.in_flight > 0;
-                    entry.insert("queued".into(), json!(d.visible));
-                    entry.insert("in_flight".into(), json!(d.in_flight));
+            match (f.queued, f.in_flight) {
+                (Some(queued), Some(in_flight)) => {
+                    entry.insert("queued".into(), json!(queued));
+                    entry.insert("in_flight".into(), json!(in_flight));
                 }
-                Err(e) => {
-                    busy = true;
-                    entry.insert("error".into(), json!(e.to_string()));
+                _ => {
+                    entry.insert("error".into(), json!("the queue could not be read"));
                 }
             }
-            if let Ok(d) = dead.depth().await {
-                entry.insert("dead_letters".into(), json!(d.visible + d.in_flight));
+            if let Some(d) = f.dead_letters {
+                entry.insert("dead_letters".into(), json!(d));
             }
-            let c = self.metrics.flow(*flow);
+            let c = f.counts;
             entry.insert("processed".into(), json!(c.processed));
             entry.insert("done".into(), json!(c.done));
             entry.insert("echoes".into(), json!(c.echoes));
             entry.insert("retried".into(), json!(c.retried));
             entry.insert("parked".into(), json!(c.parked));
-            flows.insert(flow.as_str().into(), Value::Object(entry));
+            flows.insert(f.flow.as_str().into(), Value::Object(entry));
         }
-        let outbound = self.salesforce.outbound_stats();
-        let events = self.intacct.smart_event_stats().unwrap_or_default();
-        busy |= outbound.pending() + events.pending() > 0;
-        // Parked failures wait for a person (replay or fix): they do not make the system busy.
-        let parked = match self.parked.count_by_flow().await {
-            Ok(counts) => json!(
-                counts
-                    .iter()
-                    .map(|(f, n)| (f.as_str().to_owned(), json!(n)))
-                    .collect::<Map<_, _>>()
-            ),
-            Err(e) => json!({"error": e.to_string()}),
+        let usage = |side: &str, name: &str| {
+            overview
+                .usage
+                .iter()
+                .find(|u| u.side == side && u.name == name)
+                .map_or(0, |u| u.value)
         };
-        let usage = self.intacct.usage();
+        let pending =
+            usage("salesforce", "outbound_pending") + usage("intacct", "smart_events_pending");
+        // Parked failures wait for a person (replay or fix): they do not make the system busy.
+        let parked: Map<String, Value> = overview
+            .flows
+            .iter()
+            .filter(|f| f.parked > 0)
+            .map(|f| (f.flow.as_str().to_owned(), json!(f.parked)))
+            .collect();
         json!({
-            "idle": !busy,
+            "idle": !overview.busy() && pending == 0,
             "flows": flows,
             "parked": parked,
+            "watermarks": overview.watermarks,
+            "errors": overview.errors,
             "salesforce": {
-                "api_calls": self.salesforce.api_calls(),
-                "outbound_delivered": outbound.delivered,
-                "outbound_pending": outbound.pending(),
+                "api_calls": usage("salesforce", "api_calls"),
+                "outbound_delivered": usage("salesforce", "outbound_delivered"),
+                "outbound_pending": usage("salesforce", "outbound_pending"),
             },
             "intacct": {
-                "requests": usage.requests,
-                "reads": usage.reads,
-                "writes": usage.writes,
-                "smart_events_delivered": events.delivered,
-                "smart_events_pending": events.pending(),
+                "requests": usage("intacct", "requests"),
+                "reads": usage("intacct", "reads"),
+                "writes": usage("intacct", "writes"),
+                "smart_events_delivered": usage("intacct", "smart_events_delivered"),
+                "smart_events_pending": usage("intacct", "smart_events_pending"),
             },
         })
     }
 }
 
 /// The `/local/status` route.
-pub(crate) fn router(sources: StatusSources) -> Router {
+pub(crate) fn router(sources: Arc<StatusSources>) -> Router {
     Router::new()
         .route("/local/status", get(status))
-        .with_state(Arc::new(sources))
+        .with_state(sources)
 }
 
 async fn status(State(sources): State<Arc<StatusSources>>) -> axum::Json<Value> {

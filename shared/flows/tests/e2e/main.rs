@@ -11,5 +11,6 @@ mod drift;
 mod falls_due;
 mod invoice_status;
 mod opportunity_won;
+mod replay;
 mod revenue_reconciliation;
 mod support;
