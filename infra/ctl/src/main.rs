@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod local;
 mod mapping;
+mod ops;
 mod sandbox;
 
 /// Errors a subcommand reports before exiting non-zero.
@@ -19,6 +20,10 @@ pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
     about = "Salesforce ⇄ Sage Intacct sync: operator CLI"
 )]
 struct Cli {
+    /// The configuration file of `doctor` and `reconcile` (default: ./ledgerforce.toml if it
+    /// exists); LEDGERFORCE_* variables override its keys (see the README).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +40,10 @@ enum Command {
     Local(local::Args),
     /// Run the flows end to end on the embedded sandboxes with seeded data, and check them.
     Demo(demo::Args),
+    /// Check the configuration, both logins, permissions, the mapped fields and the webhooks.
+    Doctor(ops::doctor::Args),
+    /// Run the revenue reconciliation of a month on demand and write its report.
+    Reconcile(ops::reconcile::Args),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -67,6 +76,11 @@ fn main() -> ExitCode {
             Command::Mapping(cmd) => mapping::run(cmd).await,
             Command::Local(args) => local::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Doctor(args) => ops::doctor::run(cli.config.as_deref(), args).await,
+            Command::Reconcile(args) => match ops::load_config(cli.config.as_deref()) {
+                Ok(config) => ops::reconcile::run(&config, args).await,
+                Err(e) => Err(e.into()),
+            },
         }
     });
     match outcome {
