@@ -400,6 +400,11 @@ async fn reconcile_writes_the_report_and_prints_the_summary() {
         stdout.contains(&format!("accounts               {accounts}")),
         "{stdout}"
     );
+    // Nothing changed since the first run, so nothing is written again.
+    assert!(
+        stdout.contains("  written                reconciliations 0, opportunities 0\n"),
+        "{stdout}"
+    );
     let default = data.join(format!(
         "reports/revenue-reconciliation/{period}/report.html"
     ));
@@ -409,4 +414,102 @@ async fn reconcile_writes_the_report_and_prints_the_summary() {
         s.salesforce.records("Revenue_Reconciliation__c").len() as u64,
         accounts
     );
+}
+
+/// The moto endpoint `tests/run` starts (`LEDGERFORCE_MOTO_ENDPOINT`).
+fn moto() -> String {
+    match std::env::var("LEDGERFORCE_MOTO_ENDPOINT") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "LEDGERFORCE_MOTO_ENDPOINT is not set: run `tests/run` (it starts moto), or start \
+             `moto_server -H 127.0.0.1 -p PORT` and export LEDGERFORCE_MOTO_ENDPOINT=http://127.0.0.1:PORT"
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_references_resolve_by_arn_and_json_key() {
+    let endpoint = moto();
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+
+    // The Intacct passwords in one JSON secret, as a deployment keeps them.
+    let sdk = lf_aws::load_sdk_config(&lf_aws::AwsSettings::local(&endpoint)).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let ia = s.intacct.credentials();
+    let name = format!("ledgerforce/doctor-{}", std::process::id());
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string(
+            serde_json::json!({
+                "sender_password": ia.sender_password,
+                "user_password": ia.user_password,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "env:TEST_INTACCT_SENDER_PASSWORD",
+            &format!("{arn}#sender_password"),
+        )
+        .replace(
+            "env:TEST_INTACCT_USER_PASSWORD",
+            &format!("{arn}#user_password"),
+        );
+    // The store is embedded: Secrets Manager is reached through the SDK's own environment.
+    fn with_aws(endpoint: &str, path: &Path, text: &str) -> (Output, Vec<Value>) {
+        std::fs::write(path, text).unwrap();
+        let args = ["--config", path.to_str().unwrap(), "doctor", "--json"];
+        let out = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("TEST_INTACCT_SENDER_PASSWORD")
+            .env_remove("TEST_INTACCT_USER_PASSWORD")
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out, json["checks"].as_array().unwrap().clone())
+    }
+    let arn_config = dir.path().join("arn.toml");
+    let (out, checks) = {
+        let (e, p, t) = (endpoint.clone(), arn_config.clone(), text.clone());
+        tokio::task::spawn_blocking(move || with_aws(&e, &p, &t))
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        check(&checks, "intacct login")["status"],
+        "ok",
+        "{checks:#?}"
+    );
+    assert!(out.status.success(), "{checks:#?}");
+
+    // A key the secret lacks: named with the secret, no value shown.
+    let missing = text.replace("#user_password", "#password");
+    let (out, checks) = {
+        let (e, p) = (endpoint.clone(), dir.path().join("missing.toml"));
+        tokio::task::spawn_blocking(move || with_aws(&e, &p, &missing))
+            .await
+            .unwrap()
+    };
+    assert!(!out.status.success());
+    let login = check(&checks, "intacct login");
+    assert_eq!(login["status"], "fail", "{login}");
+    let detail = login["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("intacct.user_password: secret arn:aws:secretsmanager:")
+            && detail.contains("has no field \"password\""),
+        "{detail}"
+    );
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(!all.contains(&ia.user_password) && !all.contains(&ia.sender_password));
 }

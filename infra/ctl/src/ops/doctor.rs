@@ -120,7 +120,7 @@ impl Checklist {
 
     fn print(&self) {
         for c in &self.checks {
-            println!("{:<5} {:<34} {}", c.status.label(), c.name, c.detail);
+            println!("{:<5} {:<42} {}", c.status.label(), c.name, c.detail);
             if let Some(fix) = &c.fix {
                 let label = if c.status == Status::Fail {
                     "fix"

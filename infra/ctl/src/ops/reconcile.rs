@@ -138,6 +138,15 @@ fn print_summary(summary: &Value) {
                 .filter_map(Value::as_str)
                 .collect::<Vec<_>>()
                 .join("; "),
+            // `written` and `report`: their parts on one line.
+            Value::Object(parts) => parts
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k} {s}"),
+                    other => format!("{k} {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
         println!("  {key:<22} {shown}");
