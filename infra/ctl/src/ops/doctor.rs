@@ -184,7 +184,12 @@ fn config_failures(e: &ConfigError, list: &mut Checklist) {
         let fix = match (&p.origin, p.key.split_once('.')) {
             (Some(var), _) => format!("correct the variable {var}, or unset it to use the file"),
             (None, Some((section, key))) => format!(
-                "correct `{key}` under [{section}] in the config file (or set {})",
+                "{} `{key}` under [{section}] in the config file (or set {})",
+                if p.message.starts_with("is required") {
+                    "set"
+                } else {
+                    "correct"
+                },
                 env_var(section, key)
             ),
             (None, None) => format!("correct `{}` in the config file", p.key),
