@@ -8,6 +8,7 @@ mod demo;
 mod local;
 mod mapping;
 mod operate;
+mod ops;
 mod sandbox;
 
 /// Errors a subcommand reports before exiting non-zero.
@@ -20,6 +21,10 @@ pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
     about = "Salesforce ⇄ Sage Intacct sync: operator CLI"
 )]
 struct Cli {
+    /// The configuration file of `doctor` and `reconcile` (default: ./ledgerforce.toml if it
+    /// exists); LEDGERFORCE_* variables override its keys (see the README).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +49,10 @@ enum Command {
     Replay(operate::ReplayArgs),
     /// Serve the operator console: a web page over the same state, with replay buttons.
     Console(operate::ConsoleArgs),
+    /// Check the configuration, both logins, permissions, the mapped fields and the webhooks.
+    Doctor(ops::doctor::Args),
+    /// Run the revenue reconciliation of a month on demand and write its report.
+    Reconcile(ops::reconcile::Args),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -80,6 +89,11 @@ fn main() -> ExitCode {
             Command::Audit(args) => operate::audit(args).await,
             Command::Replay(args) => operate::replay(args).await,
             Command::Console(args) => operate::console(args).await,
+            Command::Doctor(args) => ops::doctor::run(cli.config.as_deref(), args).await,
+            Command::Reconcile(args) => match ops::load_config(cli.config.as_deref()) {
+                Ok(config) => ops::reconcile::run(&config, args).await,
+                Err(e) => Err(e.into()),
+            },
         }
     });
     match outcome {

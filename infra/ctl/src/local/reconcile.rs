@@ -26,6 +26,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::stack::LocalPorts;
 use crate::CliError;
+use crate::ops::reconcile::write_reports;
 
 /// The sync-state stream that remembers the last month the schedule reconciled.
 const SCHEDULE_STREAM: &str = "schedule/revenue-reconciliation";
@@ -66,21 +67,13 @@ impl LocalReconciler {
     pub(crate) async fn run(&self, period: Month) -> Result<Value, String> {
         let _one_at_a_time = self.running.lock().await;
         let rec = self.flow.run(period).await.map_err(|e| e.to_string())?;
-        let (html_name, csv_name) = report_names(period);
-        let html = write_report(&self.reports.join(html_name), rec.to_html())?;
-        let csv = write_report(&self.reports.join(csv_name), rec.to_csv())?;
-        tracing::info!(
-            %period,
-            accounts = rec.rows.len(),
-            unmatched_revenue = rec.unmatched_revenue.len(),
-            unmatched_bookings = rec.unmatched_bookings.len(),
-            report = %html,
-            "revenue reconciled"
-        );
-        for failure in &rec.failures {
-            tracing::warn!(%period, %failure, "a reconciliation write failed");
-        }
-        Ok(rec.summary(&html, &csv))
+        let (html, csv) = report_names(period);
+        write_reports(
+            period,
+            &rec,
+            &self.reports.join(html),
+            &self.reports.join(csv),
+        )
     }
 
     /// One look at the calendar: reconciles the previous month if the store saw a month's turn
@@ -134,15 +127,6 @@ impl LocalReconciler {
             }
         }
     }
-}
-
-fn write_report(path: &Path, body: String) -> Result<String, String> {
-    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder).map_err(failed)?;
-    }
-    std::fs::write(path, body).map_err(failed)?;
-    Ok(path.display().to_string())
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -1,0 +1,17 @@
+//! The operator commands that read the configuration: `doctor` and `reconcile`, against the
+//! sandboxes or the real systems, with the embedded store or a deployment's.
+
+use std::path::Path;
+
+pub(crate) mod config;
+pub(crate) mod doctor;
+pub(crate) mod reconcile;
+pub(crate) mod systems;
+
+pub(crate) use config::Config;
+
+/// The configuration of `--config` (else `ledgerforce.toml` if present) and the process
+/// environment.
+pub(crate) fn load_config(file: Option<&Path>) -> Result<Config, config::ConfigError> {
+    config::load(file, &|var| std::env::var(var).ok())
+}

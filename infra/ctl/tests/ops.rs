@@ -1,0 +1,515 @@
+//! `ledgerforce doctor` and `ledgerforce reconcile` as an operator runs them: the real binary
+//! with a config file, against both sandboxes started in this process on free loopback ports.
+
+// clippy.toml allows these in #[test] functions; the helpers here are test code too, and a
+// failed setup step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use chrono::Datelike;
+use lf_sandbox_intacct as intacct;
+use lf_sandbox_salesforce as salesforce;
+use serde_json::Value;
+
+/// Both sandboxes with the demo data.
+struct Sandboxes {
+    salesforce: salesforce::Sandbox,
+    intacct: intacct::Sandbox,
+}
+
+async fn sandboxes() -> Sandboxes {
+    let salesforce = salesforce::Sandbox::start(salesforce::SandboxConfig {
+        seed: salesforce::DataSet::Demo,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let intacct = intacct::Sandbox::start(intacct::SandboxConfig {
+        seed: intacct::DataSet::Demo,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    Sandboxes {
+        salesforce,
+        intacct,
+    }
+}
+
+/// The shipped mapping specs.
+fn mappings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../mappings")
+}
+
+/// A config file for `sandboxes` in `dir`: the JWT key in a file, the Intacct passwords in
+/// variables (set by [`ledgerforce`]), the store in `dir/data`.
+fn write_config(dir: &Path, s: &Sandboxes, mappings: &Path) -> PathBuf {
+    let key = dir.join("jwt-key.pem");
+    std::fs::write(&key, &s.salesforce.credentials().private_key_pem).unwrap();
+    let sf = s.salesforce.credentials();
+    let ia = s.intacct.credentials();
+    let text = format!(
+        r#"
+[salesforce]
+login_url = "{login}"
+consumer_key = "{consumer_key}"
+username = "{username}"
+private_key = "file:{key}"
+
+[intacct]
+endpoint_url = "{endpoint}"
+sender_id = "{sender_id}"
+sender_password = "env:TEST_INTACCT_SENDER_PASSWORD"
+company_id = "{company_id}"
+user_id = "{user_id}"
+user_password = "env:TEST_INTACCT_USER_PASSWORD"
+
+[store]
+kind = "embedded"
+data_dir = "{data}"
+
+[mappings]
+dir = "{mappings}"
+
+[webhooks]
+salesforce_url = "https://hooks.example.com/salesforce"
+intacct_url = "https://hooks.example.com/intacct"
+"#,
+        login = s.salesforce.base_url(),
+        consumer_key = sf.consumer_key,
+        username = sf.username,
+        key = key.display(),
+        endpoint = s.intacct.endpoint_url(),
+        sender_id = ia.sender_id,
+        company_id = ia.company_id,
+        user_id = ia.user_id,
+        data = dir.join("data").display(),
+        mappings = mappings.display(),
+    );
+    let path = dir.join("ledgerforce.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the binary with `args` (off the async runtime, so the sandboxes keep serving).
+async fn ledgerforce(s: &Sandboxes, args: Vec<String>) -> Output {
+    let ia = s.intacct.credentials();
+    let (sender, user) = (ia.sender_password.clone(), ia.user_password.clone());
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+            .args(&args)
+            .env("TEST_INTACCT_SENDER_PASSWORD", sender)
+            .env("TEST_INTACCT_USER_PASSWORD", user)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("ledgerforce runs")
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// `doctor --json` and its checklist.
+async fn doctor(s: &Sandboxes, config: &Path) -> (Output, Vec<Value>) {
+    let out = ledgerforce(
+        s,
+        args(&["--config", config.to_str().unwrap(), "doctor", "--json"]),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor prints JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(json["ok"], Value::Bool(out.status.success()), "{json}");
+    (out, json["checks"].as_array().unwrap().clone())
+}
+
+fn check<'a>(checks: &'a [Value], name: &str) -> &'a Value {
+    checks
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("a check named {name:?} in {checks:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_passes_against_the_sandboxes() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+    let (out, checks) = doctor(&s, &config).await;
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["status"] == "fail").collect();
+    assert!(failed.is_empty(), "no failure: {failed:#?}");
+    assert!(out.status.success());
+    for name in [
+        "config",
+        "mappings",
+        "salesforce login",
+        "intacct login",
+        "salesforce object Account",
+        "salesforce object Opportunity",
+        "intacct object CUSTOMER",
+        "mapped fields",
+    ] {
+        assert_eq!(check(&checks, name)["status"], "ok", "{name}: {checks:#?}");
+    }
+    // Every entity the specs route to opened a session.
+    let entities: Vec<&Value> = checks
+        .iter()
+        .filter(|c| c["check"].as_str().unwrap().starts_with("intacct entity "))
+        .collect();
+    assert!(!entities.is_empty(), "{checks:#?}");
+    assert!(
+        entities.iter().all(|c| c["status"] == "ok"),
+        "{entities:#?}"
+    );
+    // The sandbox serves no Tooling API, and no Intacct API reads Smart Events: said so,
+    // with what to look at instead.
+    let outbound = check(&checks, "salesforce outbound messages");
+    assert_eq!(outbound["status"], "not_checkable", "{outbound}");
+    assert!(
+        outbound["fix"]
+            .as_str()
+            .unwrap()
+            .contains("https://hooks.example.com/salesforce"),
+        "{outbound}"
+    );
+    assert_eq!(
+        check(&checks, "intacct smart events")["status"],
+        "not_checkable"
+    );
+    // The text checklist says the same.
+    let text = ledgerforce(&s, args(&["--config", config.to_str().unwrap(), "doctor"])).await;
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(text.status.success(), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    assert!(!stdout.contains("sandbox-user-pw"), "no secret printed");
+}
+
+/// Copies a spec folder.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_a_mapped_field_the_org_lacks_with_its_fix() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("mappings");
+    copy_dir(&mappings(), &specs);
+    let library = specs.join("library/salesforce.yaml");
+    let text = std::fs::read_to_string(&library).unwrap();
+    let anchor = "      AccountNumber: string(40)\n";
+    assert!(text.contains(anchor));
+    let edited = text.replacen(
+        anchor,
+        &format!("{anchor}      Region_Code__c: string(10)\n"),
+        1,
+    );
+    std::fs::write(&library, edited).unwrap();
+    let config = write_config(dir.path(), &s, &specs);
+
+    let (out, checks) = doctor(&s, &config).await;
+    assert!(!out.status.success(), "a failure exits non-zero");
+    let field = check(&checks, "mapped field Account.Region_Code__c");
+    assert_eq!(field["status"], "fail", "{field}");
+    assert!(
+        field["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Account has no field `Region_Code__c`"),
+        "{field}"
+    );
+    let fix = field["fix"].as_str().unwrap();
+    assert!(
+        fix.starts_with("create the field Region_Code__c on Account in the org")
+            && fix.contains("infra/salesforce")
+            && fix.contains("library/salesforce.yaml:"),
+        "{fix}"
+    );
+    // Only that one failed; the logins and the other objects still check out.
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["status"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(check(&checks, "salesforce login")["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_config_errors_and_bad_credentials() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+
+    // An inline secret: refused, named, not shown.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let inline = dir.path().join("inline.toml");
+    std::fs::write(
+        &inline,
+        text.replace("env:TEST_INTACCT_USER_PASSWORD", "sandbox-user-pw"),
+    )
+    .unwrap();
+    let (out, checks) = doctor(&s, &inline).await;
+    assert!(!out.status.success());
+    let c = check(&checks, "config intacct.user_password");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only accepted as a reference")
+    );
+    let all =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!all.contains("sandbox-user-pw"), "{all}");
+
+    // A wrong password: the Intacct login fails with its fix; Salesforce still checks.
+    let wrong = dir.path().join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        text.replace(
+            "env:TEST_INTACCT_USER_PASSWORD",
+            "env:TEST_INTACCT_SENDER_PASSWORD",
+        ),
+    )
+    .unwrap();
+    let (out, checks) = doctor(&s, &wrong).await;
+    assert!(!out.status.success());
+    let login = check(&checks, "intacct login");
+    assert_eq!(login["status"], "fail", "{login}");
+    assert!(
+        login["fix"]
+            .as_str()
+            .unwrap()
+            .contains("intacct.company_id/user_id/user_password")
+    );
+    assert_eq!(check(&checks, "salesforce login")["status"], "ok");
+    assert_eq!(check(&checks, "salesforce object Account")["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_writes_the_report_and_prints_the_summary() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+    let config = config.to_str().unwrap().to_owned();
+
+    // No store yet: the error names the key and what to do.
+    let out = ledgerforce(
+        &s,
+        args(&["--config", &config, "reconcile", "--period", "2026-01"]),
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("store.data_dir: no embedded store"),
+        "{stderr}"
+    );
+    let out = ledgerforce(
+        &s,
+        args(&["--config", &config, "reconcile", "--period", "2026-13"]),
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a month"));
+
+    // A store as `ledgerforce local` leaves it.
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = data.join("ledgerforce.db");
+    lf_embedded::Database::open(db, std::sync::Arc::new(lf_domain::SystemClock)).unwrap();
+
+    // Last month holds posted revenue schedule entries in the demo company.
+    let period = {
+        let first = chrono::Utc::now().date_naive().with_day(1).unwrap();
+        (first - chrono::Duration::days(1))
+            .format("%Y-%m")
+            .to_string()
+    };
+    let report = dir.path().join("out/revenue.html");
+    let out = ledgerforce(
+        &s,
+        args(&[
+            "--config",
+            &config,
+            "reconcile",
+            "--period",
+            &period,
+            "--report",
+            report.to_str().unwrap(),
+            "--json",
+        ]),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["period"], period.as_str());
+    let accounts = summary["accounts"].as_u64().unwrap();
+    assert!(accounts > 0, "{summary}");
+    assert_eq!(
+        summary["written"]["reconciliations"].as_u64(),
+        Some(accounts)
+    );
+    assert_eq!(summary["report"]["html"], report.to_str().unwrap());
+    let csv_path = dir.path().join("out/revenue.csv");
+    assert_eq!(summary["report"]["csv"], csv_path.to_str().unwrap());
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg") && html.contains(&period), "{html}");
+    // The CSV holds a header and one line per account row.
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(csv.lines().count() as u64, accounts + 1, "{csv}");
+    // What was written is in the org: one reconciliation record per account.
+    assert_eq!(
+        s.salesforce.records("Revenue_Reconciliation__c").len() as u64,
+        accounts
+    );
+
+    // The text summary, to the default place under the data folder.
+    let out = ledgerforce(
+        &s,
+        args(&["--config", &config, "reconcile", "--period", &period]),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("revenue reconciliation {period}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("accounts               {accounts}")),
+        "{stdout}"
+    );
+    // Nothing changed since the first run, so nothing is written again.
+    assert!(
+        stdout.contains("  written                reconciliations 0, opportunities 0\n"),
+        "{stdout}"
+    );
+    let default = data.join(format!(
+        "reports/revenue-reconciliation/{period}/report.html"
+    ));
+    assert!(default.is_file(), "{stdout}");
+    // Run twice, still one record per account.
+    assert_eq!(
+        s.salesforce.records("Revenue_Reconciliation__c").len() as u64,
+        accounts
+    );
+}
+
+/// The moto endpoint `tests/run` starts (`LEDGERFORCE_MOTO_ENDPOINT`).
+fn moto() -> String {
+    match std::env::var("LEDGERFORCE_MOTO_ENDPOINT") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "LEDGERFORCE_MOTO_ENDPOINT is not set: run `tests/run` (it starts moto), or start \
+             `moto_server -H 127.0.0.1 -p PORT` and export LEDGERFORCE_MOTO_ENDPOINT=http://127.0.0.1:PORT"
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_references_resolve_by_arn_and_json_key() {
+    let endpoint = moto();
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+
+    // The Intacct passwords in one JSON secret, as a deployment keeps them.
+    let sdk = lf_aws::load_sdk_config(&lf_aws::AwsSettings::local(&endpoint)).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let ia = s.intacct.credentials();
+    let name = format!("ledgerforce/doctor-{}", std::process::id());
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string(
+            serde_json::json!({
+                "sender_password": ia.sender_password,
+                "user_password": ia.user_password,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "env:TEST_INTACCT_SENDER_PASSWORD",
+            &format!("{arn}#sender_password"),
+        )
+        .replace(
+            "env:TEST_INTACCT_USER_PASSWORD",
+            &format!("{arn}#user_password"),
+        );
+    // The store is embedded: Secrets Manager is reached through the SDK's own environment.
+    fn with_aws(endpoint: &str, path: &Path, text: &str) -> (Output, Vec<Value>) {
+        std::fs::write(path, text).unwrap();
+        let args = ["--config", path.to_str().unwrap(), "doctor", "--json"];
+        let out = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("TEST_INTACCT_SENDER_PASSWORD")
+            .env_remove("TEST_INTACCT_USER_PASSWORD")
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out, json["checks"].as_array().unwrap().clone())
+    }
+    let arn_config = dir.path().join("arn.toml");
+    let (out, checks) = {
+        let (e, p, t) = (endpoint.clone(), arn_config.clone(), text.clone());
+        tokio::task::spawn_blocking(move || with_aws(&e, &p, &t))
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        check(&checks, "intacct login")["status"],
+        "ok",
+        "{checks:#?}"
+    );
+    assert!(out.status.success(), "{checks:#?}");
+
+    // A key the secret lacks: named with the secret, no value shown.
+    let missing = text.replace("#user_password", "#password");
+    let (out, checks) = {
+        let (e, p) = (endpoint.clone(), dir.path().join("missing.toml"));
+        tokio::task::spawn_blocking(move || with_aws(&e, &p, &missing))
+            .await
+            .unwrap()
+    };
+    assert!(!out.status.success());
+    let login = check(&checks, "intacct login");
+    assert_eq!(login["status"], "fail", "{login}");
+    let detail = login["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("intacct.user_password: secret arn:aws:secretsmanager:")
+            && detail.contains("has no field \"password\""),
+        "{detail}"
+    );
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(!all.contains(&ia.user_password) && !all.contains(&ia.sender_password));
+}
