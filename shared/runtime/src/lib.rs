@@ -3,10 +3,11 @@
 //! ([`ColdStart`]), and the invocation loops: the SQS partial-batch handler over
 //! [`lf_flows::run_batch`], the API Gateway HTTP API webhook handler over
 //! [`lf_intake::Intake`], the scheduled change poller, and the monthly revenue reconciliation
-//! with its report to S3.
+//! with its report to S3. Every invocation emits its metrics as EMF lines ([`emf`]).
 
 pub mod bootstrap;
 pub mod config;
+pub mod emf;
 pub mod http_api;
 pub mod poll;
 pub mod reconcile;
@@ -21,5 +22,5 @@ pub use reconcile::{
     ReconciliationFailed, ReportSink, period_of, reconciliation_invocation,
     run_reconciliation_function,
 };
-pub use sqs::{run_sqs_function, sqs_batch};
+pub use sqs::{batch_metrics, run_sqs_function, sqs_batch};
 pub use tracing_setup::init_tracing;
