@@ -113,3 +113,28 @@ async fn an_outbound_message_is_acknowledged_and_queued_and_a_wrong_token_refuse
             .all(|d| d["Failed"] == 0 && d["LatencyMs"].is_number())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_without_its_configuration_exits_naming_the_variable() {
+    use lf_testkit::lambda::{FunctionProcess, RuntimeApi, lambda_env};
+    let api = RuntimeApi::start("salesforce-webhook").await.unwrap();
+    // Only the Lambda service's variables: no table prefix, no secrets.
+    let env = lambda_env(&api, "salesforce-webhook", 256);
+    let mut process =
+        FunctionProcess::spawn(env!("CARGO_BIN_EXE_salesforce-webhook"), &env).unwrap();
+    let ready = process
+        .wait_ready(&api, std::time::Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        ready, None,
+        "a function that cannot start asks for no event"
+    );
+    assert!(
+        !process.running(),
+        "it exits (the service reports Runtime.ExitError)"
+    );
+    assert_eq!(api.next_calls(), 0);
+    let stderr = process.stderr();
+    process.stop().await;
+    assert!(stderr.contains("LEDGERFORCE_TABLE_PREFIX"), "{stderr}");
+}
