@@ -53,6 +53,8 @@ enum Command {
     Doctor(ops::doctor::Args),
     /// Run the revenue reconciliation of a month on demand and write its report.
     Reconcile(ops::reconcile::Args),
+    /// Compare every linked record pair through the mapping; --repair writes the owners' values.
+    Drift(ops::drift::Args),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -92,6 +94,10 @@ fn main() -> ExitCode {
             Command::Doctor(args) => ops::doctor::run(cli.config.as_deref(), args).await,
             Command::Reconcile(args) => match ops::load_config(cli.config.as_deref()) {
                 Ok(config) => ops::reconcile::run(&config, args).await,
+                Err(e) => Err(e.into()),
+            },
+            Command::Drift(args) => match ops::load_config(cli.config.as_deref()) {
+                Ok(config) => ops::drift::run(&config, args).await,
                 Err(e) => Err(e.into()),
             },
         }

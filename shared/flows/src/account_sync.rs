@@ -794,6 +794,15 @@ impl<P: Ports> AccountSync<P> {
                     o.eq_ignore_ascii_case(p.salesforce) || o.eq_ignore_ascii_case(p.intacct.name())
                 })
         };
+        if let Some(unknown) = options.objects.iter().find(|o| {
+            !PAIRINGS.iter().any(|p| {
+                o.eq_ignore_ascii_case(p.salesforce) || o.eq_ignore_ascii_case(p.intacct.name())
+            })
+        }) {
+            return Err(PortError::invalid(format!(
+                "the drift check compares Account ⇄ CUSTOMER and Contact ⇄ CONTACT pairs, not                  `{unknown}`"
+            )));
+        }
         for (pi, p) in PAIRINGS.iter().enumerate() {
             if !wanted(p) {
                 continue;

@@ -260,14 +260,22 @@ impl ColdStart {
         Ok(config)
     }
 
-    /// The Salesforce client (no call until it is used).
+    /// The Salesforce client (no call until it is used); its requests count in the
+    /// invocations' `ApiCalls` metric.
     pub async fn salesforce(&self) -> Result<SalesforceClient, BootstrapError> {
-        SalesforceClient::new(self.salesforce_config().await?).map_err(BootstrapError::Salesforce)
+        let client = SalesforceClient::new(self.salesforce_config().await?)
+            .map_err(BootstrapError::Salesforce)?;
+        crate::emf::count_calls_of(&client);
+        Ok(client)
     }
 
-    /// The Intacct client (no call until it is used).
+    /// The Intacct client (no call until it is used); its requests count in the invocations'
+    /// `ApiCalls` metric.
     pub async fn intacct(&self) -> Result<IntacctClient, BootstrapError> {
-        IntacctClient::new(self.intacct_config().await?).map_err(BootstrapError::Intacct)
+        let client =
+            IntacctClient::new(self.intacct_config().await?).map_err(BootstrapError::Intacct)?;
+        crate::emf::count_calls_of(&client);
+        Ok(client)
     }
 
     /// The mapping specs from the configured source, compiled; a set with any error is

@@ -1,8 +1,10 @@
 //! The webhook functions behind API Gateway HTTP API (payload format 2.0): the event becomes
 //! the intake's neutral [`WebhookRequest`], [`Intake::handle`] answers, and its
-//! [`WebhookResponse`] becomes the HTTP API response.
+//! [`WebhookResponse`] becomes the HTTP API response. Each request emits its metrics (`Flow`
+//! is the endpoint's function; `Failed` counts 5xx answers, when queueing failed).
 
 use std::convert::Infallible;
+use std::time::Instant;
 
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -13,6 +15,8 @@ use http::header::CONTENT_TYPE;
 use lambda_runtime::{LambdaEvent, service_fn};
 use lf_domain::port::Queue;
 use lf_intake::{Intake, WebhookRequest, WebhookResponse};
+
+use crate::emf::InvocationMetrics;
 
 /// The neutral request of an HTTP API event; a base64 body (API Gateway encodes non-text
 /// bodies) is decoded, and a body that is not valid base64 is an error.
@@ -56,14 +60,35 @@ pub async fn http_invocation<Q: Queue>(
     intake: &Intake<Q>,
     event: ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
-    let answer = match from_api_gateway(event) {
-        Ok(request) => intake.handle(request).await,
+    let started = Instant::now();
+    let (function, answer) = match from_api_gateway(event) {
+        Ok(request) => (
+            endpoint_function(&request.path),
+            intake.handle(request).await,
+        ),
         Err(_) => {
             tracing::warn!(status = 400, "webhook refused: body is not valid base64");
-            WebhookResponse::refused(400, "the body is not valid base64")
+            (
+                "webhook",
+                WebhookResponse::refused(400, "the body is not valid base64"),
+            )
         }
     };
+    let mut metrics = InvocationMetrics::new(function, started.elapsed());
+    metrics.failed = u64::from(answer.status >= 500);
+    metrics.emit();
     to_api_gateway(answer)
+}
+
+/// The function serving `path`, the `Flow` dimension of a webhook's metrics.
+fn endpoint_function(path: &str) -> &'static str {
+    if path.starts_with("/salesforce") {
+        "salesforce-webhook"
+    } else if path.starts_with("/intacct") {
+        "intacct-webhook"
+    } else {
+        "webhook"
+    }
 }
 
 /// The whole life of a webhook function after cold start: serve HTTP API events until the

@@ -2,12 +2,13 @@
 //! read once, the cold start that builds adapters, connectors and specs outside the handler
 //! ([`ColdStart`]), and the invocation loops: the SQS partial-batch handler over
 //! [`lf_flows::run_batch`], the API Gateway HTTP API webhook handler over
-//! [`lf_intake::Intake`], the scheduled change poller, and the monthly revenue reconciliation
-//! with its report to S3.
+//! [`lf_intake::Intake`], the scheduled change poller, the monthly revenue reconciliation
+//! with its report to S3, and the weekly drift check. Every invocation emits its metrics as EMF lines ([`emf`]).
 
 pub mod bootstrap;
 pub mod config;
 pub mod drift;
+pub mod emf;
 pub mod http_api;
 pub mod poll;
 pub mod reconcile;
@@ -23,5 +24,5 @@ pub use reconcile::{
     ReconciliationFailed, ReportSink, period_of, reconciliation_invocation,
     run_reconciliation_function,
 };
-pub use sqs::{run_sqs_function, sqs_batch};
+pub use sqs::{batch_metrics, run_sqs_function, sqs_batch};
 pub use tracing_setup::init_tracing;

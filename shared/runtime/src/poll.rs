@@ -1,11 +1,19 @@
 //! The change-poller function: one [`ChangePoller::poll_once`] per EventBridge scheduled
 //! event, its report logged, and an error returned when a stream failed so the schedule's
-//! retry and the function's error alarm see it.
+//! retry and the function's error alarm see it. Each run emits its metrics (`Failed` counts
+//! the failed streams).
+
+use std::time::Instant;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use lf_domain::port::{IntacctPort, Queue, SalesforcePort, SyncState};
 use lf_intake::{ChangePoller, PollReport};
 use serde_json::{Value, json};
+
+use crate::emf::{self, InvocationMetrics};
+
+/// The `Flow` dimension of the poller's metrics.
+pub const POLLER_FUNCTION: &str = "change-poller";
 
 /// Streams failed in a poll run; the others were polled and their watermarks advanced.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +58,13 @@ where
     T: SyncState,
     Q: Queue,
 {
+    let started = Instant::now();
+    let calls_before = emf::api_calls();
     let report = poller.poll_once().await;
+    let mut metrics = InvocationMetrics::new(POLLER_FUNCTION, started.elapsed());
+    metrics.failed = report.streams.iter().filter(|s| s.error.is_some()).count() as u64;
+    metrics.api_calls = Some(emf::api_calls().since(calls_before));
+    metrics.emit();
     tracing::info!(
         queued = report.queued(),
         streams = report.streams.len(),

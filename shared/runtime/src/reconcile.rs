@@ -8,16 +8,19 @@
 //! before now.
 
 use std::future::Future;
+use std::time::Instant;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{LambdaEvent, service_fn};
 use lf_aws::{ReportStoreError, S3ReportStore};
-use lf_domain::Classify;
 use lf_domain::port::Month;
+use lf_domain::{Classify, Flow};
 pub use lf_flows::report::report_names;
 use lf_flows::{Ports, RevenueReconciliation};
 use serde_json::Value;
+
+use crate::emf::{self, InvocationMetrics};
 
 /// Where a report goes; [`S3ReportStore`] in a deployment.
 pub trait ReportSink: Send + Sync {
@@ -100,14 +103,41 @@ pub fn period_of(event: &Value, now: DateTime<Utc>) -> Result<Month, Reconciliat
 }
 
 /// One invocation: the period from the event, the run, the report to `sink`, the summary.
+/// Its metrics are emitted: `RecordsSynced` the Salesforce records written, `Failed` those
+/// refused (or 1 when the run did not complete).
 pub async fn reconciliation_invocation<P: Ports, R: ReportSink>(
     flow: &RevenueReconciliation<P>,
     sink: &R,
     event: &Value,
     now: DateTime<Utc>,
 ) -> Result<Value, ReconciliationFailed> {
+    let started = Instant::now();
+    let calls_before = emf::api_calls();
+    let mut written = 0;
+    let result = reconcile_and_report(flow, sink, event, now, &mut written).await;
+    let mut metrics =
+        InvocationMetrics::new(Flow::RevenueReconciliation.as_str(), started.elapsed());
+    metrics.records_synced = Some(written as u64);
+    metrics.failed = match &result {
+        Ok(_) => 0,
+        Err(ReconciliationFailed::Writes { count, .. }) => *count as u64,
+        Err(_) => 1,
+    };
+    metrics.api_calls = Some(emf::api_calls().since(calls_before));
+    metrics.emit();
+    result
+}
+
+async fn reconcile_and_report<P: Ports, R: ReportSink>(
+    flow: &RevenueReconciliation<P>,
+    sink: &R,
+    event: &Value,
+    now: DateTime<Utc>,
+    written: &mut usize,
+) -> Result<Value, ReconciliationFailed> {
     let period = period_of(event, now)?;
     let rec = flow.run(period).await?;
+    *written = rec.writes.reconciliations + rec.writes.opportunities;
     let (html_name, csv_name) = report_names(period);
     let html = sink
         .put(

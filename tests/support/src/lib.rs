@@ -10,7 +10,11 @@
 pub mod chromium;
 pub mod connector;
 pub mod contract;
+#[cfg(feature = "lambda")]
+pub mod deployment;
 pub mod fault;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 
 use std::time::Duration;
 

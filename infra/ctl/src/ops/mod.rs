@@ -1,10 +1,11 @@
-//! The operator commands that read the configuration: `doctor` and `reconcile`, against the
+//! The operator commands that read the configuration: `doctor`, `reconcile` and `drift`, against the
 //! sandboxes or the real systems, with the embedded store or a deployment's.
 
 use std::path::Path;
 
 pub(crate) mod config;
 pub(crate) mod doctor;
+pub(crate) mod drift;
 pub(crate) mod reconcile;
 pub(crate) mod systems;
 

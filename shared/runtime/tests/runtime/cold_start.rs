@@ -2,138 +2,21 @@
 //! secrets become connector configurations that sign in, the stores and queues are the
 //! deployment's, and a spec set with errors is refused whole.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use lf_aws::{SpecSource, TableNames};
+use lf_aws::SpecSource;
 use lf_domain::Flow;
 use lf_domain::port::{ParkedFailures, Queue};
 use lf_flows::{OpportunityWon, OpportunityWonOptions};
-use lf_runtime::config::{
-    INTACCT_ENDPOINT_URL_VAR, INTACCT_SECRET_VAR, SALESFORCE_AUTH_VAR, SALESFORCE_LOGIN_URL_VAR,
-    SALESFORCE_ORG_IDS_VAR, SALESFORCE_SECRET_VAR, TABLE_PREFIX_VAR, WEBHOOK_SECRET_VAR,
-    queue_url_var,
-};
-use lf_runtime::{BootstrapError, ColdStart, Endpoint, RuntimeConfig};
+use lf_runtime::config::{INTACCT_SECRET_VAR, SALESFORCE_LOGIN_URL_VAR, WEBHOOK_SECRET_VAR};
+use lf_runtime::{BootstrapError, Endpoint};
 use lf_sandbox_intacct as ia;
 use lf_sandbox_salesforce as sf;
+use lf_testkit::deployment::{Deployment, sandboxes_with, wired};
 use secrecy::ExposeSecret;
-
-use crate::moto;
-
-/// One deployment's AWS side in moto: its tables, queue and secrets, and the environment its
-/// functions would see.
-pub struct Deployment {
-    prefix: String,
-    sdk: aws_config::SdkConfig,
-    secrets: aws_sdk_secretsmanager::Client,
-    pub env: BTreeMap<String, String>,
-}
-
-impl Deployment {
-    async fn new() -> Self {
-        let sdk = lf_aws::load_sdk_config(&moto::settings()).await;
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        let prefix = format!("lf-rt-{}", &unique[..10]);
-        let mut env = BTreeMap::new();
-        env.insert(TABLE_PREFIX_VAR.to_owned(), prefix.clone());
-        Self {
-            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-            sdk,
-            prefix,
-            env,
-        }
-    }
-
-    pub async fn secret(&mut self, var: &str, value: serde_json::Value) {
-        let created = self
-            .secrets
-            .create_secret()
-            // A variable may be pointed at a new secret; each gets its own name.
-            .name(format!("{}/{var}/{}", self.prefix, self.env.len()))
-            .secret_string(value.to_string())
-            .send()
-            .await
-            .unwrap();
-        self.env
-            .insert(var.to_owned(), created.arn().unwrap().to_owned());
-    }
-
-    async fn tables_and_queue(&mut self) {
-        let dynamo = aws_sdk_dynamodb::Client::new(&self.sdk);
-        lf_aws::schema::create_tables(&dynamo, &TableNames::with_prefix(&self.prefix))
-            .await
-            .unwrap();
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let url = lf_aws::schema::create_queue(
-            &sqs,
-            &format!("{}-opportunity-won", self.prefix),
-            Duration::from_secs(60),
-        )
-        .await
-        .unwrap();
-        self.env.insert(queue_url_var(Flow::OpportunityWon), url);
-    }
-
-    fn set(&mut self, var: &str, value: &str) {
-        self.env.insert(var.to_owned(), value.to_owned());
-    }
-
-    pub async fn cold_start(&self) -> ColdStart {
-        let mut config = RuntimeConfig::from_lookup(|v| self.env.get(v).cloned()).unwrap();
-        config.aws = moto::settings();
-        ColdStart::new(config).await
-    }
-}
-
-/// Both sandboxes with `seed`, answering at once.
-pub async fn sandboxes_with(seed: sf::DataSet) -> (sf::Sandbox, ia::Sandbox) {
-    let salesforce = sf::Sandbox::start(sf::SandboxConfig {
-        seed,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let intacct = ia::Sandbox::start(ia::SandboxConfig {
-        seed,
-        latency: Duration::ZERO,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    (salesforce, intacct)
-}
 
 async fn sandboxes() -> (sf::Sandbox, ia::Sandbox) {
     sandboxes_with(sf::DataSet::Empty).await
-}
-
-/// A deployment whose secrets and URLs point at the sandboxes, with its tables and the
-/// opportunity-won queue.
-pub async fn wired(salesforce: &sf::Sandbox, intacct: &ia::Sandbox) -> Deployment {
-    let mut d = Deployment::new().await;
-    let s = salesforce.credentials();
-    d.secret(
-        SALESFORCE_SECRET_VAR,
-        serde_json::json!({"consumer_key": s.consumer_key, "consumer_secret": s.consumer_secret}),
-    )
-    .await;
-    d.set(SALESFORCE_AUTH_VAR, "client_credentials");
-    d.set(SALESFORCE_LOGIN_URL_VAR, &salesforce.base_url());
-    d.set(SALESFORCE_ORG_IDS_VAR, &s.org_id);
-    let i = intacct.credentials();
-    d.secret(
-        INTACCT_SECRET_VAR,
-        serde_json::json!({
-            "sender_id": i.sender_id, "sender_password": i.sender_password,
-            "company_id": i.company_id, "user_id": i.user_id, "user_password": i.user_password,
-        }),
-    )
-    .await;
-    d.set(INTACCT_ENDPOINT_URL_VAR, &intacct.endpoint_url());
-    d.tables_and_queue().await;
-    d
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use lf_runtime::{Endpoint, http_invocation, sqs_batch};
 use lf_sandbox_salesforce as sf;
 use serde_json::{Value, json};
 
-use crate::cold_start::{sandboxes_with, wired};
+use lf_testkit::deployment::{sandboxes_with, wired};
 
 const TOKEN: &str = "deployed-outbound-token";
 

@@ -11,7 +11,6 @@
 mod cold_start;
 mod deployed;
 mod events;
-mod moto;
 mod poller;
 mod reconcile;
 mod webhook;

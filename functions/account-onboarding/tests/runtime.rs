@@ -1,0 +1,102 @@
+//! The account-onboarding binary under the Lambda Runtime API (the emulator of `lf-testkit`),
+//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch with a new customer
+//! Account to onboard, one another delivery is working on, and a body that is no change
+//! envelope.
+//!
+//! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use lf_domain::port::ParkedFailures;
+use lf_domain::{Flow, RecordRef, SalesforceId};
+use lf_sandbox_salesforce as sf;
+use lf_testkit::deployment::{change_body, sandboxes_with, stamp, wired};
+use lf_testkit::lambda::{Answer, events, run_function};
+use serde_json::{Map, Value, json};
+
+const FLOW: Flow = Flow::AccountOnboarding;
+
+fn text(record: &Map<String, Value>, field: &str) -> String {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn account(id: &str) -> RecordRef {
+    RecordRef::salesforce("Account", &SalesforceId::parse(id).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
+    let (salesforce, intacct) = sandboxes_with(sf::DataSet::Demo).await;
+    let mut d = wired(&salesforce, &intacct).await;
+    d.queue(FLOW).await;
+    let new_account = |name: &str, country: &str| {
+        salesforce
+            .insert(
+                "Account",
+                json!({"Name": name, "Type": "Customer - Direct", "BillingCountry": country,
+                       "BillingCity": "Springfield", "BillingPostalCode": "12345",
+                       "CurrencyIsoCode": "USD"}),
+            )
+            .unwrap()
+    };
+    let onboarded = new_account("Thames Analytics Ltd", "United Kingdom");
+    let busy = new_account("Lakeshore Foods Inc", "United States");
+    let customers = |id: &str| intacct.count_where("CUSTOMER", "SFDC_ACCOUNT_ID", id);
+
+    // Another delivery of the second Account's change is in progress.
+    let modstamp = text(&salesforce.record(&busy).unwrap(), "SystemModstamp");
+    d.hold_change(FLOW, &account(&busy), stamp(&modstamp)).await;
+    let queue = format!("{}-{}", d.prefix, FLOW.as_str());
+    let batch = events::sqs_batch(vec![
+        events::sqs_record(
+            &queue,
+            "m-onboarded",
+            &change_body(FLOW, account(&onboarded)),
+            1,
+        ),
+        events::sqs_record(&queue, "m-busy", &change_body(FLOW, account(&busy)), 2),
+        events::sqs_record(&queue, "m-unreadable", "not json", 1),
+    ]);
+    let run = run_function(
+        env!("CARGO_BIN_EXE_account-onboarding"),
+        FLOW.as_str(),
+        d.process_env(),
+        vec![batch],
+    )
+    .await;
+
+    let Answer::Response(response) = &run.answers[0] else {
+        panic!(
+            "expected a response, got {:?}\n{}",
+            run.answers[0], run.stdout
+        );
+    };
+    assert_eq!(
+        response,
+        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(customers(&onboarded), 1);
+    assert_eq!(customers(&busy), 0, "left to the delivery holding it");
+    let after = salesforce.record(&onboarded).unwrap();
+    assert_eq!(text(&after, "Intacct_Entity__c"), "UK");
+    assert!(!text(&after, "Intacct_Customer_ID__c").is_empty());
+    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
+    assert_eq!(parked.get(&FLOW), Some(&1), "{parked:?}");
+
+    let flow = run
+        .emf(FLOW.as_str(), "RecordsSynced", None, 0)
+        .expect("the batch's EMF document");
+    assert_eq!(
+        (&flow["RecordsSynced"], &flow["Parked"], &flow["Failed"]),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    let calls = run
+        .emf(FLOW.as_str(), "ApiCalls", Some("intacct"), 0)
+        .expect("ApiCalls of the Intacct side");
+    assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
+}

@@ -1,0 +1,123 @@
+//! The opportunity-won binary under the Lambda Runtime API (the emulator of `lf-testkit`),
+//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch with a deal to
+//! invoice, a deal another delivery is working on, and a body that is no change envelope.
+//!
+//! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use lf_domain::port::ParkedFailures;
+use lf_domain::{Flow, RecordRef, SalesforceId};
+use lf_sandbox_salesforce as sf;
+use lf_testkit::deployment::{change_body, sandboxes_with, stamp, wired};
+use lf_testkit::lambda::{Answer, events, run_function};
+use serde_json::{Map, Value, json};
+
+const FLOW: Flow = Flow::OpportunityWon;
+
+fn text(record: &Map<String, Value>, field: &str) -> String {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn opportunity(id: &str) -> RecordRef {
+    RecordRef::salesforce("Opportunity", &SalesforceId::parse(id).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
+    let (salesforce, intacct) = sandboxes_with(sf::DataSet::Demo).await;
+    let d = wired(&salesforce, &intacct).await;
+    let won: Vec<Map<String, Value>> = salesforce
+        .records("Opportunity")
+        .into_iter()
+        .filter(|r| {
+            text(r, "StageName") == "Closed Won" && text(r, "SBQQ__PrimaryQuote__c").is_empty()
+        })
+        .take(2)
+        .collect();
+    assert_eq!(won.len(), 2, "the Demo org has won deals without a quote");
+    let (invoiced, busy) = (text(&won[0], "Id"), text(&won[1], "Id"));
+    let documents = |id: &str| {
+        intacct.count_where("ARINVOICE", "SFDC_OPPORTUNITY_ID", id)
+            + intacct.count_where("SODOCUMENT", "SFDC_OPPORTUNITY_ID", id)
+    };
+    assert_eq!((documents(&invoiced), documents(&busy)), (0, 0));
+
+    // Another delivery of the second deal's change is in progress, so this batch must leave
+    // it for redelivery.
+    d.hold_change(
+        FLOW,
+        &opportunity(&busy),
+        stamp(&text(&won[1], "SystemModstamp")),
+    )
+    .await;
+    let queue = format!("{}-{}", d.prefix, FLOW.as_str());
+    let batch = events::sqs_batch(vec![
+        events::sqs_record(
+            &queue,
+            "m-invoiced",
+            &change_body(FLOW, opportunity(&invoiced)),
+            1,
+        ),
+        events::sqs_record(&queue, "m-busy", &change_body(FLOW, opportunity(&busy)), 1),
+        events::sqs_record(&queue, "m-unreadable", "{\"v\":1,", 1),
+    ]);
+    let run = run_function(
+        env!("CARGO_BIN_EXE_opportunity-won"),
+        FLOW.as_str(),
+        d.process_env(),
+        vec![batch],
+    )
+    .await;
+
+    let Answer::Response(response) = &run.answers[0] else {
+        panic!(
+            "expected a response, got {:?}\n{}",
+            run.answers[0], run.stdout
+        );
+    };
+    assert_eq!(
+        response,
+        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(documents(&invoiced), 1);
+    assert_eq!(documents(&busy), 0, "left to the delivery holding it");
+    let after = salesforce.record(&invoiced).unwrap();
+    assert!(
+        !text(&after, "Intacct_Invoice_ID__c").is_empty()
+            || !text(&after, "Intacct_Sales_Order_ID__c").is_empty(),
+        "{after:?}"
+    );
+    // The unreadable body is acknowledged (not among the failures) because it was parked.
+    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
+    assert_eq!(parked.get(&FLOW), Some(&1), "{parked:?}");
+
+    // The batch's metrics, as CloudWatch reads them from the log.
+    let flow = run
+        .emf(FLOW.as_str(), "RecordsSynced", None, 0)
+        .expect("the batch's EMF document");
+    assert_eq!(
+        flow["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Ledgerforce"
+    );
+    assert_eq!(
+        (
+            &flow["RecordsSynced"],
+            &flow["Parked"],
+            &flow["Failed"],
+            &flow["EchoesSkipped"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(0))
+    );
+    for side in ["salesforce", "intacct"] {
+        let calls = run
+            .emf(FLOW.as_str(), "ApiCalls", Some(side), 0)
+            .expect("ApiCalls per side");
+        assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
+    }
+}
