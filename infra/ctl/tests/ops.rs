@@ -513,3 +513,83 @@ async fn secrets_manager_references_resolve_by_arn_and_json_key() {
     let all = String::from_utf8_lossy(&out.stdout);
     assert!(!all.contains(&ia.user_password) && !all.contains(&ia.sender_password));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reports_a_pair_edited_out_of_band_and_repair_brings_it_back() {
+    use lf_domain::port::{LinkKind, XrefLink, XrefStore};
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+    // The store of an earlier `local` run, holding one link: demo Account 1 ⇄ C-0001.
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let account = intacct::demo_account_id(1);
+    {
+        let db = lf_embedded::Database::open(
+            dir.path().join("data").join("ledgerforce.db"),
+            std::sync::Arc::new(lf_domain::SystemClock),
+        )
+        .unwrap();
+        db.xref_store()
+            .link(&XrefLink {
+                kind: LinkKind::AccountCustomer,
+                salesforce: lf_domain::SalesforceId::parse(&account).unwrap(),
+                intacct: lf_domain::IntacctRef::new(
+                    None,
+                    lf_domain::IntacctKey::parse("C-0001").unwrap(),
+                ),
+                linked_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let limit = s.intacct.find("CUSTOMER", "CUSTOMERID", "C-0001")[0]["CREDITLIMIT"].clone();
+    // Out of band: the credit limit (Intacct owns it) edited on the Account.
+    s.salesforce
+        .update(
+            &account,
+            serde_json::json!({"Intacct_Credit_Limit__c": 1.0}),
+        )
+        .unwrap();
+    let config = config.to_str().unwrap();
+
+    let out = ledgerforce(&s, args(&["--config", config, "drift", "--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "drift left exits 1: {out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["checked"], 1, "{report}");
+    let fields = report["drifted"][0]["fields"].as_array().unwrap();
+    let limit_field = fields
+        .iter()
+        .find(|f| f["field"] == "Intacct_Credit_Limit__c")
+        .unwrap_or_else(|| panic!("the credit limit drifted: {report}"));
+    assert_eq!(limit_field["owner"], "intacct", "{report}");
+    assert_eq!(limit_field["target"], "salesforce", "{report}");
+
+    let out = ledgerforce(&s, args(&["--config", config, "drift", "--repair"])).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{out:?}");
+    assert!(text.contains("1 repaired"), "{text}");
+    let now = s.salesforce.record(&account).unwrap()["Intacct_Credit_Limit__c"].clone();
+    assert_eq!(
+        now.as_f64(),
+        limit.parse::<f64>().ok(),
+        "the Account has Intacct's limit again"
+    );
+
+    let out = ledgerforce(&s, args(&["--config", config, "drift"])).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 agree"),
+        "{out:?}"
+    );
+
+    let out = ledgerforce(
+        &s,
+        args(&["--config", config, "drift", "--object", "Opportunity"]),
+    )
+    .await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not `Opportunity`"),
+        "{out:?}"
+    );
+}

@@ -617,6 +617,7 @@ fn known_variables() -> BTreeSet<String> {
         config::REPORTING_CURRENCY_VAR,
         config::CORPORATE_CURRENCY_VAR,
         config::REVENUE_BASIS_VAR,
+        config::DRIFT_REPAIR_VAR,
         "LEDGERFORCE_MAPPING_SOURCE",
         "RUST_LOG",
     ]

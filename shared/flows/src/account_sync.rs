@@ -800,7 +800,7 @@ impl<P: Ports> AccountSync<P> {
             })
         }) {
             return Err(PortError::invalid(format!(
-                "the drift check compares Account ⇄ CUSTOMER and Contact ⇄ CONTACT pairs, not                  `{unknown}`"
+                "the drift check compares Account ⇄ CUSTOMER and Contact ⇄ CONTACT pairs, not `{unknown}`"
             )));
         }
         for (pi, p) in PAIRINGS.iter().enumerate() {

@@ -15,6 +15,9 @@ use lf_domain::PortError;
 use lf_flows::{AccountSync, DriftOptions, DriftReport, Ports};
 use serde_json::{Value, json};
 
+use std::time::Instant;
+
+use crate::emf::{self, InvocationMetrics};
 use crate::reconcile::ReportSink;
 
 /// A drift check that did not complete.
@@ -104,7 +107,9 @@ pub fn drift_summary(report: &DriftReport, text: &str, json: &str) -> Value {
     })
 }
 
-/// One invocation: the check, the report to `sink`, the summary.
+/// One invocation: the check, the report to `sink`, the summary. Its metrics are emitted
+/// under the `Flow` dimension `drift-check`: `RecordsSynced` the pairs repaired, `Failed` the
+/// pairs not checked or not repaired (1 when the check did not complete).
 pub async fn drift_invocation<P: Ports, R: ReportSink>(
     flow: &AccountSync<P>,
     sink: &R,
@@ -112,12 +117,42 @@ pub async fn drift_invocation<P: Ports, R: ReportSink>(
     default_repair: bool,
     now: DateTime<Utc>,
 ) -> Result<Value, DriftFailed> {
+    let started = Instant::now();
+    let calls_before = emf::api_calls();
+    let mut repaired = 0;
+    let result = check_and_report(flow, sink, event, default_repair, now, &mut repaired).await;
+    let mut metrics = InvocationMetrics::new(DRIFT_CHECK, started.elapsed());
+    metrics.records_synced = Some(repaired as u64);
+    metrics.failed = match &result {
+        Ok(_) => 0,
+        Err(DriftFailed::Incomplete {
+            unchecked, failed, ..
+        }) => (unchecked + failed) as u64,
+        Err(_) => 1,
+    };
+    metrics.api_calls = Some(emf::api_calls().since(calls_before));
+    metrics.emit();
+    result
+}
+
+/// The `Flow` dimension of the drift check's metrics.
+pub const DRIFT_CHECK: &str = "drift-check";
+
+async fn check_and_report<P: Ports, R: ReportSink>(
+    flow: &AccountSync<P>,
+    sink: &R,
+    event: &Value,
+    default_repair: bool,
+    now: DateTime<Utc>,
+    repaired: &mut usize,
+) -> Result<Value, DriftFailed> {
     let options = drift_options(event, default_repair)?;
     let report = flow
         .check_drift(&options, |checked| {
             tracing::debug!(checked, "drift check progress");
         })
         .await?;
+    *repaired = report.repaired();
     let (text_name, json_name) = drift_report_names(now);
     let body = serde_json::to_vec_pretty(&report).unwrap_or_default();
     let text = sink
