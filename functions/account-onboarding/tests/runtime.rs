@@ -6,11 +6,10 @@
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use lf_domain::port::ParkedFailures;
 use lf_domain::{Flow, RecordRef, SalesforceId};
 use lf_sandbox_salesforce as sf;
-use lf_testkit::deployment::{change_body, sandboxes_with, stamp, wired};
-use lf_testkit::lambda::{Answer, events, run_function};
+use lf_testkit::deployment::{sandboxes_with, stamp, wired};
+use lf_testkit::lambda::run_idempotent_flow_batch;
 use serde_json::{Map, Value, json};
 
 const FLOW: Flow = Flow::AccountOnboarding;
@@ -49,54 +48,17 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     // Another delivery of the second Account's change is in progress.
     let modstamp = text(&salesforce.record(&busy).unwrap(), "SystemModstamp");
     d.hold_change(FLOW, &account(&busy), stamp(&modstamp)).await;
-    let queue = format!("{}-{}", d.prefix, FLOW.as_str());
-    let batch = events::sqs_batch(vec![
-        events::sqs_record(
-            &queue,
-            "m-onboarded",
-            &change_body(FLOW, account(&onboarded)),
-            1,
-        ),
-        events::sqs_record(&queue, "m-busy", &change_body(FLOW, account(&busy)), 2),
-        events::sqs_record(&queue, "m-unreadable", "not json", 1),
-    ]);
-    let run = run_function(
+    run_idempotent_flow_batch(
+        &d,
         env!("CARGO_BIN_EXE_account-onboarding"),
-        FLOW.as_str(),
-        d.process_env(),
-        vec![batch],
+        FLOW,
+        account(&onboarded),
+        account(&busy),
     )
     .await;
-
-    let Answer::Response(response) = &run.answers[0] else {
-        panic!(
-            "expected a response, got {:?}\n{}",
-            run.answers[0], run.stdout
-        );
-    };
-    assert_eq!(
-        response,
-        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
-        "{}",
-        run.stdout
-    );
     assert_eq!(customers(&onboarded), 1);
     assert_eq!(customers(&busy), 0, "left to the delivery holding it");
     let after = salesforce.record(&onboarded).unwrap();
     assert_eq!(text(&after, "Intacct_Entity__c"), "UK");
     assert!(!text(&after, "Intacct_Customer_ID__c").is_empty());
-    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
-    assert_eq!(parked.get(&FLOW), Some(&1), "{parked:?}");
-
-    let flow = run
-        .emf(FLOW.as_str(), "RecordsSynced", None, 0)
-        .expect("the batch's EMF document");
-    assert_eq!(
-        (&flow["RecordsSynced"], &flow["Parked"], &flow["Failed"]),
-        (&json!(1), &json!(1), &json!(1))
-    );
-    let calls = run
-        .emf(FLOW.as_str(), "ApiCalls", Some("intacct"), 0)
-        .expect("ApiCalls of the Intacct side");
-    assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
 }

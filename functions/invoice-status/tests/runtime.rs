@@ -7,13 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{NaiveTime, Utc};
-use lf_domain::port::ParkedFailures;
 use lf_domain::{Flow, IntacctKey, IntacctRef, RecordRef};
 use lf_sandbox_intacct as ia;
 use lf_sandbox_salesforce as sf;
-use lf_testkit::deployment::{change_body, sandboxes_with, stamp, wired};
-use lf_testkit::lambda::{Answer, events, run_function};
-use serde_json::{Value, json};
+use lf_testkit::deployment::{sandboxes_with, stamp, wired};
+use lf_testkit::lambda::run_idempotent_flow_batch;
+use serde_json::Value;
 
 const FLOW: Flow = Flow::InvoiceStatus;
 
@@ -57,52 +56,11 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     // its WHENMODIFIED, but no earlier than the start of the day (overdue is as of today).
     let day = Utc::now().date_naive().and_time(NaiveTime::MIN).and_utc();
     d.hold_change(FLOW, &busy, stamp(&modified).max(day)).await;
-    let queue = format!("{}-{}", d.prefix, FLOW.as_str());
-    let batch = events::sqs_batch(vec![
-        events::sqs_record(&queue, "m-summed", &change_body(FLOW, summed), 1),
-        events::sqs_record(&queue, "m-busy", &change_body(FLOW, busy), 1),
-        events::sqs_record(&queue, "m-unreadable", "{\"v\": 99}", 1),
-    ]);
-    let run = run_function(
-        env!("CARGO_BIN_EXE_invoice-status"),
-        FLOW.as_str(),
-        d.process_env(),
-        vec![batch],
-    )
-    .await;
-
-    let Answer::Response(response) = &run.answers[0] else {
-        panic!(
-            "expected a response, got {:?}\n{}",
-            run.answers[0], run.stdout
-        );
-    };
-    assert_eq!(
-        response,
-        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
-        "{}",
-        run.stdout
-    );
+    run_idempotent_flow_batch(&d, env!("CARGO_BIN_EXE_invoice-status"), FLOW, summed, busy).await;
     assert_eq!(balance(&account).as_f64(), Some(8500.0));
     assert_eq!(
         balance(&busy_account),
         busy_before,
         "left to the delivery holding it"
     );
-    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
-    assert_eq!(parked.get(&FLOW), Some(&1), "{parked:?}");
-
-    let flow = run
-        .emf(FLOW.as_str(), "RecordsSynced", None, 0)
-        .expect("the batch's EMF document");
-    assert_eq!(
-        (&flow["RecordsSynced"], &flow["Parked"], &flow["Failed"]),
-        (&json!(1), &json!(1), &json!(1))
-    );
-    for side in ["salesforce", "intacct"] {
-        let calls = run
-            .emf(FLOW.as_str(), "ApiCalls", Some(side), 0)
-            .expect("ApiCalls per side");
-        assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
-    }
 }

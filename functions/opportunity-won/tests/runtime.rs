@@ -5,12 +5,11 @@
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use lf_domain::port::ParkedFailures;
 use lf_domain::{Flow, RecordRef, SalesforceId};
 use lf_sandbox_salesforce as sf;
-use lf_testkit::deployment::{change_body, sandboxes_with, stamp, wired};
-use lf_testkit::lambda::{Answer, events, run_function};
-use serde_json::{Map, Value, json};
+use lf_testkit::deployment::{sandboxes_with, stamp, wired};
+use lf_testkit::lambda::run_idempotent_flow_batch;
+use serde_json::{Map, Value};
 
 const FLOW: Flow = Flow::OpportunityWon;
 
@@ -54,37 +53,14 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
         stamp(&text(&won[1], "SystemModstamp")),
     )
     .await;
-    let queue = format!("{}-{}", d.prefix, FLOW.as_str());
-    let batch = events::sqs_batch(vec![
-        events::sqs_record(
-            &queue,
-            "m-invoiced",
-            &change_body(FLOW, opportunity(&invoiced)),
-            1,
-        ),
-        events::sqs_record(&queue, "m-busy", &change_body(FLOW, opportunity(&busy)), 1),
-        events::sqs_record(&queue, "m-unreadable", "{\"v\":1,", 1),
-    ]);
-    let run = run_function(
+    run_idempotent_flow_batch(
+        &d,
         env!("CARGO_BIN_EXE_opportunity-won"),
-        FLOW.as_str(),
-        d.process_env(),
-        vec![batch],
+        FLOW,
+        opportunity(&invoiced),
+        opportunity(&busy),
     )
     .await;
-
-    let Answer::Response(response) = &run.answers[0] else {
-        panic!(
-            "expected a response, got {:?}\n{}",
-            run.answers[0], run.stdout
-        );
-    };
-    assert_eq!(
-        response,
-        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
-        "{}",
-        run.stdout
-    );
     assert_eq!(documents(&invoiced), 1);
     assert_eq!(documents(&busy), 0, "left to the delivery holding it");
     let after = salesforce.record(&invoiced).unwrap();
@@ -93,31 +69,4 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
             || !text(&after, "Intacct_Sales_Order_ID__c").is_empty(),
         "{after:?}"
     );
-    // The unreadable body is acknowledged (not among the failures) because it was parked.
-    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
-    assert_eq!(parked.get(&FLOW), Some(&1), "{parked:?}");
-
-    // The batch's metrics, as CloudWatch reads them from the log.
-    let flow = run
-        .emf(FLOW.as_str(), "RecordsSynced", None, 0)
-        .expect("the batch's EMF document");
-    assert_eq!(
-        flow["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-        "Ledgerforce"
-    );
-    assert_eq!(
-        (
-            &flow["RecordsSynced"],
-            &flow["Parked"],
-            &flow["Failed"],
-            &flow["EchoesSkipped"]
-        ),
-        (&json!(1), &json!(1), &json!(1), &json!(0))
-    );
-    for side in ["salesforce", "intacct"] {
-        let calls = run
-            .emf(FLOW.as_str(), "ApiCalls", Some(side), 0)
-            .expect("ApiCalls per side");
-        assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
-    }
 }

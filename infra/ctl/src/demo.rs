@@ -443,6 +443,7 @@ async fn repair_drift(stack: &Stack) -> Result<Vec<Check>, CliError> {
             |_| {},
         )
         .await?;
+    crate::ops::drift::record(&stack.data_dir, &report)?;
     println!(
         "  {} pairs checked, {} agree, {} drifted, {} repaired",
         report.checked,
@@ -473,7 +474,7 @@ async fn repair_drift(stack: &Stack) -> Result<Vec<Check>, CliError> {
         },
         Check {
             what: format!("the drift repair gave {customer} its Account's name {name:?} back"),
-            held: restored && pair.is_some_and(|d| d.repair == Some(None)),
+            held: restored && pair.is_some_and(|d| d.repair == lf_flows::drift::Repair::Repaired),
         },
     ])
 }

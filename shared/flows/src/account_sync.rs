@@ -61,7 +61,7 @@ use serde_json::{Map, Value};
 
 use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 use crate::customer;
-use crate::drift::{DriftField, DriftOptions, DriftReport, DriftedPair};
+use crate::drift::{DriftField, DriftOptions, DriftReport, DriftedPair, Repair};
 use crate::ports::Ports;
 use crate::records::{intacct_tree, merge, text};
 use crate::setup::{self, SetupError};
@@ -947,7 +947,7 @@ impl<P: Ports> AccountSync<P> {
                             salesforce: sf_ref,
                             intacct: ia_ref,
                             fields,
-                            repair: None,
+                            repair: Repair::NotAsked,
                         });
                         *pl = Some(plan);
                     }
@@ -962,11 +962,11 @@ impl<P: Ports> AccountSync<P> {
         for (c, d) in changes.iter().zip(found) {
             let Some(mut d) = d else { continue };
             if repair {
-                d.repair = Some(match &c.outcome {
-                    Some(Outcome::Done { .. }) => None,
-                    Some(o) => Some(outcome_reason(o)),
-                    None => Some("no outcome was decided".to_owned()),
-                });
+                d.repair = match &c.outcome {
+                    Some(Outcome::Done { .. }) => Repair::Repaired,
+                    Some(o) => Repair::Failed(outcome_reason(o)),
+                    None => Repair::Failed("no outcome was decided".to_owned()),
+                };
             }
             report.drifted.push(d);
         }

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use lf_domain::{RecordRef, System};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What a drift check looks at and does.
@@ -39,7 +39,7 @@ impl Default for DriftOptions {
 }
 
 /// One field that differs, as the owner's value would be written to the other side.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftField {
     /// The side whose record holds the stale value.
     pub target: System,
@@ -56,18 +56,29 @@ pub struct DriftField {
 }
 
 /// A linked pair that disagrees.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftedPair {
     pub salesforce: RecordRef,
     pub intacct: RecordRef,
     pub fields: Vec<DriftField>,
-    /// With `repair`: `Some(None)` when the owner's values were written, `Some(Some(reason))`
     /// when the repair failed; `None` without `repair`.
-    pub repair: Option<Option<String>>,
+    pub repair: Repair,
+}
+
+/// What became of a drifted pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Repair {
+    /// The check only reported.
+    NotAsked,
+    /// The owner's values were written.
+    Repaired,
+    /// The repair was tried and failed, with the reason.
+    Failed(String),
 }
 
 /// What a drift check found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriftReport {
     /// Linked pairs read on both sides and compared.
     pub checked: u64,
@@ -85,7 +96,7 @@ impl DriftReport {
     pub fn repaired(&self) -> usize {
         self.drifted
             .iter()
-            .filter(|d| matches!(d.repair, Some(None)))
+            .filter(|d| matches!(d.repair, Repair::Repaired))
             .count()
     }
 
@@ -93,13 +104,17 @@ impl DriftReport {
     pub fn repair_failures(&self) -> usize {
         self.drifted
             .iter()
-            .filter(|d| matches!(d.repair, Some(Some(_))))
+            .filter(|d| matches!(d.repair, Repair::Failed(_)))
             .count()
     }
 
     /// Whether everything checked agrees (or was repaired) and nothing was left unchecked.
     pub fn clean(&self) -> bool {
-        self.unchecked.is_empty() && self.drifted.iter().all(|d| matches!(d.repair, Some(None)))
+        self.unchecked.is_empty()
+            && self
+                .drifted
+                .iter()
+                .all(|d| matches!(d.repair, Repair::Repaired))
     }
 
     /// The report as text: a summary line, then each drifted pair and its fields.
@@ -111,7 +126,7 @@ impl DriftReport {
             self.checked,
             self.agreeing,
             self.drifted.len(),
-            if self.drifted.iter().any(|d| d.repair.is_some()) {
+            if self.drifted.iter().any(|d| d.repair != Repair::NotAsked) {
                 format!(
                     " ({} repaired, {} repair failed)",
                     self.repaired(),
@@ -138,13 +153,13 @@ impl DriftReport {
                 );
             }
             match &d.repair {
-                Some(None) => {
+                Repair::Repaired => {
                     let _ = writeln!(out, "  repaired: the owner's values written");
                 }
-                Some(Some(reason)) => {
+                Repair::Failed(reason) => {
                     let _ = writeln!(out, "  repair FAILED: {reason}");
                 }
-                None => {}
+                Repair::NotAsked => {}
             }
         }
         for r in &self.dangling {
@@ -161,5 +176,75 @@ fn system_name(s: System) -> &'static str {
     match s {
         System::Salesforce => "Salesforce",
         System::Intacct => "Intacct",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(repair: Repair) -> DriftedPair {
+        DriftedPair {
+            salesforce: RecordRef {
+                system: System::Salesforce,
+                object: "Account".into(),
+                id: "001000000000001AAA".into(),
+            },
+            intacct: RecordRef {
+                system: System::Intacct,
+                object: "CUSTOMER".into(),
+                id: "C-1".into(),
+            },
+            fields: vec![DriftField {
+                target: System::Intacct,
+                field: "NAME".into(),
+                current: Value::from("Acme (by hand)"),
+                owner_value: Value::from("Acme"),
+                owner: System::Salesforce,
+                why: "ownership: Salesforce is its system of record".into(),
+            }],
+            repair,
+        }
+    }
+
+    #[test]
+    fn a_report_reads_back_as_written_whatever_became_of_each_pair() {
+        let report = DriftReport {
+            checked: 4,
+            agreeing: 1,
+            drifted: vec![
+                pair(Repair::NotAsked),
+                pair(Repair::Repaired),
+                pair(Repair::Failed("UNABLE_TO_LOCK_ROW".into())),
+            ],
+            dangling: Vec::new(),
+            unchecked: Vec::new(),
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        let back: DriftReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+        assert_eq!((back.repaired(), back.repair_failures()), (1, 1));
+        assert!(!back.clean());
+    }
+
+    #[test]
+    fn the_text_names_each_field_its_values_and_owner() {
+        let report = DriftReport {
+            checked: 1,
+            drifted: vec![pair(Repair::Failed("locked".into()))],
+            ..DriftReport::default()
+        };
+        let text = report.render();
+        assert!(
+            text.starts_with(
+                "1 linked pair(s) checked: 0 agree, 1 drifted (0 repaired, 1 repair failed)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Intacct NAME: \"Acme (by hand)\" ≠ \"Acme\" (owner Salesforce"),
+            "{text}"
+        );
+        assert!(text.contains("repair FAILED: locked"), "{text}");
     }
 }

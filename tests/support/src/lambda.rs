@@ -594,3 +594,66 @@ pub mod events {
         })
     }
 }
+
+/// The runtime test every idempotent SQS flow shares: `binary` gets one batch of the change
+/// of `good` (`m-good`), the change of `busy` (`m-busy`, whose idempotency key another
+/// delivery holds: call [`crate::deployment::Deployment::hold_change`] first) and a body that
+/// is no change envelope (`m-unreadable`). Checks what every such flow answers: exactly
+/// `m-busy` to redeliver; the unreadable body parked, so acknowledged; the batch's EMF
+/// document in the `Ledgerforce` namespace with 1 synced, 1 parked, 1 failed, no echo, and API calls
+/// on both sides. Returns the run for the flow's own checks.
+pub async fn run_idempotent_flow_batch(
+    d: &crate::deployment::Deployment,
+    binary: &str,
+    flow: lf_domain::Flow,
+    good: lf_domain::RecordRef,
+    busy: lf_domain::RecordRef,
+) -> FunctionRun {
+    use crate::deployment::change_body;
+    use lf_domain::port::ParkedFailures;
+    let queue = format!("{}-{}", d.prefix, flow.as_str());
+    let batch = events::sqs_batch(vec![
+        events::sqs_record(&queue, "m-good", &change_body(flow, good), 1),
+        events::sqs_record(&queue, "m-busy", &change_body(flow, busy), 1),
+        events::sqs_record(&queue, "m-unreadable", "{\"v\":1,", 1),
+    ]);
+    let run = run_function(binary, flow.as_str(), d.process_env(), vec![batch]).await;
+    let Answer::Response(response) = &run.answers[0] else {
+        panic!(
+            "expected a response, got {:?}\n{}",
+            run.answers[0], run.stdout
+        );
+    };
+    assert_eq!(
+        response,
+        &json!({"batchItemFailures": [{"itemIdentifier": "m-busy"}]}),
+        "{}",
+        run.stdout
+    );
+    let parked = d.cold_start().await.parked().count_by_flow().await.unwrap();
+    assert_eq!(parked.get(&flow), Some(&1), "{parked:?}");
+    let metrics = run
+        .emf(flow.as_str(), "RecordsSynced", None, 0)
+        .expect("the batch's EMF document");
+    assert_eq!(
+        metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Ledgerforce"
+    );
+    assert_eq!(
+        (
+            &metrics["RecordsSynced"],
+            &metrics["Parked"],
+            &metrics["Failed"],
+            &metrics["EchoesSkipped"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(0)),
+        "{metrics}"
+    );
+    for side in ["salesforce", "intacct"] {
+        let calls = run
+            .emf(flow.as_str(), "ApiCalls", Some(side), 0)
+            .expect("ApiCalls per side");
+        assert!(calls["ApiCalls"].as_u64().unwrap() >= 1, "{calls}");
+    }
+    run
+}

@@ -353,7 +353,7 @@ impl Stack {
         let status = Arc::new(StatusSources {
             salesforce: salesforce.clone(),
             intacct: intacct.clone(),
-            store: Store::from_database(&database, Some(metrics.clone()))?,
+            store: Store::from_database(&database, Some(metrics.clone()), &options.data_dir)?,
         });
         let reconciler = Arc::new(LocalReconciler::new(
             ports.clone(),

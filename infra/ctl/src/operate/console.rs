@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::{Form, Query, State};
@@ -13,7 +14,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
-use lf_domain::Flow;
+use lf_domain::{Flow, System};
+use lf_flows::DriftReport;
+use lf_flows::drift::Repair;
 use lf_flows::overview::{Overview, RecordHistory, action_name};
 use lf_flows::replay::ReplayFilter;
 use lf_flows::report::esc;
@@ -89,11 +92,13 @@ async fn page(State(state): State<Arc<ConsoleState>>, Query(q): Query<PageQuery>
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
+    let drift = crate::ops::drift::latest(&state.store.data_dir);
     let html = render(
         &overview,
         record,
         history.as_ref(),
         notice.as_deref(),
+        drift.as_ref(),
         Utc::now(),
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
@@ -171,6 +176,7 @@ fn render(
     record: Option<&str>,
     history: Option<&Result<RecordHistory, String>>,
     notice: Option<&[String]>,
+    drift: Option<&(SystemTime, DriftReport)>,
     now: DateTime<Utc>,
 ) -> String {
     let mut s = String::new();
@@ -194,13 +200,67 @@ fn render(
     flows_section(&mut s, o);
     parked_section(&mut s, o);
     audit_section(&mut s, record, history);
-    s.push_str(
-        "<h2 id=\"drift\">Drift</h2><p id=\"drift-none\">No drift is recorded: no drift check \
-         has written its findings to this store.</p>",
-    );
+    drift_section(&mut s, drift);
     watermarks_section(&mut s, o);
     s.push_str("</body></html>\n");
     s
+}
+
+/// The last drift check over this data folder (`ledgerforce drift`): its counts, and each
+/// drifted pair's fields with their owner.
+fn drift_section(s: &mut String, drift: Option<&(SystemTime, DriftReport)>) {
+    s.push_str("<h2 id=\"drift\">Drift</h2>");
+    let Some((at, report)) = drift else {
+        s.push_str(
+            "<p id=\"drift-none\">No drift is recorded: no drift check has written its findings \
+             to this store (run <code>ledgerforce drift</code>).</p>",
+        );
+        return;
+    };
+    let _ = write!(
+        s,
+        "<p id=\"drift-summary\">Last check {}: {} linked pairs checked, {} agree, {} drifted \
+         ({} repaired), {} dangling, {} not checked.</p>",
+        esc(&time(DateTime::<Utc>::from(*at))),
+        report.checked,
+        report.agreeing,
+        report.drifted.len(),
+        report.repaired(),
+        report.dangling.len(),
+        report.unchecked.len()
+    );
+    if report.drifted.is_empty() {
+        return;
+    }
+    s.push_str(
+        "<table id=\"drifted\"><tr><th>pair</th><th>field</th><th>value</th><th>owner's value</th>\
+         <th>owner</th><th>repair</th></tr>",
+    );
+    for d in &report.drifted {
+        let repair = match &d.repair {
+            Repair::NotAsked => "not asked".to_owned(),
+            Repair::Repaired => "repaired".to_owned(),
+            Repair::Failed(reason) => format!("failed: {reason}"),
+        };
+        for f in &d.fields {
+            let _ = write!(
+                s,
+                "<tr><td>{} ⇄ {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
+                esc(&d.salesforce.to_string()),
+                esc(&d.intacct.to_string()),
+                esc(&f.field),
+                esc(&f.current.to_string()),
+                esc(&f.owner_value.to_string()),
+                esc(match f.owner {
+                    System::Salesforce => "Salesforce",
+                    System::Intacct => "Intacct",
+                }),
+                esc(&f.why),
+                esc(&repair)
+            );
+        }
+    }
+    s.push_str("</table>");
 }
 
 fn flows_section(s: &mut String, o: &Overview) {
@@ -418,12 +478,76 @@ mod tests {
             usage: Vec::new(),
             errors: vec!["<b>oops</b>".into()],
         };
-        let html = render(&overview, Some("\"><img>"), None, Some(&["<i>".into()]), at);
+        let html = render(
+            &overview,
+            Some("\"><img>"),
+            None,
+            Some(&["<i>".into()]),
+            None,
+            at,
+        );
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; refused"));
         assert!(html.contains("C-&lt;1&gt;&amp;&quot;x&quot;"));
         assert!(html.contains("/?record=intacct%2FCUSTOMER%2FC-%3C1%3E%26%22x%22"));
         assert!(!html.contains("<b>oops") && !html.contains("\"><img>") && !html.contains("<i>"));
         assert!(html.contains("id=\"drift-none\""));
+    }
+
+    #[test]
+    fn the_last_drift_check_shows_each_drifted_field_with_its_owner() {
+        let report = DriftReport {
+            checked: 3,
+            agreeing: 2,
+            drifted: vec![lf_flows::drift::DriftedPair {
+                salesforce: RecordRef {
+                    system: System::Salesforce,
+                    object: "Account".into(),
+                    id: "001000000000001AAA".into(),
+                },
+                intacct: RecordRef {
+                    system: System::Intacct,
+                    object: "CUSTOMER".into(),
+                    id: "C-1".into(),
+                },
+                fields: vec![lf_flows::drift::DriftField {
+                    target: System::Intacct,
+                    field: "NAME".into(),
+                    current: serde_json::json!("Acme <by hand>"),
+                    owner_value: serde_json::json!("Acme"),
+                    owner: System::Salesforce,
+                    why: "ownership: Salesforce is its system of record".into(),
+                }],
+                repair: Repair::Repaired,
+            }],
+            dangling: Vec::new(),
+            unchecked: Vec::new(),
+        };
+        let overview = Overview {
+            flows: Vec::new(),
+            parked: Vec::new(),
+            watermarks: Vec::new(),
+            usage: Vec::new(),
+            errors: Vec::new(),
+        };
+        let html = render(
+            &overview,
+            None,
+            None,
+            None,
+            Some(&(SystemTime::now(), report)),
+            Utc::now(),
+        );
+        assert!(!html.contains("drift-none"), "{html}");
+        assert!(
+            html.contains("3 linked pairs checked, 2 agree, 1 drifted (1 repaired)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td>NAME</td><td>&quot;Acme &lt;by hand&gt;&quot;</td>"),
+            "{html}"
+        );
+        assert!(html.contains("Salesforce (ownership: Salesforce is its system of record)"));
+        assert!(html.contains("<td>repaired</td>"));
     }
 }

@@ -2,7 +2,7 @@
 //! of a data folder (what `ledgerforce local` writes). Opening lives in [`Store::open`] alone so
 //! another source (DynamoDB/SQS named by a config file) slots in there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lf_domain::port::AuditAction;
@@ -37,6 +37,8 @@ pub(crate) struct Store {
     /// The change streams of the poller, for their watermarks.
     streams: Vec<String>,
     metrics: Option<Metrics>,
+    /// The data folder (its reports: the last drift check's).
+    pub(crate) data_dir: PathBuf,
 }
 
 impl Store {
@@ -56,13 +58,14 @@ impl Store {
         let database =
             tokio::task::spawn_blocking(move || Database::open(path, Arc::new(SystemClock)))
                 .await??;
-        Store::from_database(&database, None)
+        Store::from_database(&database, None, data_dir)
     }
 
     /// The store over an open database (the running stack's, with its consumers' `metrics`).
     pub(crate) fn from_database(
         database: &Database,
         metrics: Option<Metrics>,
+        data_dir: &Path,
     ) -> Result<Store, CliError> {
         let queues = FLOWS
             .iter()
@@ -92,6 +95,7 @@ impl Store {
             xref: database.xref_store(),
             streams,
             metrics,
+            data_dir: data_dir.to_path_buf(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! store — what the weekly drift-check function does in AWS, on demand.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lf_flows::{AccountSync, DriftOptions, DriftReport, Ports};
 use lf_mapping::SpecSet;
 
-use super::config::Config;
+use super::config::{Config, StoreConfig};
 use super::systems::{self, Resolver, StorePorts};
 use crate::CliError;
 
@@ -47,6 +48,9 @@ pub(crate) async fn run(config: &Config, args: Args) -> Result<ExitCode, CliErro
         StorePorts::Embedded(ports) => check(ports, specs, &options).await?,
         StorePorts::Aws(ports) => check(ports, specs, &options).await?,
     };
+    if let StoreConfig::Embedded { data_dir } = &config.store {
+        record(data_dir, &report)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -85,4 +89,32 @@ async fn check<P: Ports>(
         bar.finish_and_clear();
     }
     Ok(report?)
+}
+
+/// Where the last drift check over the data folder `data_dir` left its report, which the
+/// console shows.
+pub(crate) fn latest_report_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("reports").join("drift").join("latest.json")
+}
+
+/// Keeps `report` as the data folder's last drift check (JSON), beside its text.
+pub(crate) fn record(data_dir: &Path, report: &DriftReport) -> Result<(), CliError> {
+    let json = latest_report_path(data_dir);
+    let folder = json.parent().unwrap_or(data_dir);
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    std::fs::write(&json, serde_json::to_vec_pretty(report)?)
+        .map_err(|e| format!("cannot write {}: {e}", json.display()))?;
+    let text = json.with_extension("txt");
+    std::fs::write(&text, report.render())
+        .map_err(|e| format!("cannot write {}: {e}", text.display()))?;
+    Ok(())
+}
+
+/// The data folder's last drift check and when it was written, if one was.
+pub(crate) fn latest(data_dir: &Path) -> Option<(std::time::SystemTime, DriftReport)> {
+    let path = latest_report_path(data_dir);
+    let at = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    let report = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    Some((at, report))
 }
