@@ -33,10 +33,11 @@ pub(crate) const ACCOUNT_STREAM: &str = "backfill/salesforce/Account";
 
 /// How long one page may hold its records in the idempotency store: a run killed mid-page
 /// frees them after this, and the next run handles them.
-const PAGE_BUDGET: Duration = Duration::from_secs(60);
+const PAGE_BUDGET: Duration = Duration::from_secs(30);
 
-/// Attempts per page for records the flow asks to retry (throttling, a record in progress).
-const ATTEMPTS: u32 = 5;
+/// Attempts per page for records the flow asks to retry (throttling, a record a killed run
+/// still holds); the pauses between them (2, 4 … 32 s) outlast [`PAGE_BUDGET`].
+const ATTEMPTS: u32 = 6;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
