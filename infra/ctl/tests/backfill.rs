@@ -235,6 +235,42 @@ async fn backfill_links_the_existing_customers_and_creates_the_rest_in_batches()
     let before = s.intacct.record_count("CUSTOMER");
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &s);
+    // A dry run says what the backfill will do, and writes nothing.
+    let dry = backfill(&s, &config, &["--dry-run"]).await;
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{stdout}");
+    let f = figures(&stdout);
+    assert_eq!(figure(&f, "would link"), m as u64, "{stdout}");
+    assert_eq!(figure(&f, "would create"), (n - m) as u64, "{stdout}");
+    assert_eq!(figure(&f, "would leave"), 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "would link      Account {} → customer BULK-00001",
+            ids[0]
+        )),
+        "{stdout}"
+    );
+    assert_eq!(s.intacct.record_count("CUSTOMER"), before);
+    let untouched = s.salesforce.record(&ids[n - 1]).unwrap();
+    assert!(
+        untouched
+            .get("Intacct_Customer_ID__c")
+            .is_none_or(serde_json::Value::is_null),
+        "nothing written back: {untouched:?}"
+    );
+    {
+        let db = lf_embedded::Database::open(
+            dir.path().join("data").join("ledgerforce.db"),
+            Arc::new(lf_domain::SystemClock),
+        )
+        .unwrap();
+        let checkpoint = db
+            .sync_state()
+            .watermark("backfill/salesforce/Account")
+            .await;
+        assert_eq!(checkpoint.unwrap(), None, "a dry run stores no checkpoint");
+    }
+
     let (sf0, ia0) = (s.salesforce.api_calls(), s.intacct.usage().requests);
     let started = Instant::now();
     let out = backfill(&s, &config, &[]).await;

@@ -19,7 +19,9 @@ use lf_domain::port::{
 use lf_domain::{
     ChangeEnvelope, CorrelationId, Deadline, EventOrigin, Flow, RecordRef, SalesforceId,
 };
-use lf_flows::{AccountOnboarding, BatchContext, FlowHandler, FlowPorts, Outcome, WorkItem};
+use lf_flows::{
+    AccountOnboarding, BatchContext, CustomerPreview, FlowHandler, FlowPorts, Outcome, WorkItem,
+};
 use lf_intacct::IntacctClient;
 use lf_mapping::SpecSet;
 use lf_salesforce::{Aggregate, Condition, QueryScope, SalesforceClient, Select};
@@ -57,6 +59,10 @@ pub(crate) struct Args {
     /// Start from --since (or the beginning) instead of the stored checkpoint.
     #[arg(long)]
     restart: bool,
+    /// Print what would be linked, created and left, one line per Account, and write nothing
+    /// (no customer, link, write-back or checkpoint).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
@@ -82,6 +88,8 @@ pub(crate) struct Summary {
     pub resumed_from: Option<Watermark>,
     pub checkpoint: Option<Watermark>,
     pub elapsed_secs: f64,
+    /// A dry run: the counts say what would happen.
+    pub dry_run: bool,
 }
 
 impl Summary {
@@ -106,9 +114,24 @@ impl Summary {
         }
     }
 
+    fn preview(&mut self, id: &SalesforceId, preview: CustomerPreview) {
+        match preview {
+            CustomerPreview::Linked { .. } => self.skipped += 1,
+            CustomerPreview::Link { .. } => self.linked += 1,
+            CustomerPreview::Create { .. } => self.created += 1,
+            CustomerPreview::Leave { reason } => {
+                self.parked.insert(id.as_str().to_owned(), reason);
+            }
+        }
+    }
+
     fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("backfill accounts\n");
+        out.push_str(if self.dry_run {
+            "backfill accounts --dry-run (nothing written)\n"
+        } else {
+            "backfill accounts\n"
+        });
         if let Some(w) = &self.resumed_from {
             out.push_str(&format!(
                 "  resumed from:      {} {}\n",
@@ -117,13 +140,39 @@ impl Summary {
             ));
         }
         out.push_str(&format!("  records read:      {}\n", self.read));
-        out.push_str(&format!("  linked:            {}\n", self.linked));
-        out.push_str(&format!("  created:           {}\n", self.created));
+        let (linked, created, skipped, parked) = if self.dry_run {
+            (
+                "would link",
+                "would create",
+                "linked already",
+                "would leave",
+            )
+        } else {
+            ("linked", "created", "skipped", "parked")
+        };
+        out.push_str(&format!("  {:<19}{}\n", format!("{linked}:"), self.linked));
         out.push_str(&format!(
-            "  skipped:           {} (not qualifying, deleted, or already done)\n",
-            self.skipped
+            "  {:<19}{}\n",
+            format!("{created}:"),
+            self.created
         ));
-        out.push_str(&format!("  parked:            {}\n", self.parked.len()));
+        if self.dry_run {
+            out.push_str(&format!(
+                "  {:<19}{}\n",
+                format!("{skipped}:"),
+                self.skipped
+            ));
+        } else {
+            out.push_str(&format!(
+                "  skipped:           {} (not qualifying, deleted, or already done)\n",
+                self.skipped
+            ));
+        }
+        out.push_str(&format!(
+            "  {:<19}{}\n",
+            format!("{parked}:"),
+            self.parked.len()
+        ));
         for (id, reason) in self.parked.iter().take(50) {
             out.push_str(&format!("    {id}: {reason}\n"));
         }
@@ -150,14 +199,15 @@ impl Summary {
 pub(crate) async fn run(config: &Config, command: Command) -> Result<ExitCode, CliError> {
     crate::init_logging("warn");
     let Command::Accounts(args) = command;
+    let args = &args;
     let resolver = Resolver::new(config);
     let specs = Arc::new(systems::specs(config)?);
     let summary = match systems::store_ports(config, &resolver).await? {
-        StorePorts::Embedded(ports) => accounts(ports, specs, &args).await?,
-        StorePorts::Aws(ports) => accounts(ports, specs, &args).await?,
+        StorePorts::Embedded(ports) => accounts(ports, specs, args).await?,
+        StorePorts::Aws(ports) => accounts(ports, specs, args).await?,
     };
     print!("{}", summary.render());
-    Ok(if summary.parked.is_empty() {
+    Ok(if summary.parked.is_empty() || args.dry_run {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -180,7 +230,10 @@ where
     let started = Instant::now();
     let sf_before = ports.salesforce.requests_sent();
     let ia_before = ports.intacct.stats().requests;
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        dry_run: args.dry_run,
+        ..Summary::default()
+    };
 
     let since = args.since.map(|t| Watermark {
         modified_at: t - chrono::Duration::milliseconds(1),
@@ -238,12 +291,23 @@ where
             }
             items.push((id, at));
         }
-        if !items.is_empty() {
+        if !items.is_empty() && args.dry_run {
+            let ids: Vec<SalesforceId> = items.iter().map(|(id, _)| id.clone()).collect();
+            let previews = handler.preview(&ids).await?;
+            if let Some(bar) = &bar {
+                bar.suspend(|| print_previews(&ids, &previews));
+            } else {
+                print_previews(&ids, &previews);
+            }
+            for (id, p) in ids.iter().zip(previews) {
+                summary.preview(id, p);
+            }
+        } else if !items.is_empty() {
             for (id, outcome) in handle(&handler, &items).await {
                 summary.count(&id, &outcome);
             }
         }
-        if let Some(mark) = last {
+        if let Some(mark) = last.filter(|_| !args.dry_run) {
             ports.state.advance_watermark(ACCOUNT_STREAM, &mark).await?;
             summary.checkpoint = Some(mark);
         }
@@ -328,6 +392,27 @@ async fn handle<H: FlowHandler>(
             (id.clone(), outcome)
         })
         .collect()
+}
+
+/// One line per Account of a dry run: what the backfill would do with it.
+fn print_previews(ids: &[SalesforceId], previews: &[CustomerPreview]) {
+    for (id, p) in ids.iter().zip(previews) {
+        match p {
+            CustomerPreview::Linked { customer_id } => {
+                println!("  linked already  Account {id} ⇄ customer {customer_id}");
+            }
+            CustomerPreview::Link { customer_id, how } => {
+                println!("  would link      Account {id} → customer {customer_id} ({how})");
+            }
+            CustomerPreview::Create { customer_id } => println!(
+                "  would create    Account {id} → new customer {}",
+                customer_id.as_deref().unwrap_or("(id given by Intacct)")
+            ),
+            CustomerPreview::Leave { reason } => {
+                println!("  would leave     Account {id}: {reason}");
+            }
+        }
+    }
 }
 
 /// A bar with rate and ETA when a `COUNT()` of the Accounts to read answers, a spinner when
