@@ -24,7 +24,7 @@ use lf_flows::{
 };
 use lf_intacct::IntacctClient;
 use lf_mapping::SpecSet;
-use lf_salesforce::{Aggregate, Condition, QueryScope, SalesforceClient, Select};
+use lf_salesforce::{Aggregate, QueryScope, SalesforceClient, Select};
 
 use super::config::Config;
 use super::systems::{self, Resolver, StorePorts};
@@ -235,8 +235,9 @@ where
         ..Summary::default()
     };
 
+    // Strictly after (DATE, ""): every record stamped DATE or later.
     let since = args.since.map(|t| Watermark {
-        modified_at: t - chrono::Duration::milliseconds(1),
+        modified_at: t,
         last_id: String::new(),
     });
     let stored = if args.restart {
@@ -415,15 +416,15 @@ fn print_previews(ids: &[SalesforceId], previews: &[CustomerPreview]) {
     }
 }
 
-/// A bar with rate and ETA when a `COUNT()` of the Accounts to read answers, a spinner when
-/// not; nothing when stderr is not a terminal.
+/// A bar with rate and ETA when a `COUNT()` of the Accounts to read (after the watermark the
+/// pages start from) answers, a spinner when not; nothing when stderr is not a terminal.
 async fn progress(salesforce: &SalesforceClient, from: Option<&Watermark>) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let mut select = Select::new::<&str>(&[], "Account").aggregate(Aggregate::Count, None, None);
     if let Some(w) = from {
-        select = select.filter(Condition::ge("SystemModstamp", w.modified_at));
+        select = select.filter(lf_salesforce::port::after_watermark(w));
     }
     let total = match select.build() {
         Ok(soql) => salesforce
