@@ -420,8 +420,7 @@ pub(crate) async fn resolve_batch<I: IntacctPort, X: XrefStore>(
 }
 
 /// What [`resolve_batch`] would do for one Account, decided without writing anything.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CustomerPreview {
     /// Linked already (the stored link): nothing to do.
     Linked { customer_id: String },

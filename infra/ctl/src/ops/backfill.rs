@@ -75,21 +75,21 @@ fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// What a run did.
-#[derive(Debug, Default, serde::Serialize)]
-pub(crate) struct Summary {
-    pub read: u64,
-    pub linked: u64,
-    pub created: u64,
-    pub skipped: u64,
+#[derive(Debug, Default)]
+struct Summary {
+    read: u64,
+    linked: u64,
+    created: u64,
+    skipped: u64,
     /// Account id → why it was parked (or given up on).
-    pub parked: BTreeMap<String, String>,
-    pub salesforce_calls: u64,
-    pub intacct_requests: u64,
-    pub resumed_from: Option<Watermark>,
-    pub checkpoint: Option<Watermark>,
-    pub elapsed_secs: f64,
+    parked: BTreeMap<String, String>,
+    salesforce_calls: u64,
+    intacct_requests: u64,
+    resumed_from: Option<Watermark>,
+    checkpoint: Option<Watermark>,
+    elapsed_secs: f64,
     /// A dry run: the counts say what would happen.
-    pub dry_run: bool,
+    dry_run: bool,
 }
 
 impl Summary {
@@ -235,7 +235,7 @@ where
         ..Summary::default()
     };
 
-    // Strictly after (DATE, ""): every record stamped DATE or later.
+    // From (DATE, ""): every record stamped DATE or later.
     let since = args.since.map(|t| Watermark {
         modified_at: t,
         last_id: String::new(),
