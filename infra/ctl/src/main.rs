@@ -55,6 +55,9 @@ enum Command {
     Reconcile(ops::reconcile::Args),
     /// Compare every linked record pair through the mapping; --repair writes the owners' values.
     Drift(ops::drift::Args),
+    /// Initial load with match-first dedup, resumable: existing records linked, the rest created.
+    #[command(subcommand)]
+    Backfill(ops::backfill::Command),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -98,6 +101,10 @@ fn main() -> ExitCode {
             },
             Command::Drift(args) => match ops::load_config(cli.config.as_deref()) {
                 Ok(config) => ops::drift::run(&config, args).await,
+                Err(e) => Err(e.into()),
+            },
+            Command::Backfill(cmd) => match ops::load_config(cli.config.as_deref()) {
+                Ok(config) => ops::backfill::run(&config, cmd).await,
                 Err(e) => Err(e.into()),
             },
         }

@@ -16,7 +16,7 @@ use lf_mapping::{Entity, MapContext, Mapped, SpecSet};
 use serde_json::{Value, json};
 
 use crate::batch::{BatchContext, FlowHandler, Outcome, WorkItem};
-use crate::customer::{self, AccountNeed, Unresolved};
+use crate::customer::{self, AccountNeed, CustomerPreview, Unresolved};
 use crate::items::{self, SalesforceRecords};
 use crate::ports::Ports;
 use crate::setup::{self, SetupError};
@@ -63,6 +63,75 @@ impl<P: Ports> AccountOnboarding<P> {
         }
         let read = RecordRead::from_paths("Account", &paths, &[]);
         Ok(Self { ports, specs, read })
+    }
+}
+
+impl<P: Ports> AccountOnboarding<P> {
+    /// What a batch of these Accounts would do, decided as [`FlowHandler::handle_batch`]
+    /// decides (qualifying, routing, stored links, matching) with the same batched reads and
+    /// no write: for `backfill --dry-run`. One outcome per id, in order; `Err` is a read
+    /// failing as a whole.
+    pub async fn preview(&self, ids: &[SalesforceId]) -> Result<Vec<CustomerPreview>, String> {
+        let plan = setup::mapping(&self.specs, FLOW, CUSTOMER, "Account", "CUSTOMER")
+            .map_err(|e| e.to_string())?;
+        let read = self
+            .ports
+            .salesforce()
+            .read_by_ids(&self.read, ids)
+            .await
+            .map_err(|e| format!("reading the Accounts: {e}"))?;
+        let records: Vec<Option<Value>> = ids
+            .iter()
+            .map(|id| read.get(id).map(|r| Value::Object(r.clone())))
+            .collect();
+        let mut out: Vec<Option<CustomerPreview>> = vec![None; ids.len()];
+        let mut entities: Vec<Option<Arc<Entity>>> = vec![None; ids.len()];
+        for (i, record) in records.iter().enumerate() {
+            let leave = |reason: &str| {
+                Some(CustomerPreview::Leave {
+                    reason: reason.to_owned(),
+                })
+            };
+            let Some(record) = record else {
+                out[i] = leave("the Account is deleted or not visible");
+                continue;
+            };
+            match plan.map(record, &MapContext::default()) {
+                Ok(Mapped::Skipped) => {
+                    out[i] = leave("the Account does not qualify for onboarding")
+                }
+                Ok(Mapped::Record(_)) | Err(_) => match plan.route(record) {
+                    Ok(routed) => entities[i] = routed.map(|(e, _)| e),
+                    Err(e) => out[i] = leave(&e.to_string()),
+                },
+            }
+        }
+        let open: Vec<usize> = (0..ids.len()).filter(|i| out[*i].is_none()).collect();
+        let needs: Vec<AccountNeed<'_>> = open
+            .iter()
+            .filter_map(|i| {
+                Some(AccountNeed {
+                    id: ids[*i].clone(),
+                    record: records[*i].as_ref()?,
+                    entity: entities[*i].as_deref(),
+                })
+            })
+            .collect();
+        let decided =
+            customer::preview_batch(self.ports.intacct(), self.ports.xref(), plan, &needs)
+                .await
+                .map_err(|(_, reason)| reason)?;
+        for (i, d) in open.iter().zip(decided) {
+            out[*i] = Some(d);
+        }
+        Ok(out
+            .into_iter()
+            .map(|p| {
+                p.unwrap_or_else(|| CustomerPreview::Leave {
+                    reason: "not decided".to_owned(),
+                })
+            })
+            .collect())
     }
 }
 

@@ -419,6 +419,83 @@ pub(crate) async fn resolve_batch<I: IntacctPort, X: XrefStore>(
     })
 }
 
+/// What [`resolve_batch`] would do for one Account, decided without writing anything.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerPreview {
+    /// Linked already (the stored link): nothing to do.
+    Linked { customer_id: String },
+    /// An existing customer would be linked (`how`: the matching key).
+    Link { customer_id: String, how: String },
+    /// A customer would be created; its CUSTOMERID when the mapping sets one.
+    Create { customer_id: Option<String> },
+    /// Left for a person (or not to be onboarded), with the reason.
+    Leave { reason: String },
+}
+
+/// The decisions of [`resolve_batch`] for `accounts`, from the same stored links, the same one
+/// candidate query and the same matching rules, without creating or linking anything.
+pub(crate) async fn preview_batch<I: IntacctPort, X: XrefStore>(
+    intacct: &I,
+    xref: &X,
+    plan: &MappingPlan,
+    accounts: &[AccountNeed<'_>],
+) -> Result<Vec<CustomerPreview>, Failure> {
+    let stored = stored_links(
+        xref,
+        &accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut out: Vec<Option<CustomerPreview>> = Vec::with_capacity(accounts.len());
+    for s in stored {
+        out.push(match s {
+            Ok(Some(key)) => Some(CustomerPreview::Linked {
+                customer_id: key.as_str().to_owned(),
+            }),
+            Ok(None) => None,
+            Err((_, reason)) => Some(CustomerPreview::Leave { reason }),
+        });
+    }
+    let open: Vec<usize> = (0..accounts.len()).filter(|i| out[*i].is_none()).collect();
+    let open_records: Vec<&Value> = open.iter().map(|i| accounts[*i].record).collect();
+    let pool = match candidate_query(plan, &open_records) {
+        Some(q) => {
+            let mut answers = intacct
+                .query_many(None, std::slice::from_ref(&q))
+                .await
+                .map_err(|e| (e.class(), format!("reading Intacct customers: {e}")))?;
+            match answers.pop() {
+                Some(Ok(records)) => candidates(&records),
+                Some(Err(e)) => {
+                    return Err((e.class(), format!("reading candidate customers: {e}")));
+                }
+                None => Vec::new(),
+            }
+        }
+        None => Vec::new(),
+    };
+    for &i in &open {
+        let account = &accounts[i];
+        out[i] = Some(match resolve(plan, account.record, account.entity, &pool) {
+            Resolution::Existing { customer_id, how } => CustomerPreview::Link { customer_id, how },
+            Resolution::Create { fields } => CustomerPreview::Create {
+                customer_id: fields
+                    .get("CUSTOMERID")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            },
+            Resolution::Park(reason) => CustomerPreview::Leave { reason },
+        });
+    }
+    Ok(out
+        .into_iter()
+        .map(|p| {
+            p.unwrap_or_else(|| CustomerPreview::Leave {
+                reason: "not decided".to_owned(),
+            })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use lf_domain::Flow;

@@ -37,6 +37,7 @@ pub use account_sync::{AccountSync, AccountSyncOptions};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
+pub use customer::CustomerPreview;
 pub use drift::{DriftOptions, DriftReport};
 pub use idempotency::{Gate, Idempotency, ItemKey};
 pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+pub(crate) mod backfill;
 pub(crate) mod config;
 pub(crate) mod doctor;
 pub(crate) mod drift;
