@@ -380,3 +380,49 @@ async fn a_backfill_killed_after_its_first_checkpoints_ends_the_same_when_run_ag
     );
     assert_end_state(&s, dir.path(), &ids, m, before).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_the_flow_cannot_onboard_is_parked_for_replay_and_the_run_exits_1() {
+    use lf_domain::port::ParkedFailures;
+    let s = sandboxes().await;
+    let ids = seed(&s, 3, 0);
+    let stray = s
+        .salesforce
+        .insert(
+            "Account",
+            json!({"Name": "Nowhere Ltd", "Type": "Customer - Direct",
+                   "BillingCountry": "Atlantis", "BillingCity": "Poseidonia"}),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let out = backfill(&s, &config, &[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let f = figures(&stdout);
+    assert_eq!(figure(&f, "created"), ids.len() as u64, "{stdout}");
+    assert_eq!(figure(&f, "parked"), 1, "{stdout}");
+    assert!(
+        stdout.contains(&stray),
+        "the parked Account is named: {stdout}"
+    );
+    // Parked where the consumers park, with its change envelope, so `replay` can requeue it.
+    let db = lf_embedded::Database::open(
+        dir.path().join("data").join("ledgerforce.db"),
+        Arc::new(lf_domain::SystemClock),
+    )
+    .unwrap();
+    let parked = db
+        .parked_failures()
+        .list(Some(lf_domain::Flow::AccountOnboarding), 10)
+        .await
+        .unwrap();
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].record.id, stray);
+    assert_eq!(
+        parked[0].payload["flow"], "account-onboarding",
+        "{:?}",
+        parked[0].payload
+    );
+    assert!(!parked[0].reason.is_empty());
+}

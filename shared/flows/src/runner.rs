@@ -289,7 +289,10 @@ fn decide(flow: Flow, item: &WorkItem, outcome: Outcome) -> Decision {
     }
 }
 
-fn park_request(flow: Flow, item: &WorkItem, reason: String) -> ParkRequest {
+/// How a work item is parked: its record, the flow, the reason, and its change envelope as
+/// the payload `replay` puts back on the flow's queue. Also for work run outside a queue
+/// (the backfill).
+pub fn park_request(flow: Flow, item: &WorkItem, reason: String) -> ParkRequest {
     ParkRequest {
         record: item.envelope.record.clone(),
         flow,

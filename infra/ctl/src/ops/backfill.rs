@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use lf_domain::port::{
-    AuditLog, IdempotencyStore, RecordRead, SalesforcePort, SyncState, Watermark, XrefStore,
+    AuditLog, IdempotencyStore, ParkedFailures, RecordRead, SalesforcePort, SyncState, Watermark,
+    XrefStore,
 };
 use lf_domain::{
     ChangeEnvelope, CorrelationId, Deadline, EventOrigin, Flow, RecordRef, SalesforceId,
 };
+use lf_flows::runner::park_request;
 use lf_flows::{
     AccountOnboarding, BatchContext, CustomerPreview, FlowHandler, FlowPorts, Outcome, WorkItem,
 };
@@ -27,7 +29,7 @@ use lf_mapping::SpecSet;
 use lf_salesforce::{Aggregate, QueryScope, SalesforceClient, Select};
 
 use super::config::Config;
-use super::systems::{self, Resolver, StorePorts};
+use super::systems::{self, ParkedStore, Resolver, StorePorts};
 use crate::CliError;
 
 /// The checkpoint stream of the Account backfill.
@@ -202,9 +204,22 @@ pub(crate) async fn run(config: &Config, command: Command) -> Result<ExitCode, C
     let args = &args;
     let resolver = Resolver::new(config);
     let specs = Arc::new(systems::specs(config)?);
-    let summary = match systems::store_ports(config, &resolver).await? {
-        StorePorts::Embedded(ports) => accounts(ports, specs, args).await?,
-        StorePorts::Aws(ports) => accounts(ports, specs, args).await?,
+    let summary = match (
+        systems::store_ports(config, &resolver).await?,
+        systems::parked_store(config).await?,
+    ) {
+        (StorePorts::Embedded(ports), ParkedStore::Embedded(parked)) => {
+            accounts(ports, &parked, specs, args).await?
+        }
+        (StorePorts::Aws(ports), ParkedStore::Aws(parked)) => {
+            accounts(ports, &parked, specs, args).await?
+        }
+        (ports, parked) => {
+            return Err(format!(
+                "the store opened as {ports:?} but its parked failures as {parked:?}"
+            )
+            .into());
+        }
     };
     print!("{}", summary.render());
     Ok(if summary.parked.is_empty() || args.dry_run {
@@ -216,12 +231,14 @@ pub(crate) async fn run(config: &Config, command: Command) -> Result<ExitCode, C
 
 type Ports<X, D, T, A> = Arc<FlowPorts<SalesforceClient, IntacctClient, X, D, T, A>>;
 
-async fn accounts<X, D, T, A>(
+async fn accounts<X, D, T, A, K>(
     ports: Ports<X, D, T, A>,
+    parked: &K,
     specs: Arc<SpecSet>,
     args: &Args,
 ) -> Result<Summary, CliError>
 where
+    K: ParkedFailures,
     X: XrefStore + 'static,
     D: IdempotencyStore + 'static,
     T: SyncState + 'static,
@@ -304,7 +321,21 @@ where
                 summary.preview(id, p);
             }
         } else if !items.is_empty() {
-            for (id, outcome) in handle(&handler, &items).await {
+            for (item, outcome) in handle(&handler, &items).await {
+                // What cannot go on is parked, as the consumer parks it, for `replay`.
+                let reason = match &outcome {
+                    Outcome::Parked { reason } => Some(reason.clone()),
+                    Outcome::Retry { reason, .. } => Some(format!(
+                        "still failing after {ATTEMPTS} backfill attempts: {reason}"
+                    )),
+                    _ => None,
+                };
+                if let Some(reason) = reason {
+                    parked
+                        .park(&park_request(Flow::AccountOnboarding, &item, reason))
+                        .await?;
+                }
+                let id = SalesforceId::parse(&item.envelope.record.id)?;
                 summary.count(&id, &outcome);
             }
         }
@@ -330,11 +361,12 @@ where
 }
 
 /// Hands one page to the flow as the consumer would a queue batch, again for the records it
-/// asks to retry (with a growing pause), and returns each record's last outcome.
+/// asks to retry (with a growing pause), and returns each record's work item and last
+/// outcome.
 async fn handle<H: FlowHandler>(
     handler: &H,
     page: &[(SalesforceId, DateTime<Utc>)],
-) -> Vec<(SalesforceId, Outcome)> {
+) -> Vec<(WorkItem, Outcome)> {
     let correlation = CorrelationId::new_random();
     let now = Utc::now();
     let mut open: Vec<(usize, WorkItem)> = page
@@ -359,6 +391,7 @@ async fn handle<H: FlowHandler>(
             (i, item)
         })
         .collect();
+    let all: Vec<WorkItem> = open.iter().map(|(_, w)| w.clone()).collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; page.len()];
     for attempt in 1..=ATTEMPTS {
         let items: Vec<WorkItem> = open.iter().map(|(_, w)| w.clone()).collect();
@@ -381,16 +414,16 @@ async fn handle<H: FlowHandler>(
         }
         tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
     }
-    page.iter()
+    all.into_iter()
         .zip(outcomes)
-        .map(|((id, _), o)| {
+        .map(|(item, o)| {
             let outcome = o.unwrap_or_else(|| {
                 Outcome::retry(
                     lf_domain::ErrorClass::Transient,
                     "the flow gave no outcome for this record",
                 )
             });
-            (id.clone(), outcome)
+            (item, outcome)
         })
         .collect()
 }

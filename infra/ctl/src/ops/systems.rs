@@ -196,6 +196,40 @@ pub(crate) fn embedded_database(data_dir: &Path) -> Result<PathBuf, CliError> {
     Ok(path)
 }
 
+/// The parked failures of the configured store: where work that cannot go on waits for
+/// `replay`.
+pub(crate) enum ParkedStore {
+    Embedded(lf_embedded::SqliteParkedFailures),
+    Aws(lf_aws::DynamoParkedFailures),
+}
+
+impl std::fmt::Debug for ParkedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ParkedStore::Embedded(_) => "ParkedStore::Embedded",
+            ParkedStore::Aws(_) => "ParkedStore::Aws",
+        })
+    }
+}
+
+/// Opens the configured store's parked failures.
+pub(crate) async fn parked_store(config: &Config) -> Result<ParkedStore, CliError> {
+    match &config.store {
+        StoreConfig::Embedded { data_dir } => {
+            let path = embedded_database(data_dir)?;
+            let database = tokio::task::spawn_blocking(move || {
+                lf_embedded::Database::open(path, Arc::new(SystemClock))
+            })
+            .await??;
+            Ok(ParkedStore::Embedded(database.parked_failures()))
+        }
+        StoreConfig::Aws(runtime) => {
+            let cold = ColdStart::new((**runtime).clone()).await;
+            Ok(ParkedStore::Aws(cold.parked()))
+        }
+    }
+}
+
 /// The ports of a flow over the embedded store.
 pub(crate) type EmbeddedPorts = crate::local::stack::LocalPorts;
 
