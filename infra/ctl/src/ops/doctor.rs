@@ -319,6 +319,9 @@ async fn check_systems(config: &Config, list: &mut Checklist) {
     webhooks(config, salesforce.as_ref(), list).await;
 }
 
+/// The fix for a credential reference that does not resolve.
+const REFERENCE_FIX: &str = "make the reference resolve: set the variable, fix the file path, or grant secretsmanager:GetSecretValue on the ARN";
+
 async fn salesforce_login(
     config: &Config,
     resolver: &Resolver,
@@ -328,11 +331,7 @@ async fn salesforce_login(
     let c = match systems::salesforce_config(config, resolver).await {
         Ok(c) => c,
         Err(e) => {
-            list.fail(
-                name,
-                e,
-                "make the reference resolve: set the variable, fix the file path, or grant secretsmanager:GetSecretValue on the ARN",
-            );
+            list.fail(name, e, REFERENCE_FIX);
             return None;
         }
     };
@@ -374,11 +373,7 @@ async fn intacct_login(
     let c = match systems::intacct_config(config, resolver).await {
         Ok(c) => c,
         Err(e) => {
-            list.fail(
-                name,
-                e,
-                "make the reference resolve: set the variable, fix the file path, or grant secretsmanager:GetSecretValue on the ARN",
-            );
+            list.fail(name, e, REFERENCE_FIX);
             return None;
         }
     };
