@@ -393,7 +393,23 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../infra/intacct/smart-events"
         );
-        let mut seen = 0;
+        // Every topic the payload schema names has exactly one definition, and nothing else.
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../infra/intacct/smart-event-payload.schema.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let mut topics: Vec<String> = schema["properties"]["topic"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        topics.sort();
+        let mut seen = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
@@ -428,10 +444,30 @@ mod tests {
             let ev = verifier()
                 .verify(out.as_bytes())
                 .unwrap_or_else(|e| panic!("{}: {e}: {out}", path.display()));
-            assert!(ev.topic.is_some(), "{}", path.display());
+            let topic = ev
+                .topic
+                .clone()
+                .unwrap_or_else(|| panic!("{}: no topic", path.display()));
+            // The file is named after its topic, and its owner object is the payload's object.
+            assert_eq!(
+                path.file_stem().unwrap().to_str().unwrap(),
+                topic.replace('.', "-"),
+                "{}",
+                path.display()
+            );
+            let owner = text
+                .lines()
+                .find_map(|l| l.strip_prefix("owner_object:"))
+                .unwrap()
+                .trim();
+            assert_eq!(ev.object, owner, "{}", path.display());
             assert_eq!(ev.entity.as_ref().map(EntityId::as_str), Some("US"));
-            seen += 1;
+            seen.push(topic);
         }
-        assert_eq!(seen, 6, "one definition per event");
+        seen.sort();
+        assert_eq!(
+            seen, topics,
+            "one definition per topic of the payload schema"
+        );
     }
 }
