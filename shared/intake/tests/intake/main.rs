@@ -6,6 +6,7 @@
 // A failed setup step should stop the test loudly; the helpers are test code too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod platform;
 mod poller;
 mod smart_events;
 mod support;

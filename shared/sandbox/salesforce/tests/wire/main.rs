@@ -11,6 +11,7 @@ mod faults;
 mod limits;
 mod metadata;
 mod outbound;
+mod platform;
 mod query;
 mod rates;
 mod replication;
