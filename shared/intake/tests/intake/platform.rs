@@ -175,6 +175,52 @@ async fn the_documented_callout_verifies_and_is_queued_per_flow() {
     assert_eq!(store.total_depth().await, 0);
 }
 
+/// The `MAX_EVENTS` of the Apex class: how many events it puts in one post.
+fn apex_max_events() -> usize {
+    let class = read("salesforce/force-app/main/default/classes/LedgerforceCallout.cls");
+    let (_, rest) = class.split_once("Integer MAX_EVENTS = ").unwrap();
+    rest.split(';').next().unwrap().trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_apex_batch_size_is_what_the_webhook_accepts_in_one_post() {
+    use lf_intake::{CALLOUT_VERSION, sign_callout};
+    let ex = example();
+    let store = Store::new();
+    let base = serve(intake_at(&store, &ex, signed_at(&ex))).await;
+    let org: Value = serde_json::from_str(&ex.body).unwrap();
+    let body = |n: usize| {
+        let events: Vec<Value> = (0..n)
+            .map(|i| {
+                let id = SalesforceId::parse(&format!("001{i:012}")).unwrap();
+                json!({"event_id": format!("{}@1767225595000", id.as_str()), "object": "Account", "id": id.as_str()})
+            })
+            .collect();
+        json!({"v": CALLOUT_VERSION, "org_id": org["org_id"], "events": events}).to_string()
+    };
+    let max = apex_max_events();
+    for (n, status) in [(max, 200), (max + 1, 400)] {
+        let payload = body(n);
+        let signature = sign_callout(
+            &SecretString::from(ex.key.clone()),
+            &ex.timestamp,
+            payload.as_bytes(),
+        );
+        let one = Example {
+            body: payload,
+            signature: format!("sha256={signature}"),
+            ..example()
+        };
+        let (got, answer) = post_callout(&base, &one, &one.signature).await;
+        assert_eq!(got, status, "{n} events: {answer}");
+        if status == 400 {
+            assert!(answer.to_string().contains("more than"), "{answer}");
+        }
+    }
+    // The class writes the version the webhook reads.
+    assert!(ex.body.starts_with(&format!("{{\"v\":{CALLOUT_VERSION},")));
+}
+
 #[tokio::test]
 async fn the_documented_callout_is_refused_with_another_key_or_outside_the_window() {
     let ex = example();
