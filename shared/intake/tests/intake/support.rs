@@ -170,6 +170,15 @@ impl Store {
         }
     }
 
+    /// Takes (and deletes) every envelope waiting on any queue.
+    pub async fn take_all(&self) -> Vec<ChangeEnvelope> {
+        let mut out = Vec::new();
+        for flow in self.queues.keys() {
+            out.extend(self.take(*flow).await);
+        }
+        out
+    }
+
     /// Messages waiting over all queues.
     pub async fn total_depth(&self) -> u64 {
         let mut n = 0;

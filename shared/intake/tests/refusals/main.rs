@@ -10,7 +10,7 @@
 #[path = "../intake/support.rs"]
 mod support;
 
-use lf_domain::Flow;
+use lf_domain::{Flow, System};
 use lf_intake::{SIGNATURE_HEADER, TIMESTAMP_HEADER, TOKEN_HEADER, sign_callout};
 use secrecy::SecretString;
 
@@ -51,13 +51,20 @@ const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
 
 const EXTERNAL_ENTITY: &str = r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>&xxe;</soapenv:Body></soapenv:Envelope>"#;
 
+/// A Smart Event with the right token whose key (and what follows it) is `key_fields`.
+fn smart_event(key_fields: &str) -> String {
+    format!(
+        r#"{{"v":1,"topic":"customer.changed","object":"CUSTOMER","event":"set",{key_fields},"entity":"","WHENMODIFIED":"03/14/2026 10:00:00","token":"{IA_TOKEN}"}}"#
+    )
+}
+
 struct Post {
     what: &'static str,
     method: reqwest::Method,
     path: String,
     content_type: Option<&'static str>,
     headers: Vec<(&'static str, String)>,
-    body: String,
+    body: Vec<u8>,
 }
 
 fn post(what: &'static str, path: &str, content_type: &'static str, body: String) -> Post {
@@ -67,14 +74,28 @@ fn post(what: &'static str, path: &str, content_type: &'static str, body: String
         path: path.to_owned(),
         content_type: Some(content_type),
         headers: Vec::new(),
-        body,
+        body: body.into_bytes(),
     }
 }
 
+/// Bytes that are not UTF-8: `text` with its first `@` replaced by 0xFF 0xFE.
+fn not_utf8(text: &str) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    if let Some(at) = bytes.iter().position(|b| *b == b'@') {
+        bytes.splice(at..=at, [0xFF, 0xFE]);
+    }
+    bytes
+}
+
 fn signed(what: &'static str, body: &str, at: i64, key: &str) -> Post {
+    signed_bytes(what, body.as_bytes(), at, key)
+}
+
+fn signed_bytes(what: &'static str, body: &[u8], at: i64, key: &str) -> Post {
     let ts = at.to_string();
-    let sig = sign_callout(&SecretString::from(key), &ts, body.as_bytes());
-    let mut p = post(what, "/salesforce", "application/json", body.to_owned());
+    let sig = sign_callout(&SecretString::from(key), &ts, body);
+    let mut p = post(what, "/salesforce", "application/json", String::new());
+    p.body = body.to_vec();
     p.headers = vec![
         (TIMESTAMP_HEADER, ts),
         (SIGNATURE_HEADER, format!("sha256={sig}")),
@@ -268,6 +289,84 @@ async fn bad_input_and_bad_auth_are_refused_with_nothing_queued_and_no_secret_lo
             415,
         ),
         (
+            Post {
+                body: not_utf8(&outbound(ORG).replace("<sf:Id>", "<sf:Id>@")),
+                ..post(
+                    "Outbound Message not UTF-8",
+                    &token_path,
+                    "text/xml",
+                    String::new(),
+                )
+            },
+            400,
+        ),
+        (
+            signed_bytes(
+                "callout not UTF-8",
+                &not_utf8(&CALLOUT.replace("ev-1", "ev-@")),
+                now,
+                CALLOUT_KEY,
+            ),
+            400,
+        ),
+        (
+            signed(
+                "callout with a huge number",
+                &CALLOUT.replace(r#""2026-03-01T09:00:00.000+0000""#, "1e999999"),
+                now,
+                CALLOUT_KEY,
+            ),
+            400,
+        ),
+        (
+            signed(
+                "callout with a number for an id",
+                &CALLOUT.replace(r#""006000000000001AAA""#, "6000000000001"),
+                now,
+                CALLOUT_KEY,
+            ),
+            400,
+        ),
+        (
+            signed(
+                "callout replayed with its old signature",
+                CALLOUT,
+                now - 3_600,
+                CALLOUT_KEY,
+            ),
+            401,
+        ),
+        (
+            post(
+                "Smart Event with an object for its key",
+                "/intacct",
+                "application/json",
+                smart_event(r#""key":{"id":"C-1"},"recordno":"1""#),
+            ),
+            400,
+        ),
+        (
+            post(
+                "Smart Event with a huge number",
+                "/intacct",
+                "application/json",
+                smart_event(r#""key":"C-1","recordno":1e999999"#),
+            ),
+            400,
+        ),
+        (
+            Post {
+                body: not_utf8(&smart_event(r#""key":"C-@","recordno":"1""#)),
+                ..post(
+                    "Smart Event not UTF-8",
+                    "/intacct",
+                    "application/json",
+                    String::new(),
+                )
+            },
+            400,
+        ),
+        (
             post(
                 "Smart Event oversized",
                 "/intacct",
@@ -303,6 +402,12 @@ async fn bad_input_and_bad_auth_are_refused_with_nothing_queued_and_no_secret_lo
             outbound(ORG),
         ),
         signed("good callout", CALLOUT, now, CALLOUT_KEY),
+        post(
+            "good Smart Event",
+            "/intacct",
+            "application/json",
+            smart_event(r#""key":"C-1","recordno":"1""#),
+        ),
     ];
     for case in &ok {
         let (status, body) = send(&http, &base, case).await;
@@ -313,6 +418,12 @@ async fn bad_input_and_bad_auth_are_refused_with_nothing_queued_and_no_secret_lo
     // Two Outbound Message posts and one callout, one Opportunity each.
     let won = store.take(Flow::OpportunityWon).await;
     assert_eq!(won.len(), 3, "{won:?}");
+    // The Smart Event, on the flows an Intacct customer change goes to.
+    let customer = store.take_all().await;
+    assert!(
+        !customer.is_empty() && customer.iter().all(|e| e.record.system == System::Intacct),
+        "the good Smart Event was queued: {customer:?}"
+    );
     assert_eq!(store.total_depth().await, 0);
 
     let text = logs.text();
