@@ -21,8 +21,9 @@ pub(crate) type CliError = Box<dyn std::error::Error + Send + Sync>;
     about = "Salesforce ⇄ Sage Intacct sync: operator CLI"
 )]
 struct Cli {
-    /// The configuration file of `doctor` and `reconcile` (default: ./ledgerforce.toml if it
-    /// exists); LEDGERFORCE_* variables override its keys (see the README).
+    /// The configuration file (default: ./ledgerforce.toml if it exists) of `doctor`,
+    /// `reconcile`, `drift`, `backfill`, and of `status`, `audit`, `replay` and `console` when
+    /// no --data-dir is given; LEDGERFORCE_* variables override its keys (see the README).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -90,10 +91,10 @@ fn main() -> ExitCode {
             Command::Mapping(cmd) => mapping::run(cmd).await,
             Command::Local(args) => local::run(args).await,
             Command::Demo(args) => demo::run(args).await,
-            Command::Status(args) => operate::status(args).await,
-            Command::Audit(args) => operate::audit(args).await,
-            Command::Replay(args) => operate::replay(args).await,
-            Command::Console(args) => operate::console(args).await,
+            Command::Status(args) => operate::status(cli.config.as_deref(), args).await,
+            Command::Audit(args) => operate::audit(cli.config.as_deref(), args).await,
+            Command::Replay(args) => operate::replay(cli.config.as_deref(), args).await,
+            Command::Console(args) => operate::console(cli.config.as_deref(), args).await,
             Command::Doctor(args) => ops::doctor::run(cli.config.as_deref(), args).await,
             Command::Reconcile(args) => match ops::load_config(cli.config.as_deref()) {
                 Ok(config) => ops::reconcile::run(&config, args).await,

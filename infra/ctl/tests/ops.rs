@@ -249,6 +249,106 @@ async fn doctor_names_a_mapped_field_the_org_lacks_with_its_fix() {
     assert_eq!(check(&checks, "salesforce login")["status"], "ok");
 }
 
+/// `text` with its first `from` replaced by `to` (which must be there).
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is in the spec");
+    text.replacen(from, to, 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_fails_a_mapped_field_of_the_wrong_type_or_too_short_and_lists_live_types() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("mappings");
+    copy_dir(&mappings(), &specs);
+    // The specs now declare more than the org's Account.AccountNumber (text, 40) holds, a
+    // yes/no where the org keeps a date and time, and text where the company keeps a decimal.
+    let library = specs.join("library/salesforce.yaml");
+    let text = std::fs::read_to_string(&library).unwrap();
+    let text = edit(
+        &text,
+        "      AccountNumber: string(40)\n",
+        "      AccountNumber: string(80)\n",
+    );
+    let text = edit(
+        &text,
+        "      Intacct_Last_Synced__c: datetime\n",
+        "      Intacct_Last_Synced__c: bool\n",
+    );
+    std::fs::write(&library, text).unwrap();
+    let library = specs.join("library/intacct.yaml");
+    let text = std::fs::read_to_string(&library).unwrap();
+    let text = edit(
+        &text,
+        "      CREDITLIMIT: decimal\n",
+        "      CREDITLIMIT: string(20)\n",
+    );
+    std::fs::write(&library, text).unwrap();
+    let config = write_config(dir.path(), &s, &specs);
+
+    let (out, checks) = doctor(&s, &config).await;
+    assert!(!out.status.success(), "a failure exits non-zero");
+    let mut failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    failed.sort_unstable();
+    assert_eq!(
+        failed,
+        [
+            "mapped field Account.AccountNumber",
+            "mapped field Account.Intacct_Last_Synced__c",
+            "mapped field CUSTOMER.CREDITLIMIT",
+        ],
+        "{checks:#?}"
+    );
+    let short = check(&checks, "mapped field Account.AccountNumber");
+    assert_eq!(
+        short["detail"],
+        "declared as string(80), but Account.AccountNumber holds at most 40 characters",
+        "{short}"
+    );
+    let synced = check(&checks, "mapped field Account.Intacct_Last_Synced__c");
+    assert_eq!(
+        synced["detail"],
+        "declared as bool, but Account.Intacct_Last_Synced__c is a datetime field",
+        "{synced}"
+    );
+    let fix = synced["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("with the type the system has (datetime)")
+            && fix.contains("library/salesforce.yaml:"),
+        "{fix}"
+    );
+    let limit = check(&checks, "mapped field CUSTOMER.CREDITLIMIT");
+    assert_eq!(
+        limit["detail"], "declared as string(20), but CUSTOMER.CREDITLIMIT is a DECIMAL field",
+        "{limit}"
+    );
+
+    // Each object's other mapped fields, with the type and length the systems report.
+    let account = check(&checks, "mapped fields of Account");
+    assert_eq!(account["status"], "ok", "{account}");
+    let listed = account["detail"].as_str().unwrap();
+    assert!(
+        listed.contains("Name string(255)")
+            && listed.contains("NumberOfEmployees int")
+            && listed.contains("Intacct_Balance__c currency"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("AccountNumber"),
+        "failed fields are not listed as fine: {listed}"
+    );
+    let customer = check(&checks, "mapped fields of CUSTOMER");
+    let listed = customer["detail"].as_str().unwrap();
+    assert!(
+        listed.contains("CUSTOMERID TEXT") && listed.contains("ONHOLD BOOLEAN"),
+        "{listed}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_reports_config_errors_and_bad_credentials() {
     let s = sandboxes().await;

@@ -42,6 +42,45 @@ impl SqsQueue {
         &self.url
     }
 
+    /// The dead-letter queue SQS moves this queue's messages to, found through the queue's
+    /// `RedrivePolicy` (its `deadLetterTargetArn`, then `GetQueueUrl`); `None` when the queue
+    /// has no redrive policy. One call each, made when asked.
+    pub async fn dead_letter_queue(&self) -> Result<Option<SqsQueue>, PortError> {
+        let got = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetQueueAttributes {}", self.url), e))?;
+        let Some(policy) = got
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::RedrivePolicy))
+            .filter(|p| !p.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let (name, account) = dead_letter_target(policy).map_err(|why| {
+            PortError::corrupt(format!(
+                "the RedrivePolicy of {} is not readable: {why}",
+                self.url
+            ))
+        })?;
+        let found = self
+            .client
+            .get_queue_url()
+            .queue_name(&name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetQueueUrl {name}"), e))?;
+        let url = found.queue_url().ok_or_else(|| {
+            PortError::corrupt(format!("GetQueueUrl {name} answered without a URL"))
+        })?;
+        Ok(Some(SqsQueue::new(self.client.clone(), url)))
+    }
+
     /// Sends one batch, retrying the entries SQS failed on its side. `entries` are the indexes
     /// into `messages` of this batch.
     async fn send_chunk(
@@ -130,6 +169,25 @@ impl SqsQueue {
 fn whole_seconds(d: Duration) -> i32 {
     let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+/// The queue name and owning account of a redrive policy's `deadLetterTargetArn`
+/// (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+fn dead_letter_target(policy: &str) -> Result<(String, String), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(policy).map_err(|e| format!("not JSON: {e}"))?;
+    let arn = value
+        .get("deadLetterTargetArn")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("no deadLetterTargetArn")?;
+    match arn.split(':').collect::<Vec<_>>().as_slice() {
+        ["arn", _, "sqs", _, account, name] if !account.is_empty() && !name.is_empty() => {
+            Ok(((*name).to_owned(), (*account).to_owned()))
+        }
+        _ => Err(format!(
+            "deadLetterTargetArn {arn:?} is not an SQS queue ARN"
+        )),
+    }
 }
 
 /// Splits into batches SQS accepts: at most 10 entries and at most [`MAX_MESSAGE_BYTES`] of
@@ -382,6 +440,26 @@ mod tests {
         ];
         for e in &other {
             assert!(!holds_nothing(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_redrive_policy_names_its_dead_letter_queue_and_account() {
+        let policy = r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:123456789012:lf-prod-account-sync-dlq","maxReceiveCount":"5"}"#;
+        assert_eq!(
+            dead_letter_target(policy).unwrap(),
+            (
+                "lf-prod-account-sync-dlq".to_owned(),
+                "123456789012".to_owned()
+            )
+        );
+        for bad in [
+            "not json",
+            r#"{"maxReceiveCount":"5"}"#,
+            r#"{"deadLetterTargetArn":"arn:aws:sns:eu-west-1:123456789012:topic"}"#,
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1::q"}"#,
+        ] {
+            assert!(dead_letter_target(bad).is_err(), "{bad}");
         }
     }
 

@@ -42,6 +42,10 @@ pub struct Overview {
     pub watermarks: Vec<WatermarkEntry>,
     /// API usage as the caller knows it (the sandboxes' counters locally); filled by the caller.
     pub usage: Vec<UsageLine>,
+    /// What this source does not hold (counts kept elsewhere), one sentence each, so a reader
+    /// is told instead of shown zeros; filled by the caller.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// What could not be read, one sentence each.
     pub errors: Vec<String>,
 }
@@ -55,8 +59,9 @@ pub struct FlowOverview {
     pub dead_letters: Option<u64>,
     /// Parked failures of this flow (all of them, not only those listed).
     pub parked: u64,
-    /// The consumers' counters in this process (zero when they run elsewhere).
-    pub counts: FlowCounts,
+    /// The consumers' counters, when they run in this process (`None`: they run elsewhere,
+    /// and their counts are not known here).
+    pub counts: Option<FlowCounts>,
     /// What the audit log holds for this flow, per action (`created`, `skipped-echo`…; empty
     /// when not countable).
     pub audit: BTreeMap<String, u64>,
@@ -141,7 +146,7 @@ impl Overview {
                 in_flight,
                 dead_letters,
                 parked: parked_counts.get(&q.flow).copied().unwrap_or(0),
-                counts: sources.metrics.map(|m| m.flow(q.flow)).unwrap_or_default(),
+                counts: sources.metrics.map(|m| m.flow(q.flow)),
                 audit,
             });
         }
@@ -179,6 +184,7 @@ impl Overview {
             parked,
             watermarks,
             usage: Vec::new(),
+            notes: Vec::new(),
             errors,
         }
     }

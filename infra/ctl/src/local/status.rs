@@ -73,7 +73,7 @@ impl StatusSources {
             if let Some(d) = f.dead_letters {
                 entry.insert("dead_letters".into(), json!(d));
             }
-            let c = f.counts;
+            let c = f.counts.unwrap_or_default();
             entry.insert("processed".into(), json!(c.processed));
             entry.insert("done".into(), json!(c.done));
             entry.insert("echoes".into(), json!(c.echoes));

@@ -92,13 +92,16 @@ async fn page(State(state): State<Arc<ConsoleState>>, Query(q): Query<PageQuery>
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take();
-    let drift = crate::ops::drift::latest(&state.store.data_dir);
+    let drift = match &state.store.data_dir {
+        Some(dir) => Drift::Embedded(crate::ops::drift::latest(dir)),
+        None => Drift::Elsewhere,
+    };
     let html = render(
         &overview,
         record,
         history.as_ref(),
         notice.as_deref(),
-        drift.as_ref(),
+        &drift,
         Utc::now(),
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
@@ -156,12 +159,26 @@ async fn replay(State(state): State<Arc<ConsoleState>>, Form(form): Form<ReplayF
     Redirect::to("/").into_response()
 }
 
+/// Where the drift findings shown are kept.
+#[derive(Debug)]
+enum Drift {
+    /// The data folder's last drift check (`ledgerforce drift`, the demo), if any.
+    Embedded(Option<(SystemTime, DriftReport)>),
+    /// A deployment: its drift-check function writes its reports to S3, not read here.
+    Elsewhere,
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn count(n: Option<u64>) -> String {
     n.map_or_else(|| "?".to_owned(), |n| n.to_string())
+}
+
+/// A count this page does not hold (see the notes under the table), as a dash, not a zero.
+fn shown(n: Option<u64>) -> String {
+    n.map_or_else(|| "—".to_owned(), |n| n.to_string())
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
@@ -176,7 +193,7 @@ fn render(
     record: Option<&str>,
     history: Option<&Result<RecordHistory, String>>,
     notice: Option<&[String]>,
-    drift: Option<&(SystemTime, DriftReport)>,
+    drift: &Drift,
     now: DateTime<Utc>,
 ) -> String {
     let mut s = String::new();
@@ -198,6 +215,13 @@ fn render(
         let _ = write!(s, "<p class=\"error\">{}</p>", esc(e));
     }
     flows_section(&mut s, o);
+    if !o.notes.is_empty() {
+        s.push_str("<ul id=\"not-shown\">");
+        for n in &o.notes {
+            let _ = write!(s, "<li>{}</li>", esc(n));
+        }
+        s.push_str("</ul>");
+    }
     parked_section(&mut s, o);
     audit_section(&mut s, record, history);
     drift_section(&mut s, drift);
@@ -208,8 +232,19 @@ fn render(
 
 /// The last drift check over this data folder (`ledgerforce drift`): its counts, and each
 /// drifted pair's fields with their owner.
-fn drift_section(s: &mut String, drift: Option<&(SystemTime, DriftReport)>) {
+fn drift_section(s: &mut String, drift: &Drift) {
     s.push_str("<h2 id=\"drift\">Drift</h2>");
+    let drift = match drift {
+        Drift::Embedded(drift) => drift.as_ref(),
+        Drift::Elsewhere => {
+            s.push_str(
+                "<p id=\"drift-elsewhere\">The deployment's drift-check function writes its \
+                 findings to the report bucket in S3; they are not read here (run \
+                 <code>ledgerforce drift</code> to check now).</p>",
+            );
+            return;
+        }
+    };
     let Some((at, report)) = drift else {
         s.push_str(
             "<p id=\"drift-none\">No drift is recorded: no drift check has written its findings \
@@ -271,7 +306,10 @@ fn flows_section(s: &mut String, o: &Overview) {
     );
     for f in &o.flows {
         let audit: Vec<String> = f.audit.iter().map(|(a, n)| format!("{a} {n}")).collect();
-        let last = f.counts.last_batch.map_or_else(|| "—".to_owned(), time);
+        let last = f
+            .counts
+            .and_then(|c| c.last_batch)
+            .map_or_else(|| "—".to_owned(), time);
         let _ = write!(
             s,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}",
@@ -294,10 +332,10 @@ fn flows_section(s: &mut String, o: &Overview) {
             "</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             f.parked,
-            f.counts.processed,
-            f.counts.done,
-            f.counts.echoes,
-            f.counts.retried,
+            shown(f.counts.map(|c| c.processed)),
+            shown(f.counts.map(|c| c.done)),
+            shown(f.counts.map(|c| c.echoes)),
+            shown(f.counts.map(|c| c.retried)),
             esc(&last),
             esc(&audit.join(", ")),
         );
@@ -452,7 +490,7 @@ fn watermarks_section(s: &mut String, o: &Overview) {
 #[cfg(test)]
 mod tests {
     use lf_domain::{RecordRef, System};
-    use lf_flows::overview::ParkedEntry;
+    use lf_flows::overview::{FlowOverview, ParkedEntry};
 
     use super::*;
 
@@ -476,6 +514,7 @@ mod tests {
             }],
             watermarks: Vec::new(),
             usage: Vec::new(),
+            notes: vec!["<u>kept elsewhere</u>".into()],
             errors: vec!["<b>oops</b>".into()],
         };
         let html = render(
@@ -483,7 +522,7 @@ mod tests {
             Some("\"><img>"),
             None,
             Some(&["<i>".into()]),
-            None,
+            &Drift::Embedded(None),
             at,
         );
         assert!(!html.contains("<script>alert"), "{html}");
@@ -491,7 +530,60 @@ mod tests {
         assert!(html.contains("C-&lt;1&gt;&amp;&quot;x&quot;"));
         assert!(html.contains("/?record=intacct%2FCUSTOMER%2FC-%3C1%3E%26%22x%22"));
         assert!(!html.contains("<b>oops") && !html.contains("\"><img>") && !html.contains("<i>"));
+        assert!(html.contains("&lt;u&gt;kept elsewhere&lt;/u&gt;"), "{html}");
         assert!(html.contains("id=\"drift-none\""));
+    }
+
+    #[test]
+    fn counts_this_page_does_not_hold_are_dashes_not_zeros() {
+        let flow = |flow, counts| FlowOverview {
+            flow,
+            queued: Some(0),
+            in_flight: Some(0),
+            dead_letters: Some(0),
+            parked: 0,
+            counts,
+            audit: std::collections::BTreeMap::new(),
+        };
+        let overview = Overview {
+            flows: vec![
+                flow(Flow::AccountSync, None),
+                flow(
+                    Flow::OpportunityWon,
+                    Some(lf_flows::FlowCounts {
+                        processed: 7,
+                        done: 6,
+                        echoes: 2,
+                        retried: 1,
+                        parked: 0,
+                        last_batch: None,
+                    }),
+                ),
+            ],
+            parked: Vec::new(),
+            watermarks: Vec::new(),
+            usage: Vec::new(),
+            notes: vec!["counted elsewhere".into()],
+            errors: Vec::new(),
+        };
+        let html = render(&overview, None, None, None, &Drift::Elsewhere, Utc::now());
+        let row = |name: &str| {
+            let at = html.find(&format!("<tr><td>{name}</td>")).unwrap();
+            html[at..at + html[at..].find("</tr>").unwrap()].to_owned()
+        };
+        let unknown = row("account-sync");
+        assert_eq!(
+            unknown.matches("<td class=\"n\">—</td>").count(),
+            4,
+            "{unknown}"
+        );
+        let counted = row("opportunity-won");
+        assert!(
+            counted.contains("<td class=\"n\">7</td><td class=\"n\">6</td><td class=\"n\">2</td><td class=\"n\">1</td>"),
+            "{counted}"
+        );
+        assert!(html.contains("<li>counted elsewhere</li>"), "{html}");
+        assert!(html.contains("id=\"drift-elsewhere\""), "{html}");
     }
 
     #[test]
@@ -528,6 +620,7 @@ mod tests {
             parked: Vec::new(),
             watermarks: Vec::new(),
             usage: Vec::new(),
+            notes: Vec::new(),
             errors: Vec::new(),
         };
         let html = render(
@@ -535,7 +628,7 @@ mod tests {
             None,
             None,
             None,
-            Some(&(SystemTime::now(), report)),
+            &Drift::Embedded(Some((SystemTime::now(), report))),
             Utc::now(),
         );
         assert!(!html.contains("drift-none"), "{html}");

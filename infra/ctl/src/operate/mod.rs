@@ -1,8 +1,9 @@
 //! The operator commands over a deployment's state: `status`, `audit RECORD_ID`, `replay` and
-//! `console`. Each reads the store `ledgerforce local` keeps in `--data-dir` (see [`Store`]),
-//! and prints for a person, or with `--json` for a script.
+//! `console`. Each reads the store `ledgerforce local` keeps in `--data-dir`, or the store the
+//! configuration names (`--config`: a data folder, or a deployment's DynamoDB tables and SQS
+//! queues; see [`Store`]), and prints for a person, or with `--json` for a script.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use lf_domain::Flow;
@@ -10,6 +11,7 @@ use lf_flows::overview::{Overview, RecordHistory};
 use lf_flows::replay::{ReplayFilter, ReplayReport, ReplayResult, ReplaySource};
 
 use crate::CliError;
+use crate::ops::config::StoreConfig;
 
 pub(crate) mod console;
 mod store;
@@ -19,14 +21,38 @@ pub(crate) use store::Store;
 /// Where the state is.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StoreArgs {
-    /// The data folder `ledgerforce local` uses (its store and queues).
-    #[arg(long, default_value = crate::local::DEFAULT_DATA_DIR)]
-    data_dir: PathBuf,
+    /// The data folder `ledgerforce local` uses (its store and queues); default .ledgerforce,
+    /// unless a configuration (`--config`, or ./ledgerforce.toml) names the store.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 impl StoreArgs {
-    async fn open(&self) -> Result<Store, CliError> {
-        Store::open(&self.data_dir).await
+    /// `--data-dir`; else the store of the configuration (`config`, or ./ledgerforce.toml if
+    /// it exists); else the default data folder.
+    async fn open(&self, config: Option<&Path>) -> Result<Store, CliError> {
+        match (&self.data_dir, config) {
+            (Some(_), Some(file)) => Err(format!(
+                "give either --data-dir or --config ({}), not both: the configuration's \
+                 [store] already says where the state is",
+                file.display()
+            )
+            .into()),
+            (Some(dir), None) => Store::open(dir).await,
+            (None, Some(_)) => open_configured(config).await,
+            (None, None) if Path::new(crate::ops::config::DEFAULT_FILE).is_file() => {
+                open_configured(None).await
+            }
+            (None, None) => Store::open(Path::new(crate::local::DEFAULT_DATA_DIR)).await,
+        }
+    }
+}
+
+/// The store the configuration's `[store]` names.
+async fn open_configured(config: Option<&Path>) -> Result<Store, CliError> {
+    match crate::ops::load_config(config)?.store {
+        StoreConfig::Embedded { data_dir } => Store::open(&data_dir).await,
+        StoreConfig::Aws(runtime) => Store::open_deployment(&runtime).await,
     }
 }
 
@@ -96,8 +122,8 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
 }
 
 /// `ledgerforce status`.
-pub(crate) async fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
-    let overview = args.store.open().await?.overview().await;
+pub(crate) async fn status(config: Option<&Path>, args: StatusArgs) -> Result<ExitCode, CliError> {
+    let overview = args.store.open(config).await?.overview().await;
     if args.json {
         print_json(&overview)?;
     } else {
@@ -166,14 +192,26 @@ fn print_overview(o: &Overview) {
             println!("  {} {}: {}", u.side, u.name, u.value);
         }
     }
+    if !o.notes.is_empty() {
+        println!();
+        println!("not shown:");
+        for n in &o.notes {
+            println!("  {n}");
+        }
+    }
     for e in &o.errors {
         println!("error: {e}");
     }
 }
 
 /// `ledgerforce audit RECORD_ID`.
-pub(crate) async fn audit(args: AuditArgs) -> Result<ExitCode, CliError> {
-    let history = args.store.open().await?.history(&args.record_id).await?;
+pub(crate) async fn audit(config: Option<&Path>, args: AuditArgs) -> Result<ExitCode, CliError> {
+    let history = args
+        .store
+        .open(config)
+        .await?
+        .history(&args.record_id)
+        .await?;
     if args.json {
         print_json(&history)?;
     } else {
@@ -218,7 +256,7 @@ fn print_history(h: &RecordHistory) {
 }
 
 /// `ledgerforce replay`.
-pub(crate) async fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn replay(config: Option<&Path>, args: ReplayArgs) -> Result<ExitCode, CliError> {
     let filter = if args.all {
         ReplayFilter::all()
     } else {
@@ -227,7 +265,7 @@ pub(crate) async fn replay(args: ReplayArgs) -> Result<ExitCode, CliError> {
             record_id: args.id.clone(),
         }
     };
-    let report = args.store.open().await?.replay(&filter).await?;
+    let report = args.store.open(config).await?.replay(&filter).await?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -283,9 +321,12 @@ fn print_replay(report: &ReplayReport) {
 }
 
 /// `ledgerforce console`.
-pub(crate) async fn console(args: ConsoleArgs) -> Result<ExitCode, CliError> {
+pub(crate) async fn console(
+    config: Option<&Path>,
+    args: ConsoleArgs,
+) -> Result<ExitCode, CliError> {
     crate::init_logging("info");
-    let store = args.store.open().await?;
+    let store = args.store.open(config).await?;
     let stopped = crate::sandbox::stop_signal();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -9,14 +9,15 @@
 //! 4. Every object the mappings use, described in the org (`sobjects/X/describe`) and the
 //!    company (`lookup`): it exists, the integration user can read it, and (Salesforce) create
 //!    or update it where the flows write it.
-//! 5. Every declared field of those objects exists, within its declared length: the specs
-//!    compiled against the describes.
+//! 5. Every declared field of those objects exists, of a type that holds what the mapping
+//!    declares and within its declared length: the specs compiled against the describes. Each
+//!    object's mapped fields are listed with their live type and length.
 //! 6. The Outbound Messages point at `webhooks.salesforce_url` (Tooling API
 //!    `WorkflowOutboundMessage`, where the org serves it); the Smart Events at
 //!    `webhooks.intacct_url` (not readable through the Intacct Web Services API: reported as not
 //!    checkable, with what to look at).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -515,6 +516,7 @@ fn declared_fields(bundle: &SpecBundle, object: &str) -> Vec<String> {
     let empty = ObjectDescribe {
         object: object.to_owned(),
         fields: BTreeMap::new(),
+        types: BTreeMap::new(),
     };
     let prefix = format!("objects.{object}.fields.");
     match bundle.compile_against(&[empty]) {
@@ -580,11 +582,19 @@ async fn intacct_objects(
                 continue;
             }
         };
-        let fields: BTreeMap<String, Option<usize>> = found
+        // `lookup` gives each field's DATATYPE but no length.
+        let mut fields: BTreeMap<String, Option<usize>> = BTreeMap::new();
+        let mut types: BTreeMap<String, String> = BTreeMap::new();
+        for f in found
             .iter()
             .flat_map(|t| t.find_all("Fields").flat_map(|f| f.find_all("Field")))
-            .filter_map(|f| f.field("ID").map(|id| (id.to_owned(), None)))
-            .collect();
+        {
+            let Some(id) = f.field("ID") else { continue };
+            fields.insert(id.to_owned(), None);
+            if let Some(ty) = f.field("DATATYPE").filter(|t| !t.is_empty()) {
+                types.insert(id.to_owned(), ty.to_owned());
+            }
+        }
         // A read of one record: a role without the object's list permission fails here.
         let query = Query::new(object.as_str(), ["RECORDNO"])
             .page_size(1)
@@ -607,26 +617,50 @@ async fn intacct_objects(
         out.push(ObjectDescribe {
             object: object.clone(),
             fields,
+            types,
         });
     }
     out
 }
 
-/// Compiles the specs against the describes: each declared field must exist, within its
-/// declared length.
+/// Compiles the specs against the describes: each declared field must exist, of a type that
+/// holds the declared one, within its declared length. Then lists, per described object, its
+/// declared fields as the system has them (type and length).
 fn fields(
     bundle: &SpecBundle,
     describes: &[ObjectDescribe],
     used: &BTreeMap<(SystemKey, String), Usage>,
     list: &mut Checklist,
 ) {
+    let failed = compiled_fields(bundle, describes, used, list);
+    for d in describes {
+        let live: Vec<String> = declared_fields(bundle, &d.object)
+            .iter()
+            .filter(|f| !failed.contains(&(d.object.clone(), (*f).clone())))
+            .filter_map(|f| d.live_field(f).map(|live| format!("{f} {live}")))
+            .collect();
+        if !live.is_empty() {
+            list.ok(format!("mapped fields of {}", d.object), live.join(", "));
+        }
+    }
+}
+
+/// The compile against the describes, one check per failed field; returns the fields that
+/// failed (object, field).
+fn compiled_fields(
+    bundle: &SpecBundle,
+    describes: &[ObjectDescribe],
+    used: &BTreeMap<(SystemKey, String), Usage>,
+    list: &mut Checklist,
+) -> BTreeSet<(String, String)> {
+    let mut failed = BTreeSet::new();
     let system_of = |object: &str| used.keys().find(|(_, o)| o == object).map(|(s, _)| *s);
     let checked: Vec<&str> = describes.iter().map(|d| d.object.as_str()).collect();
     match bundle.compile_against(describes) {
         Ok(_) => list.ok(
             "mapped fields",
             format!(
-                "every declared field of {} objects exists, within its declared length",
+                "every declared field of {} objects exists, of a compatible type, within its declared length",
                 checked.len()
             ),
         ),
@@ -640,9 +674,19 @@ fn fields(
                 };
                 let at = format!("{}:{}", d.file, d.line);
                 let too_long = d.message.contains("holds at most");
+                let live = describes
+                    .iter()
+                    .find(|x| x.object == object)
+                    .and_then(|x| x.live_field(field));
+                let wrong_type = !too_long && d.message.starts_with("declared as ");
+                failed.insert((object.to_owned(), field.to_owned()));
                 let fix = match (system_of(object), too_long) {
                     (_, true) => format!(
                         "lower the declared length of {object}.{field} in {at} to what the system holds, or widen the field there"
+                    ),
+                    (_, false) if wrong_type => format!(
+                        "declare {object}.{field} in {at} with the type the system has ({}), or change the field's type there",
+                        live.as_deref().unwrap_or("see its describe")
                     ),
                     (Some(SystemKey::Salesforce), false) => format!(
                         "create the field {field} on {object} in the org (add it to infra/salesforce and `sf project deploy start`) and give the integration user's permission set access to it, or remove it from {at}"
@@ -666,6 +710,7 @@ fn fields(
             "run `ledgerforce mapping check` on the folder",
         ),
     }
+    failed
 }
 
 /// Where the platforms deliver their notifications.

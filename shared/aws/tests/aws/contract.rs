@@ -332,6 +332,30 @@ mod aws {
     }
 
     #[tokio::test]
+    async fn a_flow_queue_leads_to_its_dead_letter_queue_and_a_plain_queue_to_none() {
+        let h = AwsHarness::new().await;
+        let (queue, dlq) = h.queue_with_dlq(schema::MAX_RECEIVES).await;
+        let found = queue
+            .dead_letter_queue()
+            .await
+            .unwrap()
+            .expect("a redrive policy");
+        assert_eq!(found.url(), dlq.url());
+        // The found queue is the one SQS redrives to: what is sent there is in the DLQ.
+        found
+            .send_batch(&[lf_domain::port::OutgoingMessage::new("moved")])
+            .await
+            .unwrap();
+        let got = dlq
+            .receive(1, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "moved");
+        assert!(h.queue().await.dead_letter_queue().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn watermarks_survive_a_round_trip_with_nanoseconds() {
         let h = AwsHarness::new().await;
         let state = h.sync_state().await;
