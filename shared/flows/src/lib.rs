@@ -33,7 +33,7 @@ mod setup;
 mod writeback;
 
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
-pub use account_sync::{AccountSync, AccountSyncOptions};
+pub use account_sync::{AccountSync, AccountSyncOptions, SyncPreview};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
