@@ -38,11 +38,16 @@ async fn sandboxes() -> Sandboxes {
 
 /// An empty org as [`sandboxes`] has it, and a company seeded with `company`.
 async fn sandboxes_with(company: intacct::DataSet) -> Sandboxes {
+    seeded(salesforce::DataSet::Empty, company).await
+}
+
+/// The org seeded with `org` (its clock an hour back), the company with `company`.
+async fn seeded(org: salesforce::DataSet, company: intacct::DataSet) -> Sandboxes {
     let clock = Arc::new(ManualClock::new(
         chrono::Utc::now() - chrono::Duration::hours(1),
     ));
     let salesforce = salesforce::Sandbox::start(salesforce::SandboxConfig {
-        seed: salesforce::DataSet::Empty,
+        seed: org,
         clock,
         ..Default::default()
     })
@@ -863,4 +868,114 @@ async fn backfill_contacts_links_the_contacts_intacct_has_and_creates_the_rest()
     assert_eq!(number(&v, "created"), 0, "{v:#}");
     assert_eq!(number(&v, "linked"), 0, "{v:#}");
     assert_state().await;
+}
+
+/// The records of `object` whose fields differ between `before` and `after`, by id.
+fn changed(
+    before: &[serde_json::Map<String, serde_json::Value>],
+    after: &[serde_json::Map<String, serde_json::Value>],
+) -> std::collections::BTreeSet<String> {
+    let old: BTreeMap<&str, &serde_json::Map<String, serde_json::Value>> = before
+        .iter()
+        .map(|r| (r["Id"].as_str().unwrap(), r))
+        .collect();
+    after
+        .iter()
+        .filter(|r| old.get(r["Id"].as_str().unwrap()) != Some(r))
+        .map(|r| r["Id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_invoices_writes_each_accounts_receivables_once() {
+    let s = seeded(salesforce::DataSet::Demo, intacct::DataSet::Demo).await;
+    let invoices = s.intacct.record_count("ARINVOICE");
+    assert!(invoices > 4, "the demo company has invoices: {invoices}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let snapshot = || {
+        (
+            s.salesforce.records("Account"),
+            s.salesforce.records("Opportunity"),
+            s.salesforce.records("Task"),
+        )
+    };
+
+    // A dry run, in one page: what each invoice would write, and nothing written.
+    let before = snapshot();
+    let writes_before = s.intacct.usage().writes;
+    let (dry, v) = backfill_json(&s, &config, "invoices", &["--dry-run", "--batch", "1000"]).await;
+    assert!(dry.status.success(), "{v:#}");
+    assert_eq!(number(&v, "read"), invoices as u64, "{v:#}");
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), invoices);
+    // The Accounts whose own fields would change (`invoice N → Account A: f1, f2`).
+    let mut would = std::collections::BTreeSet::new();
+    for r in records.iter().filter(|r| r["action"] == "would update") {
+        let detail = r["detail"].as_str().unwrap();
+        let (account, fields) = detail
+            .split_once(" → Account ")
+            .and_then(|(_, rest)| rest.split_once(": "))
+            .unwrap_or_else(|| panic!("{r}"));
+        if fields
+            .split(", ")
+            .any(|f| !f.starts_with("Opportunity ") && !f.starts_with("Task "))
+        {
+            would.insert(account.to_owned());
+        }
+    }
+    assert!(
+        !would.is_empty(),
+        "the demo Accounts lack their receivables: {v:#}"
+    );
+    assert_eq!(snapshot(), before, "a dry run writes nothing to Salesforce");
+    assert_eq!(s.intacct.usage().writes, writes_before);
+    assert_eq!(
+        checkpoint(dir.path(), "backfill/intacct/ARINVOICE").await,
+        None
+    );
+    let would_leave: Vec<serde_json::Value> = v["parked"].as_array().unwrap().clone();
+
+    // The run, in pages of 4: the Accounts the dry run named are the ones written.
+    let (sf0, ia0) = (s.salesforce.api_calls(), s.intacct.usage().requests);
+    let (out, v) = backfill_json(&s, &config, "invoices", &["--batch", "4"]).await;
+    let (sf, ia) = (
+        s.salesforce.api_calls() - sf0,
+        s.intacct.usage().requests - ia0,
+    );
+    eprintln!(
+        "backfill of {invoices} invoices: Salesforce {sf} API calls, Intacct {ia} requests\n{v:#}"
+    );
+    assert_eq!(number(&v, "read"), invoices as u64, "{v:#}");
+    assert_eq!(v["parked"].as_array().unwrap(), &would_leave, "{v:#}");
+    assert_eq!(out.status.success(), would_leave.is_empty(), "{v:#}");
+    assert!(number(&v, "updated") >= would.len() as u64, "{v:#}");
+    assert_eq!(number(&v, "created"), 0);
+    let after = snapshot();
+    assert_eq!(changed(&before.0, &after.0), would, "the Accounts written");
+    for id in &would {
+        let a = s.salesforce.record(id).unwrap();
+        assert!(
+            a.get("Intacct_Invoice_Status__c")
+                .is_some_and(|v| !v.is_null()),
+            "Account {id} shows its invoices: {a:?}"
+        );
+    }
+    let pages = invoices.div_ceil(4) as u64;
+    assert!(sf <= 4 * pages + 4, "Salesforce calls batched: {sf}");
+    assert!(ia <= 4 * pages + 4, "Intacct requests batched: {ia}");
+    assert!(
+        checkpoint(dir.path(), "backfill/intacct/ARINVOICE")
+            .await
+            .is_some()
+    );
+
+    // Again from the start: every Account shows its receivables, nothing is written.
+    let (again, v) = backfill_json(&s, &config, "invoices", &["--restart"]).await;
+    assert_eq!(again.status.success(), would_leave.is_empty(), "{v:#}");
+    assert_eq!(number(&v, "updated"), 0, "{v:#}");
+    assert_eq!(snapshot(), after, "a rerun writes nothing");
+    let (dry, v) = backfill_json(&s, &config, "invoices", &["--dry-run", "--restart"]).await;
+    assert!(dry.status.success(), "{v:#}");
+    assert_eq!(number(&v, "updated"), 0, "nothing left to write: {v:#}");
 }

@@ -40,7 +40,7 @@ pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
 pub use customer::CustomerPreview;
 pub use drift::{DriftOptions, DriftReport};
 pub use idempotency::{Gate, Idempotency, ItemKey};
-pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};
+pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions, StatusPreview};
 pub use metrics::{FlowCounts, Metrics};
 pub use opportunity_won::{DocumentKind, OpportunityWon, OpportunityWonOptions};
 pub use ports::{FlowPorts, Ports};

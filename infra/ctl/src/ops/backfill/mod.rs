@@ -60,6 +60,10 @@ pub(crate) enum Command {
     /// Intacct customers → Salesforce Accounts (account-sync): Accounts linked by their link
     /// fields, the rest created.
     Customers(Args),
+    /// Intacct AR invoices → their customers' Accounts: balance, overdue balance, last
+    /// payment, invoice status, lifetime value, each invoice's state on its Opportunity
+    /// (invoice-status; only changed fields are written, so a rerun writes nothing).
+    Invoices(Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,7 +267,10 @@ pub(crate) async fn run(config: &Config, command: Command) -> Result<ExitCode, C
 
 fn args_of(command: &Command) -> &Args {
     match command {
-        Command::Accounts(a) | Command::Contacts(a) | Command::Customers(a) => a,
+        Command::Accounts(a)
+        | Command::Contacts(a)
+        | Command::Customers(a)
+        | Command::Invoices(a) => a,
     }
 }
 
@@ -299,6 +306,11 @@ where
         Command::Customers(_) => {
             let target = objects::Pairs::customers(ports.clone(), specs)?;
             let source = pages::intacct_customers(&ports.intacct, bound);
+            drive(&ports, parked, &target, source, args).await
+        }
+        Command::Invoices(_) => {
+            let target = objects::Invoices::new(ports.clone(), specs)?;
+            let source = pages::intacct_invoices(&ports.intacct, bound);
             drive(&ports, parked, &target, source, args).await
         }
     }

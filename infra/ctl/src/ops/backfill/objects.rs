@@ -4,8 +4,8 @@
 use lf_domain::port::{AuditLog, IdempotencyStore, SyncState, XrefStore};
 use lf_domain::{Flow, SalesforceId};
 use lf_flows::{
-    AccountOnboarding, AccountSync, AccountSyncOptions, CustomerPreview, FlowHandler, Outcome,
-    SyncPreview, WorkItem, account_sync,
+    AccountOnboarding, AccountSync, AccountSyncOptions, CustomerPreview, FlowHandler,
+    InvoiceStatus, Outcome, StatusPreview, SyncPreview, WorkItem, account_sync, invoice_status,
 };
 use lf_mapping::SpecSet;
 use std::sync::Arc;
@@ -257,6 +257,92 @@ where
                         Tally::Parked(reason.clone()),
                         "would leave",
                         format!("{from} {id}: {reason}"),
+                    ),
+                }
+            })
+            .collect())
+    }
+}
+
+/// `backfill invoices`: invoice-status, which writes each customer's receivables to its
+/// Account. Counted per invoice: `updated` when handling it wrote its Account (or an
+/// Opportunity), `skipped` when the Account showed that already.
+pub(super) struct Invoices<X, D, T, A>
+where
+    X: XrefStore + 'static,
+    D: IdempotencyStore + 'static,
+    T: SyncState + 'static,
+    A: AuditLog + 'static,
+{
+    handler: InvoiceStatus<Ports<X, D, T, A>>,
+}
+
+impl<X, D, T, A> Invoices<X, D, T, A>
+where
+    X: XrefStore + 'static,
+    D: IdempotencyStore + 'static,
+    T: SyncState + 'static,
+    A: AuditLog + 'static,
+{
+    pub(super) fn new(ports: Ports<X, D, T, A>, specs: Arc<SpecSet>) -> Result<Self, CliError> {
+        Ok(Self {
+            handler: InvoiceStatus::new(ports, specs, Default::default())?,
+        })
+    }
+}
+
+impl<X, D, T, A> Target for Invoices<X, D, T, A>
+where
+    X: XrefStore + 'static,
+    D: IdempotencyStore + 'static,
+    T: SyncState + 'static,
+    A: AuditLog + 'static,
+{
+    type Handler = InvoiceStatus<Ports<X, D, T, A>>;
+
+    fn object(&self) -> &'static str {
+        "invoices"
+    }
+
+    fn handler(&self) -> &Self::Handler {
+        &self.handler
+    }
+
+    fn tally(&self, outcome: &Outcome) -> Tally {
+        if invoice_status::wrote(outcome) {
+            Tally::Updated
+        } else {
+            Tally::Skipped
+        }
+    }
+
+    async fn preview(&self, items: &[WorkItem]) -> Result<Vec<Preview>, CliError> {
+        let previews = self.handler.preview(items).await;
+        Ok(items
+            .iter()
+            .zip(previews)
+            .map(|(item, p)| {
+                let id = &item.envelope.record.id;
+                match p {
+                    StatusPreview::Update { account, fields } => preview(
+                        Tally::Updated,
+                        "would update",
+                        format!("invoice {id} → Account {account}: {}", fields.join(", ")),
+                    ),
+                    StatusPreview::Unchanged { account } => preview(
+                        Tally::Skipped,
+                        "unchanged",
+                        format!("invoice {id} → Account {account}"),
+                    ),
+                    StatusPreview::Skip { reason } => preview(
+                        Tally::Skipped,
+                        "would skip",
+                        format!("invoice {id}: {reason}"),
+                    ),
+                    StatusPreview::Leave { reason } => preview(
+                        Tally::Parked(reason.clone()),
+                        "would leave",
+                        format!("invoice {id}: {reason}"),
                     ),
                 }
             })

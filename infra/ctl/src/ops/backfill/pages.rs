@@ -192,6 +192,18 @@ pub(super) fn intacct_customers(client: &IntacctClient, bound: DateTime<Utc>) ->
     )
 }
 
+/// Every AR invoice, by `RECORDNO` (the key invoice-status names invoices by).
+pub(super) fn intacct_invoices(client: &IntacctClient, bound: DateTime<Utc>) -> IntacctPages<'_> {
+    IntacctPages::new(
+        client,
+        "invoices",
+        "backfill/intacct/ARINVOICE",
+        "ARINVOICE",
+        "RECORDNO",
+        bound,
+    )
+}
+
 impl<'a> IntacctPages<'a> {
     fn new(
         client: &'a IntacctClient,
