@@ -345,18 +345,8 @@ async fn backfill_links_the_existing_customers_and_creates_the_rest_in_batches()
     assert_end_state(&s, dir.path(), &ids, m, before).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_killed_after_its_first_checkpoints_ends_the_same_when_run_again() {
-    let (n, m) = (600, 120);
-    let s = sandboxes().await;
-    let ids = seed(&s, n, m);
-    let before = s.intacct.record_count("CUSTOMER");
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &s);
-    let db_path = dir.path().join("data").join("ledgerforce.db");
-
-    // Small pages, so the kill lands mid-run: once two checkpoints are stored.
-    let mut cmd = command(&s, &config, &["--batch", "50"]);
+/// Starts `cmd` and kills it (SIGKILL) once it has stored two checkpoints of `stream`.
+async fn kill_after_two_checkpoints(mut cmd: Command, db_path: &Path, stream: &str) {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -368,12 +358,9 @@ async fn a_backfill_killed_after_its_first_checkpoints_ends_the_same_when_run_ag
             "the run is still going when killed"
         );
         let db =
-            lf_embedded::Database::open(db_path.clone(), Arc::new(lf_domain::SystemClock)).unwrap();
-        if let Some(w) = db
-            .sync_state()
-            .watermark("backfill/salesforce/Account")
-            .await
-            .unwrap()
+            lf_embedded::Database::open(db_path.to_path_buf(), Arc::new(lf_domain::SystemClock))
+                .unwrap();
+        if let Some(w) = db.sync_state().watermark(stream).await.unwrap()
             && !seen.contains(&w)
         {
             seen.push(w);
@@ -386,6 +373,25 @@ async fn a_backfill_killed_after_its_first_checkpoints_ends_the_same_when_run_ag
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_killed_after_its_first_checkpoints_ends_the_same_when_run_again() {
+    let (n, m) = (600, 120);
+    let s = sandboxes().await;
+    let ids = seed(&s, n, m);
+    let before = s.intacct.record_count("CUSTOMER");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let db_path = dir.path().join("data").join("ledgerforce.db");
+
+    // Small pages, so the kill lands mid-run: once two checkpoints are stored.
+    kill_after_two_checkpoints(
+        command(&s, &config, &["--batch", "50"]),
+        &db_path,
+        "backfill/salesforce/Account",
+    )
+    .await;
     let made = s.intacct.record_count("CUSTOMER") - before;
     assert!(made < n - m, "killed halfway: {made} customers made");
 
@@ -555,7 +561,10 @@ async fn assert_customers_state(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_customers_links_the_accounts_that_name_them_and_creates_the_rest() {
-    let (n, m) = (300, 60);
+    let (n, m) = (
+        size("LEDGERFORCE_BACKFILL_N", 300),
+        size("LEDGERFORCE_BACKFILL_M", 60),
+    );
     let s = sandboxes_with(intacct::DataSet::Empty).await;
     let customers = s.intacct.seed_customers(n, None);
     let total = s.intacct.record_count("CUSTOMER");
@@ -683,7 +692,10 @@ async fn backfill_customers_links_the_accounts_that_name_them_and_creates_the_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_contacts_links_the_contacts_intacct_has_and_creates_the_rest() {
-    let (n, m) = (250, 50);
+    let (n, m) = (
+        size("LEDGERFORCE_BACKFILL_N", 250),
+        size("LEDGERFORCE_BACKFILL_M", 50),
+    );
     let s = sandboxes_with(intacct::DataSet::Empty).await;
     let customers = s.intacct.seed_customers(3, None);
     let accounts: Vec<String> = customers
@@ -978,4 +990,47 @@ async fn backfill_invoices_writes_each_accounts_receivables_once() {
     let (dry, v) = backfill_json(&s, &config, "invoices", &["--dry-run", "--restart"]).await;
     assert!(dry.status.success(), "{v:#}");
     assert_eq!(number(&v, "updated"), 0, "nothing left to write: {v:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_backfill_killed_mid_run_resumes_from_its_intacct_checkpoint() {
+    let (n, m) = (600, 100);
+    let s = sandboxes_with(intacct::DataSet::Empty).await;
+    let customers = s.intacct.seed_customers(n, None);
+    let total = s.intacct.record_count("CUSTOMER");
+    let mut named = BTreeMap::new();
+    for (i, c) in customers.iter().take(m).enumerate() {
+        let id = s
+            .salesforce
+            .insert(
+                "Account",
+                json!({"Name": format!("Named Account {i:03}"), "Intacct_Customer_ID__c": c}),
+            )
+            .unwrap();
+        named.insert(c.clone(), id);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let db_path = dir.path().join("data").join("ledgerforce.db");
+    kill_after_two_checkpoints(
+        command_for(&s, &config, "customers", &["--batch", "50"]),
+        &db_path,
+        "backfill/intacct/CUSTOMER",
+    )
+    .await;
+    let made = s.salesforce.records("Account").len() - m;
+    assert!(made < total - m, "killed halfway: {made} Accounts made");
+
+    let (out, v) = backfill_json(&s, &config, "customers", &["--batch", "50"]).await;
+    assert!(out.status.success(), "{v:#}");
+    assert!(!v["resumed_from"].is_null(), "{v:#}");
+    // What the killed run made is not made again (the customers it wrote back come round
+    // once more, changed since the checkpoint, and are echoes); the rest is.
+    assert_eq!(number(&v, "created"), (total - m - made) as u64, "{v:#}");
+    assert_customers_state(&s, dir.path(), &named).await;
+    assert_eq!(
+        s.salesforce.records("Account").len(),
+        total,
+        "one Account per customer, none twice"
+    );
 }
