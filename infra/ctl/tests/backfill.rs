@@ -357,9 +357,7 @@ async fn kill_after_two_checkpoints(mut cmd: Command, db_path: &Path, stream: &s
             child.try_wait().unwrap().is_none(),
             "the run is still going when killed"
         );
-        let db =
-            lf_embedded::Database::open(db_path.to_path_buf(), Arc::new(lf_domain::SystemClock))
-                .unwrap();
+        let db = lf_embedded::Database::open(db_path, Arc::new(lf_domain::SystemClock)).unwrap();
         if let Some(w) = db.sync_state().watermark(stream).await.unwrap()
             && !seen.contains(&w)
         {
