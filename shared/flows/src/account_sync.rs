@@ -21,7 +21,9 @@
 //!   finds the one it made) and the new id is written to `SFDC_ACCOUNT_ID`; a Contact or a
 //!   CONTACT is left alone (Intacct CONTACTs are also customers' address records, not people
 //!   to copy into the CRM; a Contact gets its CONTACT linked by hand, by a link field or by
-//!   email). A first link is written to both records' link fields.
+//!   email) — unless [`AccountSyncOptions::create_contacts`] is on (the initial load), when a
+//!   Contact of a linked Account gets a CONTACT made. A first link is written to both
+//!   records' link fields.
 //! - **Plan** ([`plan_pair`], pure). If only the changed side differs from the last sync, it
 //!   wins: its mapping's fields go to the other side, except fields the other side owns. If
 //!   both changed (or the other side was never synced and was modified later), that is a
@@ -35,8 +37,9 @@
 //! Per batch, at most: Salesforce — one read per object of the changed records, one read of
 //! their counterparts, one by link field, one update call, one upsert call; Intacct — one
 //! request reading the changed records, one reading counterparts, one per pairing with match
-//! candidates, one update request per owning entity (an entity's records are written in its
-//! session). An echo costs one read of its own side.
+//! candidates, one create request for new CONTACTs (with `create_contacts`), one update
+//! request per owning entity (an entity's records are written in its session). An echo costs
+//! one read of its own side.
 //!
 //! There is no idempotency gate: both systems stamp modifications in whole seconds, so two
 //! edits within a second would share a key and the second would be lost. Replays are safe
@@ -157,9 +160,12 @@ pub fn new_link(outcome: &Outcome) -> Option<&str> {
     }
 }
 
-/// Whether a done outcome of this flow wrote fields to a record (beyond a first link).
+/// How a done outcome goes on when the flow wrote fields: `…; updated <record>: <fields>`.
+const UPDATED: &str = "; updated ";
+
+/// Whether a done outcome of this flow wrote fields to either record of the pair.
 pub fn wrote_fields(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Done { detail } if detail.contains("; updated "))
+    matches!(outcome, Outcome::Done { detail } if detail.contains(UPDATED))
 }
 
 /// What [`AccountSync::preview`] found the flow would do with one changed record.
@@ -1140,7 +1146,7 @@ impl<P: Ports> AccountSync<P> {
             c.outcome = Some(Outcome::done(if details.is_empty() {
                 format!("{linked}{how}; the counterpart already has these values; nothing written")
             } else {
-                format!("{linked}{how}; updated {}", details.join(" | "))
+                format!("{linked}{how}{UPDATED}{}", details.join(" | "))
             }));
         }
     }

@@ -156,7 +156,7 @@ impl Summary {
             out.push_str(&line("would link", self.linked.to_string()));
             out.push_str(&line("would create", self.created.to_string()));
             out.push_str(&line("would update", self.updated.to_string()));
-            out.push_str(&line("linked already", self.skipped.to_string()));
+            out.push_str(&line("nothing to do", self.skipped.to_string()));
             out.push_str(&line("would leave", self.parked.len().to_string()));
         } else {
             out.push_str(&line("linked", self.linked.to_string()));

@@ -51,8 +51,8 @@ pub(super) struct SalesforcePages<'a> {
     stream: &'static str,
     read: RecordRead,
     bound: DateTime<Utc>,
-    /// Why a record read is not handed to the flow, if it is not.
-    out_of_scope: fn(&SfRecord) -> Option<&'static str>,
+    /// Whether a record read is handed to the flow (else it is counted as skipped).
+    in_scope: fn(&SfRecord) -> bool,
 }
 
 /// Every Account.
@@ -66,7 +66,7 @@ pub(super) fn salesforce_accounts(
         stream: "backfill/salesforce/Account",
         read: RecordRead::new("Account", &["SystemModstamp", "IsDeleted"]),
         bound,
-        out_of_scope: |_| None,
+        in_scope: |_| true,
     }
 }
 
@@ -89,13 +89,11 @@ pub(super) fn salesforce_contacts(
             ],
         ),
         bound,
-        out_of_scope: |r| {
-            let linked = r
-                .get("Account")
+        in_scope: |r| {
+            r.get("Account")
                 .and_then(|a| a.get("Intacct_Customer_ID__c"))
                 .and_then(|v| v.as_str())
-                .is_some_and(|v| !v.trim().is_empty());
-            (!linked).then_some("its Account is not linked to a customer")
+                .is_some_and(|v| !v.trim().is_empty())
         },
     }
 }
@@ -149,9 +147,7 @@ impl Source for SalesforcePages<'_> {
                 last_id: id.as_str().to_owned(),
             });
             page.read += 1;
-            if r.get("IsDeleted").and_then(|v| v.as_bool()) == Some(true)
-                || (self.out_of_scope)(r).is_some()
-            {
+            if r.get("IsDeleted").and_then(|v| v.as_bool()) == Some(true) || !(self.in_scope)(r) {
                 page.skipped += 1;
                 continue;
             }
