@@ -1032,3 +1032,55 @@ async fn a_customers_backfill_killed_mid_run_resumes_from_its_intacct_checkpoint
         "one Account per customer, none twice"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contacts_backfill_killed_mid_run_makes_no_contact_twice() {
+    let n = 600;
+    let s = sandboxes_with(intacct::DataSet::Empty).await;
+    let customer = s.intacct.seed_customers(1, None).remove(0);
+    let account = s
+        .salesforce
+        .insert(
+            "Account",
+            json!({"Name": "Linked Account", "Intacct_Customer_ID__c": customer}),
+        )
+        .unwrap();
+    let contacts: Vec<String> = (0..n)
+        .map(|i| {
+            s.salesforce
+                .insert(
+                    "Contact",
+                    json!({"LastName": format!("Person {i:03}"), "AccountId": account}),
+                )
+                .unwrap()
+        })
+        .collect();
+    let before = s.intacct.record_count("CONTACT");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s);
+    let db_path = dir.path().join("data").join("ledgerforce.db");
+    kill_after_two_checkpoints(
+        command_for(&s, &config, "contacts", &["--batch", "50"]),
+        &db_path,
+        "backfill/salesforce/Contact",
+    )
+    .await;
+    let made = s.intacct.record_count("CONTACT") - before;
+    assert!(made < n, "killed halfway: {made} CONTACTs made");
+
+    let (out, v) = backfill_json(&s, &config, "contacts", &["--batch", "50"]).await;
+    assert!(out.status.success(), "{v:#}");
+    assert!(!v["resumed_from"].is_null(), "{v:#}");
+    assert!(
+        number(&v, "read") < n as u64,
+        "resumed, not restarted: {v:#}"
+    );
+    for (i, id) in contacts.iter().enumerate() {
+        assert_eq!(
+            s.intacct.count_where("CONTACT", "SFDC_CONTACT_ID", id),
+            1,
+            "one CONTACT for Contact {i}"
+        );
+    }
+    assert_eq!(s.intacct.record_count("CONTACT"), before + n);
+}
