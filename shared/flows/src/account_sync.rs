@@ -21,7 +21,9 @@
 //!   finds the one it made) and the new id is written to `SFDC_ACCOUNT_ID`; a Contact or a
 //!   CONTACT is left alone (Intacct CONTACTs are also customers' address records, not people
 //!   to copy into the CRM; a Contact gets its CONTACT linked by hand, by a link field or by
-//!   email). A first link is written to both records' link fields.
+//!   email) — unless [`AccountSyncOptions::create_contacts`] is on (the initial load), when a
+//!   Contact of a linked Account gets a CONTACT made. A first link is written to both
+//!   records' link fields.
 //! - **Plan** ([`plan_pair`], pure). If only the changed side differs from the last sync, it
 //!   wins: its mapping's fields go to the other side, except fields the other side owns. If
 //!   both changed (or the other side was never synced and was modified later), that is a
@@ -35,8 +37,9 @@
 //! Per batch, at most: Salesforce — one read per object of the changed records, one read of
 //! their counterparts, one by link field, one update call, one upsert call; Intacct — one
 //! request reading the changed records, one reading counterparts, one per pairing with match
-//! candidates, one update request per owning entity (an entity's records are written in its
-//! session). An echo costs one read of its own side.
+//! candidates, one create request for new CONTACTs (with `create_contacts`), one update
+//! request per owning entity (an entity's records are written in its session). An echo costs
+//! one read of its own side.
 //!
 //! There is no idempotency gate: both systems stamp modifications in whole seconds, so two
 //! edits within a second would share a key and the second would be lost. Replays are safe
@@ -48,13 +51,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use lf_domain::port::{
-    AuditAction, AuditEntry, AuditLog, IntacctObject, IntacctPort, LinkKind, QueryFilter,
-    RecordQuery, RecordRead, RecordUpdate, SalesforcePort, SfRecord, SyncState, WriteResult,
-    XrefLink, XrefStore,
+    AuditAction, AuditEntry, AuditLog, IdempotentWrite, IntacctObject, IntacctPort, LinkKind,
+    QueryFilter, RecordQuery, RecordRead, RecordUpdate, SalesforcePort, SfRecord, SyncState,
+    WriteResult, XrefLink, XrefStore,
 };
 use lf_domain::{
-    Classify, CorrelationId, EntityId, ErrorClass, Fingerprint, Flow, IntacctKey, IntacctRef,
-    PortError, RecordRef, SalesforceId, System,
+    Classify, CorrelationId, EntityId, ErrorClass, Fingerprint, Flow, IdempotencyKey, IntacctKey,
+    IntacctRef, PortError, RecordRef, SalesforceId, System,
 };
 use lf_mapping::{MapContext, Mapped, MappingPlan, MatchDecision, Owner, SpecSet, Winner};
 use serde_json::{Map, Value};
@@ -116,14 +119,68 @@ pub struct AccountSyncOptions {
     /// A CUSTOMER no Account is linked to gets one (upserted on `Intacct_Customer_ID__c`).
     /// Off: it is left alone until someone links it.
     pub create_accounts: bool,
+    /// A Contact whose Account is linked to a customer, and that no CONTACT is linked to or
+    /// matches, gets a CONTACT made from `contact_to_intacct` (keyed by the Contact's id, so
+    /// a retry finds the one it made) and its name written back. Off, as the flow runs on
+    /// changes: a Contact is then only linked (Intacct CONTACTs are also customers' address
+    /// records, not every person belongs there); the initial load (`backfill contacts`)
+    /// turns it on.
+    pub create_contacts: bool,
 }
 
 impl Default for AccountSyncOptions {
     fn default() -> Self {
         Self {
             create_accounts: true,
+            create_contacts: false,
         }
     }
+}
+
+/// The field of a Contact that says its Account is linked to a customer: a CONTACT is made
+/// only for the Contacts of linked Accounts.
+const CONTACT_ACCOUNT_LINK: &str = "Account.Intacct_Customer_ID__c";
+
+/// The namespace of the idempotency keys of CONTACT creates (their Intacct `controlid`s).
+const CONTACT_KEY_NAMESPACE: &str = "contact-for-contact";
+
+/// How a done outcome names a link the batch made: `new link (<how>): …`, where `<how>` is
+/// `created` for a counterpart the flow made. Read back by [`new_link`].
+const NEW_LINK: &str = "new link (";
+
+/// The link a done outcome of this flow says it made — `created` when the flow made the
+/// counterpart, else how it was found (`by SFDC_ACCOUNT_ID`, `matched by email`) — or `None`
+/// when the record was linked already (or not linked).
+pub fn new_link(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::Done { detail } => detail
+            .strip_prefix(NEW_LINK)
+            .and_then(|rest| rest.split_once("): ").map(|(how, _)| how)),
+        _ => None,
+    }
+}
+
+/// How a done outcome goes on when the flow wrote fields: `…; updated <record>: <fields>`.
+const UPDATED: &str = "; updated ";
+
+/// Whether a done outcome of this flow wrote fields to either record of the pair.
+pub fn wrote_fields(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Done { detail } if detail.contains(UPDATED))
+}
+
+/// What [`AccountSync::preview`] found the flow would do with one changed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncPreview {
+    /// Linked already (stored link) to `counterpart`.
+    Linked { counterpart: String },
+    /// Would be linked to the existing `counterpart`, found `how`.
+    Link { counterpart: String, how: String },
+    /// Would get its counterpart created.
+    Create,
+    /// Nothing to do (deleted, nothing to pair with and nothing to create).
+    Skip { reason: String },
+    /// Would be parked (or could not be decided now), with the reason.
+    Leave { reason: String },
 }
 
 /// The account-sync flow handler.
@@ -150,6 +207,9 @@ impl<P: Ports> AccountSync<P> {
             sf.extend(to_s.target_reads().paths());
             sf.extend(SALESFORCE_FIELDS.iter().map(|f| (*f).to_owned()));
             sf.push(p.salesforce_link.to_owned());
+            if p.link == LinkKind::ContactContact {
+                sf.push(CONTACT_ACCOUNT_LINK.to_owned());
+            }
             let mut ia: Vec<String> = INTACCT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
             ia.push(p.intacct.id_field().to_owned());
             ia.push(p.intacct.link_field().to_owned());
@@ -654,8 +714,9 @@ impl<P: Ports> AccountSync<P> {
             }
         }
 
-        // Counterparts: links, link fields, matching.
+        // Counterparts: links, link fields, matching; then what the options create.
         self.find_counterparts(changes, &pair_plans).await;
+        self.create_counterparts(changes, &pair_plans).await;
 
         // Plan.
         let others = join_all(changes.iter().map(|c| async move {
@@ -1077,10 +1138,15 @@ impl<P: Ports> AccountSync<P> {
             } else {
                 format!("changed in {}", side_name(c.side))
             };
+            let linked = c
+                .new_link
+                .as_deref()
+                .map(|l| format!("{NEW_LINK}{l}): "))
+                .unwrap_or_default();
             c.outcome = Some(Outcome::done(if details.is_empty() {
-                format!("{how}; the counterpart already has these values; nothing written")
+                format!("{linked}{how}; the counterpart already has these values; nothing written")
             } else {
-                format!("{how}; updated {}", details.join(" | "))
+                format!("{linked}{how}{UPDATED}{}", details.join(" | "))
             }));
         }
     }
@@ -1497,31 +1563,106 @@ impl<P: Ports> AccountSync<P> {
         self.match_accounts(changes, pair_plans).await;
         self.match_contacts(changes, pair_plans).await;
         self.check_new_links(changes).await;
+    }
+
+    /// Counterparts made for what has none, as the options allow: Accounts for CUSTOMERs,
+    /// CONTACTs for the Contacts of linked Accounts.
+    async fn create_counterparts(
+        &self,
+        changes: &mut [Change],
+        pair_plans: &[(&MappingPlan, &MappingPlan)],
+    ) {
         if self.options.create_accounts {
             self.create_accounts(changes, pair_plans).await;
         }
+        if self.options.create_contacts {
+            self.create_contacts(changes, pair_plans).await;
+        }
         for c in changes.iter_mut() {
             if c.open() && c.other.is_none() {
-                let p = &PAIRINGS[c.pairing];
-                c.outcome = Some(Outcome::done(match c.side {
-                    Side::Salesforce if c.pairing == 0 => format!(
-                        "{} has no Intacct customer; account-onboarding creates the customers \
-                         of qualifying Accounts, account-sync only links them",
-                        c.reference()
-                    ),
-                    Side::Salesforce => format!(
-                        "{} has no linked Intacct {}; nothing to sync",
-                        c.reference(),
-                        p.intacct.name()
-                    ),
-                    Side::Intacct => format!(
-                        "{} has no linked {}; nothing to sync",
-                        c.reference(),
-                        p.salesforce
-                    ),
-                }));
+                c.outcome = Some(Outcome::done(unpaired(c)));
             }
         }
+    }
+
+    /// Whether the options have the flow create a counterpart for `c`, which has none.
+    fn creates_for(&self, c: &Change) -> bool {
+        match (c.pairing, c.side) {
+            (0, Side::Intacct) => self.options.create_accounts,
+            (1, Side::Salesforce) => {
+                self.options.create_contacts
+                    && c.record
+                        .as_ref()
+                        .and_then(|r| text(r, CONTACT_ACCOUNT_LINK))
+                        .is_some()
+            }
+            _ => false,
+        }
+    }
+
+    /// What the flow would do with the records `items` name, decided as
+    /// [`FlowHandler::handle_batch`] decides (re-read, stored links, link fields, matching,
+    /// the create rules of the options) with the same batched reads and no write: for
+    /// `backfill --dry-run`. One answer per item, in order. Echoes are not told apart from
+    /// other linked pairs (both are [`SyncPreview::Linked`]).
+    pub async fn preview(&self, items: &[WorkItem]) -> Vec<SyncPreview> {
+        let (mut changes, per_item) = group(items);
+        let mut pair_plans = Vec::new();
+        for p in &PAIRINGS {
+            match plans(&self.specs, p) {
+                Ok(pp) => pair_plans.push(pp),
+                Err(e) => {
+                    let reason = e.to_string();
+                    return items
+                        .iter()
+                        .map(|_| SyncPreview::Leave {
+                            reason: reason.clone(),
+                        })
+                        .collect();
+                }
+            }
+        }
+        if !changes.is_empty() {
+            self.read_changed(&mut changes).await;
+            self.find_counterparts(&mut changes, &pair_plans).await;
+        }
+        let decided: Vec<SyncPreview> = changes
+            .iter()
+            .map(|c| match (&c.outcome, &c.counterpart, &c.new_link) {
+                (Some(Outcome::Done { detail } | Outcome::Echo { detail }), _, _) => {
+                    SyncPreview::Skip {
+                        reason: detail.clone(),
+                    }
+                }
+                (Some(Outcome::Parked { reason }), _, _) => SyncPreview::Leave {
+                    reason: reason.clone(),
+                },
+                (Some(Outcome::Retry { reason, .. }), _, _) => SyncPreview::Leave {
+                    reason: format!("could not be decided now: {reason}"),
+                },
+                (None, Some(counterpart), Some(how)) => SyncPreview::Link {
+                    counterpart: counterpart.clone(),
+                    how: how.clone(),
+                },
+                (None, Some(counterpart), None) => SyncPreview::Linked {
+                    counterpart: counterpart.clone(),
+                },
+                (None, None, _) if self.creates_for(c) => SyncPreview::Create,
+                (None, None, _) => SyncPreview::Skip {
+                    reason: unpaired(c),
+                },
+            })
+            .collect();
+        per_item
+            .into_iter()
+            .map(|r| match r {
+                Ok(i) => decided[i].clone(),
+                Err(Outcome::Parked { reason }) => SyncPreview::Leave { reason },
+                Err(o) => SyncPreview::Skip {
+                    reason: outcome_reason(&o),
+                },
+            })
+            .collect()
     }
 
     /// A counterpart found by a link field or by matching may be linked to another record
@@ -1792,6 +1933,117 @@ impl<P: Ports> AccountSync<P> {
         }
     }
 
+    /// Contacts of linked Accounts that no CONTACT is linked to or matches: a CONTACT each,
+    /// made at the top level in one request, keyed by the Contact's id (its `controlid`), so
+    /// a retried batch finds the CONTACT an earlier attempt made instead of making another.
+    async fn create_contacts(
+        &self,
+        changes: &mut [Change],
+        pair_plans: &[(&MappingPlan, &MappingPlan)],
+    ) {
+        let p = &PAIRINGS[1];
+        let (to_i, _) = pair_plans[1];
+        let open: Vec<usize> = (0..changes.len())
+            .filter(|i| {
+                let c = &changes[*i];
+                c.open() && c.pairing == 1 && c.counterpart.is_none() && self.creates_for(c)
+            })
+            .collect();
+        let mut writes = Vec::new();
+        let mut sent = Vec::new();
+        for i in open {
+            let c = &mut changes[i];
+            let Some(record) = &c.record else { continue };
+            let fields = match mapped(to_i, record) {
+                Ok(fields) => fields,
+                Err(reason) => {
+                    c.outcome = Some(Outcome::parked(reason));
+                    continue;
+                }
+            };
+            let (Ok(link), Ok(key)) = (
+                SalesforceId::parse(&c.id),
+                IdempotencyKey::derive(CONTACT_KEY_NAMESPACE, &[c.id.as_str()]),
+            ) else {
+                c.outcome = Some(Outcome::parked(format!(
+                    "{}: no idempotency key for its CONTACT",
+                    c.reference()
+                )));
+                continue;
+            };
+            writes.push(IdempotentWrite {
+                key,
+                object: p.intacct.clone(),
+                link,
+                fields,
+            });
+            sent.push(i);
+        }
+        if writes.is_empty() {
+            return;
+        }
+        let entity = p.intacct.default_entity(None);
+        match self
+            .ports
+            .intacct()
+            .create_missing(entity.as_ref(), &writes)
+            .await
+        {
+            Ok(results) => {
+                for ((i, result), write) in sent.iter().zip(results).zip(writes) {
+                    let c = &mut changes[*i];
+                    let sent_name =
+                        text(&Value::Object(write.fields.clone()), p.intacct.id_field())
+                            .map(str::to_owned);
+                    match result {
+                        Ok(created) => {
+                            let name = created
+                                .record
+                                .id
+                                .clone()
+                                .or_else(|| {
+                                    created
+                                        .record
+                                        .field(p.intacct.id_field())
+                                        .map(str::to_owned)
+                                })
+                                .or(sent_name);
+                            let Some(name) = name else {
+                                c.outcome = Some(Outcome::failed(
+                                    ErrorClass::Transient,
+                                    format!(
+                                        "the CONTACT of {} was created without a {} in the answer",
+                                        c.reference(),
+                                        p.intacct.id_field()
+                                    ),
+                                ));
+                                continue;
+                            };
+                            let mut contact = write.fields;
+                            contact.insert(
+                                p.intacct.link_field().to_owned(),
+                                Value::String(c.id.clone()),
+                            );
+                            c.counterpart = Some(name);
+                            c.other = Some(Value::Object(contact));
+                            c.new_link = Some("created".to_owned());
+                        }
+                        Err(e) => {
+                            c.outcome = Some(Outcome::failed(
+                                e.class(),
+                                format!("creating the CONTACT of {}: {e}", c.reference()),
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let reason = format!("creating CONTACTs: {e}");
+                fail_all(changes, &sent, e.class(), &reason);
+            }
+        }
+    }
+
     /// Writes the planned fields: Intacct updates in one request per owning entity,
     /// Salesforce updates in one call. A failed write decides its change's outcome.
     async fn apply(&self, changes: &mut [Change], planned: &[Option<PairPlan>]) -> usize {
@@ -1882,6 +2134,28 @@ impl<P: Ports> AccountSync<P> {
             }
         }
         writes
+    }
+}
+
+/// Why a change with no counterpart is done: nothing to pair it with.
+fn unpaired(c: &Change) -> String {
+    let p = &PAIRINGS[c.pairing];
+    match c.side {
+        Side::Salesforce if c.pairing == 0 => format!(
+            "{} has no Intacct customer; account-onboarding creates the customers of \
+             qualifying Accounts, account-sync only links them",
+            c.reference()
+        ),
+        Side::Salesforce => format!(
+            "{} has no linked Intacct {}; nothing to sync",
+            c.reference(),
+            p.intacct.name()
+        ),
+        Side::Intacct => format!(
+            "{} has no linked {}; nothing to sync",
+            c.reference(),
+            p.salesforce
+        ),
     }
 }
 

@@ -423,7 +423,7 @@ impl Work {
         read: &RecordRead,
     ) -> Result<(Work, Vec<FoundAccount>), Vec<Outcome>> {
         let summaries: Vec<&ArSummary> = self.customers.iter().map(|(s, _)| s).collect();
-        match accounts(ports, &summaries, read).await {
+        match accounts(ports, &summaries, read, true).await {
             Ok(found) => Ok((self, found)),
             Err((class, reason)) => {
                 let failed = vec![Outcome::failed(class, reason); self.customers.len()];
@@ -510,6 +510,7 @@ pub(crate) async fn accounts<P: Ports>(
     ports: &P,
     summaries: &[&ArSummary],
     read: &RecordRead,
+    store_links: bool,
 ) -> Result<Vec<FoundAccount>, (ErrorClass, String)> {
     let mut found: Vec<Result<Option<SalesforceId>, Outcome>> = Vec::new();
     let mut stored: Vec<bool> = Vec::new();
@@ -613,9 +614,15 @@ pub(crate) async fn accounts<P: Ports>(
             .map_err(|e| (e.class(), format!("reading the Accounts: {e}")))?
     };
     // A customer found by its SFDC_ACCOUNT_ID or email is linked, so the next batch finds
-    // it by the link; an Account linked to another customer is not this one's.
+    // it by the link; an Account linked to another customer is not this one's. (A dry run
+    // stores nothing: `store_links` false.)
     let mut found = found;
-    for ((s, f), had_link) in summaries.iter().zip(found.iter_mut()).zip(stored) {
+    for ((s, f), had_link) in summaries
+        .iter()
+        .zip(found.iter_mut())
+        .zip(stored)
+        .filter(|_| store_links)
+    {
         let (Ok(id), false) = (&*f, had_link) else {
             continue;
         };

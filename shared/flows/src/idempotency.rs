@@ -75,6 +75,15 @@ impl ItemKey {
     }
 }
 
+/// How the outcome of a change done before starts: the stored result follows.
+const ALREADY_DONE: &str = "already done: ";
+
+/// Whether `outcome` is the stored result of a change done before (answered by the gate,
+/// not worked again): what it says was done then, not now.
+pub fn replayed(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Done { detail } if detail.starts_with(ALREADY_DONE))
+}
+
 /// What an item may do, from its key's record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Gate {
@@ -98,8 +107,8 @@ impl Gate {
         match self {
             Gate::Run { .. } => None,
             Gate::AlreadyDone(result) => Some(Outcome::done(match result {
-                Value::String(s) => format!("already done: {s}"),
-                other => format!("already done: {other}"),
+                Value::String(s) => format!("{ALREADY_DONE}{s}"),
+                other => format!("{ALREADY_DONE}{other}"),
             })),
             Gate::Busy { until } => Some(Outcome::retry(
                 ErrorClass::Transient,

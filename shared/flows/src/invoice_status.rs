@@ -39,6 +39,49 @@ const SYNC_ERROR: &str = "Intacct_Sync_Error__c";
 /// The Opportunity field that shows its invoice's state.
 const OPPORTUNITY_STATUS: &str = "Intacct_Invoice_Status__c";
 
+/// How a done outcome says the customer's Account (or an Opportunity) was written.
+const SUMMARY_WRITTEN: &str = "summary written";
+
+/// Whether a done outcome of this flow wrote the Account or its Opportunities (now: the
+/// stored result of a change done before does not count).
+pub fn wrote(outcome: &Outcome) -> bool {
+    !crate::idempotency::replayed(outcome)
+        && matches!(outcome, Outcome::Done { detail } if detail.ends_with(SUMMARY_WRITTEN))
+}
+
+/// What [`InvoiceStatus::preview`] found one changed record would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusPreview {
+    /// The customer's Account would get these fields (`Opportunity <id>.<field>` for an
+    /// Opportunity's invoice state, `Task for invoice <no>` for an overdue Task).
+    Update {
+        account: String,
+        fields: Vec<String>,
+    },
+    /// The Account shows the customer's receivables already.
+    Unchanged { account: String },
+    /// Nothing to do (deleted, not visible).
+    Skip { reason: String },
+    /// Would be parked, or could not be decided now, with the reason.
+    Leave { reason: String },
+}
+
+impl StatusPreview {
+    fn of(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Done { detail } | Outcome::Echo { detail } => StatusPreview::Skip {
+                reason: detail.clone(),
+            },
+            Outcome::Parked { reason } => StatusPreview::Leave {
+                reason: reason.clone(),
+            },
+            Outcome::Retry { reason, .. } => StatusPreview::Leave {
+                reason: format!("could not be decided now: {reason}"),
+            },
+        }
+    }
+}
+
 /// How the flow is set up. What it writes is in its mappings; the type keeps the handlers'
 /// constructors alike.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +115,99 @@ impl<P: Ports> InvoiceStatus<P> {
         let read = RecordRead::from_paths("Account", &paths, &[])
             .with_child("Opportunities", &["Id", OPPORTUNITY_STATUS]);
         Ok(Self { ports, specs, read })
+    }
+}
+
+impl<P: Ports> InvoiceStatus<P> {
+    /// What the flow would write for the records `items` name, decided as
+    /// [`FlowHandler::handle_batch`] decides (the same reads: the changed documents, their
+    /// customers' receivables, the Accounts; the same plan) with no write and no idempotency
+    /// hold: for `backfill --dry-run`. One answer per item, in order.
+    pub async fn preview(&self, items: &[WorkItem]) -> Vec<StatusPreview> {
+        let records = IntacctRecords::of(items, &ar_summary::OBJECTS, FLOW);
+        let leave_all = |reason: String| -> Vec<StatusPreview> {
+            let all = vec![StatusPreview::Leave { reason }; records.refs.len()];
+            records.answers(&all, StatusPreview::of)
+        };
+        let balance = match setup::mapping(&self.specs, FLOW, BALANCE, SOURCE, "Account") {
+            Ok(plan) => plan,
+            Err(e) => return leave_all(e.to_string()),
+        };
+        let task_plan = setup::mapping(&self.specs, FLOW, OVERDUE_TASK, TASK_SOURCE, "Task").ok();
+        let ports = &self.ports;
+        let today = ports.clock().now().date_naive();
+        let captured = match ar_summary::capture(ports.intacct(), &records.refs, today).await {
+            Ok(c) => c,
+            Err((_, reason)) => return leave_all(format!("could not be decided now: {reason}")),
+        };
+        let mut customers: Vec<&ArSummary> = Vec::new();
+        let mut customer_of: Vec<Result<usize, Outcome>> = Vec::new();
+        for r in &captured.records {
+            customer_of.push(match r {
+                Err(o) => Err(o.clone()),
+                Ok((c, _)) => match captured.summary(c) {
+                    None => Err(Outcome::done("the customer is not visible; nothing to do")),
+                    Some(s) => Ok(match customers.iter().position(|k| k.customer_id == *c) {
+                        Some(at) => at,
+                        None => {
+                            customers.push(s);
+                            customers.len() - 1
+                        }
+                    }),
+                },
+            });
+        }
+        let accounts = match ar_summary::accounts(ports, &customers, &self.read, false).await {
+            Ok(a) => a,
+            Err((_, reason)) => return leave_all(format!("could not be decided now: {reason}")),
+        };
+        let mut per_customer = Vec::with_capacity(customers.len());
+        for (summary, account) in customers.iter().zip(accounts) {
+            let (id, account) = match account {
+                Ok(a) => a,
+                Err(o) => {
+                    per_customer.push(StatusPreview::of(&o));
+                    continue;
+                }
+            };
+            let d = match plan(summary, &id, &account, balance, task_plan, today) {
+                Ok(d) => d,
+                Err(reason) => {
+                    per_customer.push(StatusPreview::Leave { reason });
+                    continue;
+                }
+            };
+            let mut fields: Vec<String> = d.account.iter().map(|(k, _)| k.clone()).collect();
+            for (opp, _, _) in &d.opportunities {
+                fields.push(format!("Opportunity {opp}.{OPPORTUNITY_STATUS}"));
+            }
+            for t in &d.tasks {
+                let invoice = RecordRef {
+                    system: System::Intacct,
+                    object: "ARINVOICE".into(),
+                    id: t.invoice.clone(),
+                };
+                let asked = matches!(ports.state().fingerprint(&invoice, FLOW).await,
+                    Ok(Some(f)) if f == task_fingerprint(&t.task));
+                if !asked {
+                    fields.push(format!("Task for invoice {}", t.invoice));
+                }
+            }
+            let account = id.as_str().to_owned();
+            per_customer.push(if fields.is_empty() {
+                StatusPreview::Unchanged { account }
+            } else {
+                StatusPreview::Update { account, fields }
+            });
+        }
+        let per_record: Vec<StatusPreview> = customer_of
+            .iter()
+            .map(|c| match c {
+                Ok(at) => per_customer[*at].clone(),
+                Err(o) => StatusPreview::of(o),
+            })
+            .collect();
+        records.answers(&per_record, StatusPreview::of)
     }
 }
 
@@ -358,7 +494,7 @@ impl<P: Ports> InvoiceStatus<P> {
         for c in &customers {
             let outcome = c.outcome.clone().unwrap_or_else(|| {
                 if c.written {
-                    Outcome::done(format!("customer {} summary written", c.id))
+                    Outcome::done(format!("customer {} {SUMMARY_WRITTEN}", c.id))
                 } else {
                     Outcome::done(format!("customer {} summary unchanged", c.id))
                 }

@@ -86,6 +86,18 @@ impl IntacctRecords {
     pub fn outcomes(self, per_record: &[Outcome]) -> Vec<Outcome> {
         per_item(self.items, per_record)
     }
+
+    /// One answer per item from one per record (a dry run's); an item that names no record
+    /// of the flow gets `rejected` of the outcome it would have.
+    pub fn answers<T: Clone>(&self, per_record: &[T], rejected: impl Fn(&Outcome) -> T) -> Vec<T> {
+        self.items
+            .iter()
+            .map(|r| match r {
+                Ok(at) => per_record[*at].clone(),
+                Err(outcome) => rejected(outcome),
+            })
+            .collect()
+    }
 }
 
 /// The distinct keys `key_of` finds in `items` (first-seen order), the correlation id of the

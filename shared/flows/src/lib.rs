@@ -33,14 +33,14 @@ mod setup;
 mod writeback;
 
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
-pub use account_sync::{AccountSync, AccountSyncOptions};
+pub use account_sync::{AccountSync, AccountSyncOptions, SyncPreview};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
 pub use consumer::{Consumer, ConsumerOptions};
 pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
 pub use customer::CustomerPreview;
 pub use drift::{DriftOptions, DriftReport};
 pub use idempotency::{Gate, Idempotency, ItemKey};
-pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions};
+pub use invoice_status::{InvoiceStatus, InvoiceStatusOptions, StatusPreview};
 pub use metrics::{FlowCounts, Metrics};
 pub use opportunity_won::{DocumentKind, OpportunityWon, OpportunityWonOptions};
 pub use ports::{FlowPorts, Ports};
