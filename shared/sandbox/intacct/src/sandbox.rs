@@ -266,6 +266,18 @@ impl Sandbox {
             .collect()
     }
 
+    /// Every record of `object` (all entities), flattened as [`Sandbox::find`] does, in
+    /// RECORDNO order: a whole-table view for comparing state after a run.
+    pub fn records(&self, object: &str) -> Vec<BTreeMap<String, String>> {
+        let object = object.to_ascii_uppercase();
+        self.shared
+            .lock()
+            .company
+            .rows(&object)
+            .map(|(_, r)| flatten(&r.el))
+            .collect()
+    }
+
     /// Adds `count` customers `BULK-nnnnn` (in `entity`, or at the top level), returning their
     /// ids. Not billed and fires no Smart Event: it is test setup, not API traffic.
     pub fn seed_customers(&self, count: usize, entity: Option<&str>) -> Vec<String> {
