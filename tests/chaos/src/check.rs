@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use lf_domain::port::Month;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -50,7 +51,7 @@ fn extras(keys: impl Iterator<Item = String>) -> u64 {
     seen.values().map(|n| n - 1).sum()
 }
 
-pub fn compare(system: &System, units: &[Unit]) -> Findings {
+pub fn compare(system: &System, units: &[Unit], period: Month) -> Findings {
     let org = &system.salesforce;
     let company = &system.intacct;
     let mut f = Findings::default();
@@ -89,6 +90,19 @@ pub fn compare(system: &System, units: &[Unit]) -> Findings {
     f.duplicates.insert(
         "Salesforce Contacts per Intacct contact",
         salesforce_by("Contact", "Intacct_Contact_Name__c"),
+    );
+    f.duplicates.insert(
+        "Salesforce reconciliations per key",
+        salesforce_by("Revenue_Reconciliation__c", "Reconciliation_Key__c"),
+    );
+    let reconciliations = org.records("Revenue_Reconciliation__c");
+    f.duplicates.insert(
+        "Salesforce reconciliations per account and period",
+        extras(
+            reconciliations
+                .iter()
+                .map(|r| format!("{}|{}", text(r, "Account__c"), text(r, "Period__c"))),
+        ),
     );
     f.duplicates.insert(
         "Salesforce Tasks per alert",
@@ -130,6 +144,14 @@ pub fn compare(system: &System, units: &[Unit]) -> Findings {
                     "{who}: the closed deal has {invoices} invoices, invoice id {:?}, status {:?}",
                     text(&deal, "Intacct_Invoice_ID__c"),
                     text(&deal, "Intacct_Sync_Status__c")
+                ));
+            }
+            let reconciled = reconciliations.iter().any(|r| {
+                text(r, "Account__c") == u.account && text(r, "Period__c") == period.to_string()
+            });
+            if !reconciled {
+                f.lost.push(format!(
+                    "{who}: the won deal's account has no {period} reconciliation"
                 ));
             }
         }

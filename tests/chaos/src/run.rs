@@ -10,8 +10,11 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lf_domain::port::ParkedFailures;
+use lf_domain::SystemClock;
+use lf_domain::port::{IdempotencyConfig, Month, ParkedFailures};
 use lf_flows::replay::{self, FlowQueue as ReplayQueue, ReplayFilter, ReplayOptions};
+use lf_flows::{FlowPorts, RevenueReconciliation};
+use lf_mapping::SpecBundle;
 use lf_sandbox_intacct::IntacctFault;
 use lf_sandbox_salesforce::SalesforceFault;
 use rand::rngs::StdRng;
@@ -175,6 +178,45 @@ fn worker_counts(dir: &Path) -> BTreeMap<String, u64> {
     sum
 }
 
+/// The month-end reconciliation as the schedule runs it, on the coordinator's own clients.
+fn reconciler(system: &System) -> Result<RevenueReconciliation<Arc<impl lf_flows::Ports>>, Error> {
+    let endpoints = crate::wiring::Endpoints::read(&system.endpoints_file)?;
+    let database = &system.database;
+    let ports = Arc::new(FlowPorts {
+        salesforce: endpoints.salesforce(Duration::from_secs(2))?,
+        intacct: endpoints.intacct(Some(database))?,
+        xref: database.xref_store(),
+        idempotency: database.idempotency_store(IdempotencyConfig::default()),
+        state: database.sync_state(),
+        audit: database.audit_log(),
+        clock: Arc::new(SystemClock),
+    });
+    let specs = Arc::new(SpecBundle::shipped().compile()?);
+    Ok(RevenueReconciliation::new(
+        ports,
+        specs,
+        Default::default(),
+    )?)
+}
+
+/// Runs the reconciliation of `period` until one run has no failed write (as the schedule's
+/// retries would), at most ten times; the runs made and the last error.
+async fn reconcile<P: lf_flows::Ports>(
+    flow: &RevenueReconciliation<P>,
+    period: Month,
+) -> (u64, Option<String>) {
+    let mut last = None;
+    for run in 1..=10 {
+        match flow.run(period).await {
+            Ok(r) if r.failures.is_empty() => return (run, None),
+            Ok(r) => last = Some(r.failures.join("; ")),
+            Err(e) => last = Some(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    (10, last)
+}
+
 /// Waits until nothing is queued, in flight or undelivered and a poll run finds nothing new,
 /// twice in a row; whether it got there within `limit`.
 async fn drain(system: &System, limit: Duration) -> Result<bool, Error> {
@@ -317,12 +359,15 @@ async fn drive(
     }
 
     // The killer: M times, at a random point, a random worker is killed and started again.
+    // The gaps grow with the size, so the kills fall all along a longer run.
+    let longest_gap = 5_000 + 20 * units as u64;
     let killer = {
         let workers = workers.clone();
         let mut rng = StdRng::seed_from_u64(args.seed ^ 0xdead);
         tokio::spawn(async move {
             for _ in 0..kills {
-                tokio::time::sleep(Duration::from_millis(rng.random_range(1_500..5_000))).await;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(1_500..longest_gap)))
+                    .await;
                 let mut w = workers.lock().await;
                 let slot = rng.random_range(0..w.slots.len());
                 w.kill(slot).await;
@@ -375,6 +420,18 @@ async fn drive(
     }
     violations.extend(workers.lock().await.crashed());
 
+    // The month-end reconciliation of this month, twice at once (an overlapping schedule
+    // and a person's on-demand run), with the faults still on.
+    let period = Month::of(chrono::Utc::now().date_naive());
+    let recon = reconciler(system)?;
+    println!("reconciling {period} twice at once, with the faults on");
+    let ((runs_a, err_a), (runs_b, err_b)) =
+        tokio::join!(reconcile(&recon, period), reconcile(&recon, period));
+    let mut reconciliation_runs = runs_a + runs_b;
+    for e in [err_a, err_b].into_iter().flatten() {
+        violations.push(format!("the reconciliation of {period} kept failing: {e}"));
+    }
+
     // What was parked, with its reasons, then every fault off and all of it replayed.
     let parked_store = system.database.parked_failures();
     let parked = parked_store.list(None, 100_000).await?;
@@ -424,6 +481,13 @@ async fn drive(
     if !drain(system, phase_limit(units)).await? {
         violations.push("the queues did not drain after the replay".to_owned());
     }
+    // And once more with everything settled: it updates what it wrote, never duplicates.
+    let (runs, error) = reconcile(&recon, period).await;
+    reconciliation_runs += runs;
+    if let Some(e) = error {
+        violations.push(format!("the last reconciliation of {period} failed: {e}"));
+    }
+    drain(system, phase_limit(units)).await?;
     let parked_after = parked_store.list(None, 100_000).await?;
     let (_, dead_after) = system.backlog().await?;
     if !parked_after.is_empty() {
@@ -457,7 +521,7 @@ async fn drive(
     }
 
     workers.lock().await.stop().await;
-    let findings = check::compare(system, &all);
+    let findings = check::compare(system, &all, period);
     for (kind, n) in &findings.duplicates {
         if *n > 0 {
             violations.push(format!("{n} duplicate {kind}"));
@@ -517,6 +581,7 @@ async fn drive(
         "accountant_retries".into(),
         json!(driver.accountant_retries),
     );
+    figures.insert("reconciliation_runs".into(), json!(reconciliation_runs));
     figures.insert("parked".into(), json!(parked.len()));
     figures.insert("parked_reasons".into(), json!(parked_reasons));
     figures.insert("dead_letters_before_replay".into(), json!(dead_before));

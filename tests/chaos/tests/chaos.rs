@@ -47,6 +47,8 @@ fn every_flow_under_faults_and_kills_ends_with_no_duplicate_nothing_lost_and_no_
     assert_eq!(n("parked_after_replay"), 0, "{f}");
     assert_eq!(n("dead_letters_after_replay"), 0, "{f}");
     assert!(n("retries") > 0, "faults cause retries: {f}");
+    // Twice at once with the faults on, once more after the replay.
+    assert!(n("reconciliation_runs") >= 3, "{f}");
     assert!(
         n("echoes_skipped") > 0,
         "our own writes come back and are dropped: {f}"
