@@ -592,6 +592,11 @@ async fn drive(
     figures.insert("lost".into(), json!(findings.lost.len()));
     figures.insert("echo_writes".into(), json!(echo_writes));
     figures.insert(
+        "writes_that_changed_nothing".into(),
+        json!({"salesforce": system.salesforce.unchanged_updates(),
+               "intacct": system.intacct.unchanged_updates()}),
+    );
+    figures.insert(
         "api_calls".into(),
         json!({"salesforce": system.salesforce.api_calls(), "intacct_requests": system.intacct.usage().requests}),
     );

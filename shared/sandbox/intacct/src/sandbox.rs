@@ -266,6 +266,13 @@ impl Sandbox {
             .collect()
     }
 
+    /// `<update>`s so far, per object, that left their record as it was (they still count as
+    /// writes and fire Smart Events). A sync that answers its own echoes makes them; so does
+    /// a client resending an update whose answer was lost.
+    pub fn unchanged_updates(&self) -> BTreeMap<&'static str, u64> {
+        self.shared.lock().company.unchanged_updates.clone()
+    }
+
     /// Every record of `object` (all entities), flattened as [`Sandbox::find`] does, in
     /// RECORDNO order: a whole-table view for comparing state after a run.
     pub fn records(&self, object: &str) -> Vec<BTreeMap<String, String>> {

@@ -51,6 +51,19 @@ async fn create_read_update_delete() {
         .json();
     assert_eq!(got.as_object().unwrap().len(), 3);
     assert_eq!(got["Phone"], "+44 20 7946 0000");
+    assert!(org.sandbox.unchanged_updates().is_empty());
+    // The same value again is still a write, one that changed nothing: counted.
+    let r = org
+        .patch(
+            &format!("/sobjects/Account/{id}"),
+            json!({"Phone": "+44 20 7946 0000"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        org.sandbox.unchanged_updates(),
+        [("Account", 1)].into_iter().collect()
+    );
 
     let r = org
         .send(Method::DELETE, &format!("/sobjects/Account/{id}"), None)
