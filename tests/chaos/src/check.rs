@@ -135,14 +135,20 @@ pub fn compare(system: &System, units: &[Unit], period: Month) -> Findings {
         let sf_contact = org.record(&u.contact).unwrap_or_default();
         if matches!(u.group, Group::Paid | Group::Held) {
             let deal = org.record(&u.opportunity).unwrap_or_default();
-            let invoices = company.count_where("ARINVOICE", "SFDC_OPPORTUNITY_ID", &u.opportunity);
-            if invoices == 0
-                || text(&deal, "Intacct_Invoice_ID__c").is_empty()
+            let (object, kind) = if u.quoted {
+                ("SODOCUMENT", "sales orders")
+            } else {
+                ("ARINVOICE", "invoices")
+            };
+            let documents = company.count_where(object, "SFDC_OPPORTUNITY_ID", &u.opportunity);
+            let field = crate::workload::document_field(u);
+            if documents == 0
+                || text(&deal, field).is_empty()
                 || text(&deal, "Intacct_Sync_Status__c") != "Synced"
             {
                 f.lost.push(format!(
-                    "{who}: the closed deal has {invoices} invoices, invoice id {:?}, status {:?}",
-                    text(&deal, "Intacct_Invoice_ID__c"),
+                    "{who}: the closed deal has {documents} {kind}, {field} {:?}, status {:?}",
+                    text(&deal, field),
                     text(&deal, "Intacct_Sync_Status__c")
                 ));
             }

@@ -558,6 +558,13 @@ async fn drive(
     figures.insert("seed".into(), json!(args.seed));
     figures.insert("accounts".into(), json!(all.len()));
     figures.insert("events".into(), json!(driver.events));
+    figures.insert(
+        "deals_won".into(),
+        json!({
+            "invoiced": all.iter().filter(|u| matches!(u.group, workload::Group::Paid | workload::Group::Held) && !u.quoted).count(),
+            "sales_orders (CPQ)": all.iter().filter(|u| u.quoted).count(),
+        }),
+    );
     figures.insert("workers".into(), json!(worker_count));
     figures.insert("worker_processes_started".into(), json!(w.started));
     figures.insert("faults_injected".into(), Value::Object(faults));

@@ -27,7 +27,8 @@ pub enum Group {
     SalesforceEdits,
     /// The customer's city and the contact's phone change in Intacct.
     IntacctEdits,
-    /// Its deal is closed won; then the customer is put on hold in Intacct.
+    /// Its deal is closed won (every other one with a primary CPQ quote, which makes it a
+    /// sales order); then the customer is put on hold in Intacct.
     Held,
 }
 
@@ -40,6 +41,8 @@ pub struct Unit {
     pub account: String,
     pub contact: String,
     pub opportunity: String,
+    /// The deal has a primary CPQ quote: it becomes a sales order, not an invoice.
+    pub quoted: bool,
     /// Salesforce edits.
     pub phone: Option<String>,
     pub email: Option<String>,
@@ -89,6 +92,15 @@ fn text(record: &Map<String, Value>, field: &str) -> String {
         .to_owned()
 }
 
+/// The Opportunity field the id of a deal's Intacct document is written to.
+pub fn document_field(u: &Unit) -> &'static str {
+    if u.quoted {
+        "Intacct_Sales_Order_ID__c"
+    } else {
+        "Intacct_Invoice_ID__c"
+    }
+}
+
 /// Waits until `done` holds or `limit` passed; whether it held.
 pub async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -101,6 +113,15 @@ pub async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A price book entry of a service product.
+#[derive(Debug)]
+struct Entry {
+    id: String,
+    pricebook: String,
+    price: f64,
+    product: String,
 }
 
 /// The workload driver.
@@ -125,7 +146,7 @@ impl<'a> Driver<'a> {
     }
 
     /// The price book entry of one (non-education) product in `currency`.
-    fn entry(&self, currency: &str) -> Result<(String, String, f64), Error> {
+    fn entry(&self, currency: &str) -> Result<Entry, Error> {
         let org = &self.system.salesforce;
         let codes: Vec<(String, String)> = org
             .records("Product2")
@@ -141,11 +162,13 @@ impl<'a> Driver<'a> {
                         .any(|(id, code)| *id == text(e, "Product2Id") && code.starts_with("SVC-"))
             })
             .map(|e| {
-                (
-                    text(&e, "Id"),
-                    text(&e, "Pricebook2Id"),
-                    e.get("UnitPrice").and_then(Value::as_f64).unwrap_or(100.0),
-                )
+                let product = text(&e, "Product2Id");
+                Entry {
+                    id: text(&e, "Id"),
+                    pricebook: text(&e, "Pricebook2Id"),
+                    price: e.get("UnitPrice").and_then(Value::as_f64).unwrap_or(100.0),
+                    product,
+                }
             })
             .ok_or_else(|| format!("no service price book entry in {currency}").into())
     }
@@ -194,19 +217,40 @@ impl<'a> Driver<'a> {
                 "Contact",
                 json!({"AccountId": account, "FirstName": first, "LastName": last, "Email": email}),
             )?;
-            let (entry, pricebook, price) = self.entry(currency)?;
+            let entry = self.entry(currency)?;
             let opportunity = org.insert(
                 "Opportunity",
                 json!({"Name": format!("{name} - subscription"), "AccountId": account,
                        "StageName": "Prospecting", "CloseDate": today,
-                       "CurrencyIsoCode": currency, "Pricebook2Id": pricebook}),
+                       "CurrencyIsoCode": currency, "Pricebook2Id": entry.pricebook}),
             )?;
+            let quantity = 1 + (n % 5);
             org.insert(
                 "OpportunityLineItem",
-                json!({"OpportunityId": opportunity, "PricebookEntryId": entry,
-                       "Quantity": 1 + (n % 5), "UnitPrice": price}),
+                json!({"OpportunityId": opportunity, "PricebookEntryId": entry.id,
+                       "Quantity": quantity, "UnitPrice": entry.price}),
             )?;
             self.events += 4;
+            let quoted = group == Group::Held && (n / 4) % 2 == 0;
+            if quoted {
+                let end = (chrono::Utc::now().date_naive() + chrono::Days::new(364)).to_string();
+                let quote = org.insert(
+                    "SBQQ__Quote__c",
+                    json!({"SBQQ__Opportunity2__c": opportunity, "SBQQ__Account__c": account,
+                           "SBQQ__Primary__c": true, "SBQQ__Status__c": "Accepted",
+                           "SBQQ__StartDate__c": today, "SBQQ__EndDate__c": end,
+                           "SBQQ__SubscriptionTerm__c": 12, "CurrencyIsoCode": currency}),
+                )?;
+                org.insert(
+                    "SBQQ__QuoteLine__c",
+                    json!({"SBQQ__Quote__c": quote, "SBQQ__Product__c": entry.product,
+                           "SBQQ__Description__c": "Service",
+                           "SBQQ__Quantity__c": quantity, "SBQQ__ListPrice__c": entry.price,
+                           "SBQQ__NetPrice__c": entry.price, "SBQQ__Number__c": 1}),
+                )?;
+                org.update(&opportunity, json!({"SBQQ__PrimaryQuote__c": quote}))?;
+                self.events += 1;
+            }
             units.push(Unit {
                 n,
                 group,
@@ -214,6 +258,7 @@ impl<'a> Driver<'a> {
                 account,
                 contact,
                 opportunity,
+                quoted,
                 phone: None,
                 email: None,
                 city: None,
@@ -296,7 +341,7 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    /// Whether every closed deal has its invoice id written back.
+    /// Whether every closed deal has its document's id written back.
     pub fn invoiced(&self, units: &[Unit]) -> bool {
         let org = &self.system.salesforce;
         units
@@ -304,7 +349,7 @@ impl<'a> Driver<'a> {
             .filter(|u| matches!(u.group, Group::Paid | Group::Held))
             .all(|u| {
                 org.record(&u.opportunity)
-                    .is_some_and(|o| !text(&o, "Intacct_Invoice_ID__c").is_empty())
+                    .is_some_and(|o| !text(&o, document_field(u)).is_empty())
             })
     }
 

@@ -721,6 +721,11 @@ impl Store {
                 rec.insert("IsHighPriority".into(), Value::Bool(high));
             }
             "SBQQ__QuoteLine__c" => {
+                // The formula over the product.
+                if let Some(p) = self.parent(rec, "SBQQ__Product__c") {
+                    let code = p.get("ProductCode").cloned().unwrap_or(Value::Null);
+                    rec.insert("SBQQ__ProductCode__c".into(), code);
+                }
                 let quote_currency = self
                     .parent(rec, "SBQQ__Quote__c")
                     .and_then(|q| q.get("CurrencyIsoCode").cloned())
