@@ -552,7 +552,10 @@ async fn drive(
         "webhook deliveries dropped".into(),
         json!(outbound.lost + smart.lost),
     );
-    faults.insert("daily API allowance low".into(), json!(1));
+    faults.insert(
+        "poll streams held back by the low daily allowance".into(),
+        json!(system.held_back.load(std::sync::atomic::Ordering::Relaxed)),
+    );
     faults.insert("workers killed (SIGKILL)".into(), json!(w.killed));
     let mut figures = Figures::new();
     figures.insert("seed".into(), json!(args.seed));

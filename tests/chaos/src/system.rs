@@ -62,6 +62,8 @@ pub struct System {
     /// Poll runs made and changes they queued.
     pub polls: Arc<AtomicU64>,
     pub polled: Arc<AtomicU64>,
+    /// Poll streams the Salesforce client held back because the daily allowance ran low.
+    pub held_back: Arc<AtomicU64>,
     daily_limit: u64,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -231,8 +233,14 @@ impl System {
         )?);
         let polls = Arc::new(AtomicU64::new(0));
         let polled = Arc::new(AtomicU64::new(0));
+        let held_back = Arc::new(AtomicU64::new(0));
         {
-            let (poller, polls, polled) = (poller.clone(), polls.clone(), polled.clone());
+            let (poller, polls, polled, held) = (
+                poller.clone(),
+                polls.clone(),
+                polled.clone(),
+                held_back.clone(),
+            );
             let mut stop_polling = stopped;
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -241,6 +249,12 @@ impl System {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                     let report = poller.poll_once().await;
+                    let refused = report
+                        .streams
+                        .iter()
+                        .filter(|s| s.error.as_deref().is_some_and(|e| e.contains("allowance")))
+                        .count();
+                    held.fetch_add(refused as u64, Ordering::Relaxed);
                     polls.fetch_add(1, Ordering::Relaxed);
                     polled.fetch_add(report.queued() as u64, Ordering::Relaxed);
                 }
@@ -258,6 +272,7 @@ impl System {
             poller,
             polls,
             polled,
+            held_back,
             daily_limit: salesforce_sandbox::SandboxConfig::default().daily_limit,
             stop,
             tasks,

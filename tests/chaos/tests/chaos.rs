@@ -70,7 +70,7 @@ fn every_flow_under_faults_and_kills_ends_with_no_duplicate_nothing_lost_and_no_
         "webhook deliveries tripled",
         "webhook deliveries reordered",
         "webhook deliveries dropped",
-        "daily API allowance low",
+        "poll streams held back by the low daily allowance",
     ] {
         assert!(
             faults[kind].as_u64().is_some_and(|n| n > 0),
