@@ -23,6 +23,8 @@ struct Inner<K> {
     rates: Vec<(K, f64)>,
     queued: VecDeque<K>,
     injected: u64,
+    /// Injected so far per kind, in the order each was first injected.
+    by_kind: Vec<(K, u64)>,
 }
 
 impl<K: Clone + PartialEq> FaultPlan<K> {
@@ -34,6 +36,7 @@ impl<K: Clone + PartialEq> FaultPlan<K> {
                 rates: Vec::new(),
                 queued: VecDeque::new(),
                 injected: 0,
+                by_kind: Vec::new(),
             }),
         }
     }
@@ -79,8 +82,12 @@ impl<K: Clone + PartialEq> FaultPlan<K> {
                     .map(|(k, _)| k.clone())
             }
         };
-        if fault.is_some() {
+        if let Some(kind) = &fault {
             inner.injected += 1;
+            match inner.by_kind.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, n)) => *n += 1,
+                None => inner.by_kind.push((kind.clone(), 1)),
+            }
         }
         fault
     }
@@ -89,6 +96,9 @@ impl<K: Clone + PartialEq> FaultPlan<K> {
     /// the next request instead.
     pub fn put_back(&self, kind: K) {
         let mut inner = self.lock();
+        if let Some((_, n)) = inner.by_kind.iter_mut().find(|(k, _)| *k == kind) {
+            *n = n.saturating_sub(1);
+        }
         inner.queued.push_front(kind);
         inner.injected = inner.injected.saturating_sub(1);
     }
@@ -108,6 +118,16 @@ impl<K: Clone + PartialEq> FaultPlan<K> {
     /// How many faults have been injected so far.
     pub fn injected(&self) -> u64 {
         self.lock().injected
+    }
+
+    /// How many of each kind have been injected so far (kinds never injected are absent).
+    pub fn injected_by_kind(&self) -> Vec<(K, u64)> {
+        self.lock()
+            .by_kind
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .cloned()
+            .collect()
     }
 }
 
@@ -164,6 +184,7 @@ mod tests {
         assert_eq!(plan.draw(), Some(F::Slow));
         assert_eq!(plan.draw(), None);
         assert_eq!(plan.injected(), 3);
+        assert_eq!(plan.injected_by_kind(), vec![(F::Down, 2), (F::Slow, 1)]);
     }
 
     #[test]
@@ -192,6 +213,7 @@ mod tests {
         let f = plan.draw().unwrap();
         plan.put_back(f);
         assert_eq!(plan.injected(), 0);
+        assert!(plan.injected_by_kind().is_empty());
         assert_eq!(plan.draw(), Some(F::Down));
     }
 

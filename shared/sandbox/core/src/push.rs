@@ -28,12 +28,19 @@ pub struct PushConfig {
     pub give_up_after: Duration,
     /// Per-attempt HTTP timeout (Salesforce: 60 seconds).
     pub request_timeout: Duration,
-    /// Probability that an acknowledged delivery is sent once more.
+    /// Probability that an acknowledged delivery is sent again, [`PushConfig::duplicate_copies`]
+    /// more times.
     pub duplicate_probability: f64,
+    /// How many extra posts a duplicated delivery gets (1: it arrives twice; 2: three times).
+    pub duplicate_copies: u32,
+    /// Probability that a delivery is lost before its first attempt (counted in
+    /// [`PushStats::lost`]), as when the platform gives up during an outage: only a poller
+    /// catches the change it carried.
+    pub drop_probability: f64,
     /// Each new delivery waits a random time up to this before its first attempt, so
     /// deliveries queued close together arrive out of order. Zero keeps order.
     pub reorder_window: Duration,
-    /// Seeds duplicates and reordering.
+    /// Seeds duplicates, reordering and drops.
     pub seed: u64,
 }
 
@@ -47,6 +54,8 @@ impl PushConfig {
             give_up_after: Duration::from_secs(3600),
             request_timeout: Duration::from_secs(60),
             duplicate_probability: 0.0,
+            duplicate_copies: 1,
+            drop_probability: 0.0,
             reorder_window: Duration::ZERO,
             seed: 0,
         }
@@ -70,14 +79,17 @@ pub struct PushStats {
     pub attempts: u64,
     /// Deliveries acknowledged.
     pub delivered: u64,
-    /// Extra posts of already acknowledged deliveries.
+    /// Extra posts of already acknowledged deliveries (each copy counts).
     pub duplicates: u64,
     /// Attempts not acknowledged (error status, no Ack, timeout, refused).
     pub failed_attempts: u64,
     /// Deliveries given up on after `give_up_after`.
     pub dropped: u64,
-    /// Deliveries discarded before their first attempt by [`Pusher::lose_next`]: the webhook
-    /// never heard of them, as when the platform gave up during an outage.
+    /// Deliveries whose first attempt came after that of a delivery queued later than them.
+    pub reordered: u64,
+    /// Deliveries discarded before their first attempt by [`Pusher::lose_next`] or
+    /// [`PushConfig::drop_probability`]: the webhook never heard of them, as when the platform
+    /// gave up during an outage.
     pub lost: u64,
 }
 
@@ -118,6 +130,8 @@ impl Shared {
 
 struct Item {
     delivery: Delivery,
+    /// Order in which the pusher received it.
+    seq: u64,
     first_attempt: Option<Instant>,
     failures: u32,
     next_at: Instant,
@@ -198,13 +212,21 @@ async fn run(
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut pending: Vec<Item> = Vec::new();
     let mut open = true;
+    let mut received_count = 0u64;
+    // The highest `seq` attempted so far: an item first attempted below it was overtaken.
+    let mut highest_attempted: Option<u64> = None;
     while open || !pending.is_empty() {
         let next_due = pending.iter().map(|i| i.next_at).min();
         tokio::select! {
             received = rx.recv(), if open => match received {
+                Some(_) if config.drop_probability > 0.0
+                    && rng.random::<f64>() < config.drop_probability => {
+                    shared.update(|s| s.lost += 1);
+                }
                 Some(delivery) => {
                     let window = config.reorder_window.mul_f64(rng.random::<f64>());
-                    pending.push(Item { delivery, first_attempt: None, failures: 0, next_at: Instant::now() + window });
+                    received_count += 1;
+                    pending.push(Item { delivery, seq: received_count, first_attempt: None, failures: 0, next_at: Instant::now() + window });
                 }
                 None => open = false,
             },
@@ -213,6 +235,12 @@ async fn run(
         let now = Instant::now();
         while let Some(idx) = earliest_due(&pending, now) {
             let mut item = pending.swap_remove(idx);
+            if item.first_attempt.is_none() {
+                if highest_attempted.is_some_and(|h| h > item.seq) {
+                    shared.update(|s| s.reordered += 1);
+                }
+                highest_attempted = highest_attempted.max(Some(item.seq));
+            }
             let first = *item.first_attempt.get_or_insert(now);
             if attempt(&client, &config.url, &item.delivery, acked, &shared).await {
                 // The duplicate goes out before the delivery counts as done, so a caller
@@ -220,8 +248,10 @@ async fn run(
                 if config.duplicate_probability > 0.0
                     && rng.random::<f64>() < config.duplicate_probability
                 {
-                    attempt(&client, &config.url, &item.delivery, acked, &shared).await;
-                    shared.update(|s| s.duplicates += 1);
+                    for _ in 0..config.duplicate_copies.max(1) {
+                        attempt(&client, &config.url, &item.delivery, acked, &shared).await;
+                        shared.update(|s| s.duplicates += 1);
+                    }
                 }
                 shared.update(|s| s.delivered += 1);
             } else if now.duration_since(first) >= config.give_up_after {
@@ -349,6 +379,7 @@ mod tests {
         assert_eq!(stats.delivered, 1);
         assert_eq!(stats.failed_attempts, 3);
         assert_eq!(stats.attempts, 4);
+        assert_eq!(stats.reordered, 0);
         assert_eq!(*seen.lock().unwrap(), vec!["a".to_owned()]);
     }
 
@@ -410,9 +441,44 @@ mod tests {
             }
         }
         assert_ne!(firsts, bodies, "seed 7 reorders eight deliveries");
+        assert!(pusher.stats().reordered > 0);
         let mut sorted = firsts.clone();
         sorted.sort();
         assert_eq!(sorted, bodies);
         assert_eq!(pusher.stats().duplicates, 8);
+    }
+
+    #[tokio::test]
+    async fn triples_and_drops_from_the_seed() {
+        let (server, seen) = receiver(0).await;
+        let config = PushConfig {
+            duplicate_probability: 1.0,
+            duplicate_copies: 2,
+            drop_probability: 0.5,
+            seed: 11,
+            ..fast(format!("{}/hook", server.base_url()))
+        };
+        let pusher = Pusher::start(config, plain_ack);
+        for i in 0..20 {
+            pusher.push(delivery(&i.to_string()));
+        }
+        assert!(pusher.wait_idle(Duration::from_secs(30)).await);
+        let stats = pusher.stats();
+        assert!(stats.lost > 0 && stats.lost < 20, "{stats:?}");
+        assert_eq!(stats.lost + stats.delivered, 20);
+        assert_eq!(stats.duplicates, 2 * stats.delivered);
+        let got = seen.lock().unwrap().clone();
+        assert_eq!(
+            got.len() as u64,
+            3 * stats.delivered,
+            "each kept delivery three times"
+        );
+        let mut distinct = got.clone();
+        distinct.sort();
+        distinct.dedup();
+        for b in &distinct {
+            assert_eq!(got.iter().filter(|g| *g == b).count(), 3, "{b}");
+        }
+        assert_eq!(distinct.len() as u64, stats.delivered);
     }
 }

@@ -86,6 +86,8 @@ pub(crate) struct Company {
     tables: HashMap<&'static str, Table>,
     /// Function controlids completed under `uniqueid=true`.
     pub completed: HashSet<String>,
+    /// `<update>`s that left a record as it was, per object: writes that changed nothing.
+    pub unchanged_updates: BTreeMap<&'static str, u64>,
 }
 
 impl Company {
@@ -95,6 +97,7 @@ impl Company {
             base_currency: base_currency.to_owned(),
             tables: HashMap::new(),
             completed: HashSet::new(),
+            unchanged_updates: BTreeMap::new(),
         }
     }
 

@@ -266,6 +266,25 @@ impl Sandbox {
             .collect()
     }
 
+    /// `<update>`s so far, per object, that left their record as it was (they still count as
+    /// writes and fire Smart Events). A sync that answers its own echoes makes them; so does
+    /// a client resending an update whose answer was lost.
+    pub fn unchanged_updates(&self) -> BTreeMap<&'static str, u64> {
+        self.shared.lock().company.unchanged_updates.clone()
+    }
+
+    /// Every record of `object` (all entities), flattened as [`Sandbox::find`] does, in
+    /// RECORDNO order: a whole-table view for comparing state after a run.
+    pub fn records(&self, object: &str) -> Vec<BTreeMap<String, String>> {
+        let object = object.to_ascii_uppercase();
+        self.shared
+            .lock()
+            .company
+            .rows(&object)
+            .map(|(_, r)| flatten(&r.el))
+            .collect()
+    }
+
     /// Adds `count` customers `BULK-nnnnn` (in `entity`, or at the top level), returning their
     /// ids. Not billed and fires no Smart Event: it is test setup, not API traffic.
     pub fn seed_customers(&self, count: usize, entity: Option<&str>) -> Vec<String> {

@@ -243,6 +243,14 @@ impl Sandbox {
         self.org.api_usage().0
     }
 
+    /// API updates so far, per object, that set every field to the value it already had
+    /// (they still count as writes: the record's `SystemModstamp` moves and its Outbound
+    /// Messages fire). A sync that answers its own echoes makes them; so does a client
+    /// resending a write whose answer it never got, or one that writes without comparing.
+    pub fn unchanged_updates(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.org.unchanged_updates()
+    }
+
     /// Sets the daily allowance; once usage reaches it, calls get `403 REQUEST_LIMIT_EXCEEDED`.
     pub fn set_daily_limit(&self, max: u64) {
         self.org.set_limit(None, Some(max));

@@ -145,6 +145,10 @@ impl Org {
         self.lock().sessions.issued()
     }
 
+    pub fn unchanged_updates(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.lock().store.unchanged_updates.clone()
+    }
+
     pub fn api_usage(&self) -> (u64, u64) {
         let w = self.lock();
         (w.usage.used, w.usage.max)

@@ -79,6 +79,9 @@ pub struct Store {
     /// Deletions since this instant are listed by getDeleted: the org's start, or the last
     /// hard delete (which removes a record and its deletion for good).
     deletions_kept_since: DateTime<Utc>,
+    /// API updates that set every field to the value it had: writes that changed nothing (a
+    /// sync answering its own echo would make them).
+    pub unchanged_updates: BTreeMap<&'static str, u64>,
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -144,6 +147,7 @@ impl Store {
             frozen_now: None,
             user_id: make_id("005", 0),
             deletions_kept_since: clock_start,
+            unchanged_updates: BTreeMap::new(),
         }
     }
 
@@ -342,6 +346,9 @@ impl Store {
             .map_err(|e| vec![e])?;
         check_required(object, &rec)?;
         self.check_unique(object, &rec, Some(&id))?;
+        if writer == Writer::Api && rec == before {
+            *self.unchanged_updates.entry(object.name).or_default() += 1;
+        }
         let now = Value::String(format_datetime(self.now()));
         rec.insert("LastModifiedDate".into(), now.clone());
         rec.insert("SystemModstamp".into(), now);
@@ -714,6 +721,11 @@ impl Store {
                 rec.insert("IsHighPriority".into(), Value::Bool(high));
             }
             "SBQQ__QuoteLine__c" => {
+                // The formula over the product.
+                if let Some(p) = self.parent(rec, "SBQQ__Product__c") {
+                    let code = p.get("ProductCode").cloned().unwrap_or(Value::Null);
+                    rec.insert("SBQQ__ProductCode__c".into(), code);
+                }
                 let quote_currency = self
                     .parent(rec, "SBQQ__Quote__c")
                     .and_then(|q| q.get("CurrencyIsoCode").cloned())

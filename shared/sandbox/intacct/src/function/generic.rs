@@ -418,8 +418,14 @@ fn update_one(env: &mut Env<'_>, record: &Element) -> Result<Written, Vec<ErrorE
     }
     let mut changes = el;
     changes.remove("RECORDNO");
+    let mut unchanged = false;
     if let Some(stored) = env.company.get_mut(def.name, recordno) {
+        let before = stored.el.clone();
         merge(&mut stored.el, &changes);
+        unchanged = stored.el == before;
+    }
+    if unchanged {
+        *env.company.unchanged_updates.entry(def.name).or_default() += 1;
     }
     env.company.touch(def.name, recordno, env.ctx);
     let changes = env

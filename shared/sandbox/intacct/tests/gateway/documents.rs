@@ -171,6 +171,16 @@ async fn what_the_sdks_send_by_default_is_taken_as_the_real_company_takes_it() {
     assert_eq!(c["COMMENTS"], "vip");
     assert_eq!(c["DISPLAYCONTACT.PRINTAS"], "Default Print");
     assert_eq!(c["DISPLAYCONTACT.EMAIL1"], "a@d.example");
+    assert!(sb.unchanged_updates().is_empty());
+    // The same update again changes nothing, and is counted as such.
+    us.one(
+        "<update><CUSTOMER><CUSTOMERID>D-1</CUSTOMERID><DISPLAYCONTACT/><COMMENTS>vip</COMMENTS></CUSTOMER></update>",
+    )
+    .await;
+    assert_eq!(
+        sb.unchanged_updates(),
+        [("CUSTOMER", 1)].into_iter().collect()
+    );
     // A NAME is still required.
     let a = us
         .call(&[(

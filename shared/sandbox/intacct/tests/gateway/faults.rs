@@ -60,6 +60,12 @@ async fn each_fault_kind() {
     let a = us.call(&[("f", &customer("F-LOST", "Lost", ""))]).await;
     assert_eq!(a.errornos(0)[0], "BL34000061");
     assert_eq!(sb.faults().injected(), 5);
+    let by_kind = sb.faults().injected_by_kind();
+    assert_eq!(by_kind.len(), 5, "{by_kind:?}");
+    assert!(
+        by_kind.iter().all(|(_, n)| *n == 1),
+        "each kind once, the deferred session fault counted once: {by_kind:?}"
+    );
     sb.shutdown().await;
 }
 

@@ -71,6 +71,17 @@ async fn the_demo_company_has_what_the_flows_need() {
     assert_eq!(sb.count_where("CUSTOMER", "ONHOLD", "true"), 1);
     assert_eq!(sb.record_count("ARINVOICE"), 10);
     assert_eq!(sb.record_count("ARPYMT"), 3);
+    // The whole-table view holds every record, flattened like `find`.
+    let customers = sb.records("customer");
+    assert_eq!(customers.len(), sb.record_count("CUSTOMER"));
+    assert_eq!(
+        customers
+            .iter()
+            .filter(|c| c.get("ONHOLD").map(String::as_str) == Some("true"))
+            .count(),
+        1
+    );
+    assert!(customers.iter().any(|c| c["CUSTOMERID"] == "C-1001"));
     assert_eq!(sb.count_where("ARINVOICE", "STATE", "Paid"), 2);
     assert_eq!(sb.count_where("ARINVOICE", "STATE", "Partially Paid"), 1);
     let top = Client::new(&sb);

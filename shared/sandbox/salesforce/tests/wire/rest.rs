@@ -51,6 +51,19 @@ async fn create_read_update_delete() {
         .json();
     assert_eq!(got.as_object().unwrap().len(), 3);
     assert_eq!(got["Phone"], "+44 20 7946 0000");
+    assert!(org.sandbox.unchanged_updates().is_empty());
+    // The same value again is still a write, one that changed nothing: counted.
+    let r = org
+        .patch(
+            &format!("/sobjects/Account/{id}"),
+            json!({"Phone": "+44 20 7946 0000"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        org.sandbox.unchanged_updates(),
+        [("Account", 1)].into_iter().collect()
+    );
 
     let r = org
         .send(Method::DELETE, &format!("/sobjects/Account/{id}"), None)
@@ -298,4 +311,46 @@ async fn describe_and_versions() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn a_quote_line_takes_its_product_code_from_the_product() {
+    let org = start(DataSet::Demo).await;
+    let product = org
+        .sandbox
+        .records("Product2")
+        .into_iter()
+        .find(|p| p["ProductCode"] == "SVC-TRN")
+        .unwrap();
+    let opportunity = org.sandbox.records("Opportunity")[0]["Id"].clone();
+    let quote = org
+        .post(
+            "/sobjects/SBQQ__Quote__c",
+            json!({"SBQQ__Opportunity2__c": opportunity, "CurrencyIsoCode": "USD"}),
+        )
+        .await;
+    assert_eq!(quote.status, StatusCode::CREATED, "{}", quote.text);
+    let quote = quote.json()["id"].as_str().unwrap().to_owned();
+    let line = org
+        .post(
+            "/sobjects/SBQQ__QuoteLine__c",
+            json!({"SBQQ__Quote__c": quote, "SBQQ__Product__c": product["Id"], "SBQQ__Quantity__c": 2}),
+        )
+        .await;
+    assert_eq!(line.status, StatusCode::CREATED, "{}", line.text);
+    let id = line.json()["id"].as_str().unwrap().to_owned();
+    let got = org
+        .get(&format!("/sobjects/SBQQ__QuoteLine__c/{id}"))
+        .await
+        .json();
+    assert_eq!(got["SBQQ__ProductCode__c"], "SVC-TRN");
+    // Read-only, as the formula it is in CPQ.
+    let r = org
+        .post(
+            "/sobjects/SBQQ__QuoteLine__c",
+            json!({"SBQQ__Quote__c": quote, "SBQQ__Product__c": product["Id"], "SBQQ__Quantity__c": 1,
+                   "SBQQ__ProductCode__c": "X"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
