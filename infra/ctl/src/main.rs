@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 mod local;
 mod mapping;
@@ -59,6 +60,8 @@ enum Command {
     /// Initial load with match-first dedup, resumable: existing records linked, the rest created.
     #[command(subcommand)]
     Backfill(ops::backfill::Command),
+    /// Measure API calls, throughput, latency and cost against the sandboxes with latency.
+    Bench(bench::Args),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (else `default`): what `local` and `demo` show of
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
                 Ok(config) => ops::backfill::run(&config, cmd).await,
                 Err(e) => Err(e.into()),
             },
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match outcome {

@@ -124,6 +124,13 @@ fn new_token() -> String {
 }
 
 fn salesforce_client(org: &salesforce_sandbox::Sandbox) -> Result<SalesforceClient, CliError> {
+    Ok(SalesforceClient::new(salesforce_config(org)?)?)
+}
+
+/// The configuration of a client of a Salesforce sandbox, as the local stack uses it.
+pub(crate) fn salesforce_config(
+    org: &salesforce_sandbox::Sandbox,
+) -> Result<SalesforceConfig, CliError> {
     let c = org.credentials();
     let mut config = SalesforceConfig::new(
         url::Url::parse(&org.base_url())?,
@@ -135,10 +142,15 @@ fn salesforce_client(org: &salesforce_sandbox::Sandbox) -> Result<SalesforceClie
         },
     );
     config.retry = LOCAL_RETRY;
-    Ok(SalesforceClient::new(config)?)
+    Ok(config)
 }
 
 fn intacct_client(company: &intacct_sandbox::Sandbox) -> Result<IntacctClient, CliError> {
+    Ok(IntacctClient::new(intacct_config(company))?)
+}
+
+/// The configuration of a client of an Intacct sandbox, as the local stack uses it.
+pub(crate) fn intacct_config(company: &intacct_sandbox::Sandbox) -> IntacctConfig {
     let c = company.credentials();
     let mut config = IntacctConfig::new(
         company.endpoint_url(),
@@ -151,11 +163,11 @@ fn intacct_client(company: &intacct_sandbox::Sandbox) -> Result<IntacctClient, C
         },
     );
     config.retry = LOCAL_RETRY;
-    Ok(IntacctClient::new(config)?)
+    config
 }
 
 /// The mapping specs: `dir`, else the shipped ones; refused whole if any does not compile.
-fn load_specs(dir: Option<&Path>) -> Result<SpecSet, CliError> {
+pub(crate) fn load_specs(dir: Option<&Path>) -> Result<SpecSet, CliError> {
     let bundle = match dir {
         Some(dir) => SpecBundle::from_dir(dir)?,
         None => SpecBundle::shipped(),

@@ -1,0 +1,426 @@
+//! The measured runs: the Account backfill through account-onboarding, Closed Won deals
+//! through the Outbound Message path into opportunity-won, each next to the same flow fed
+//! one record per batch (the naive integration: per record one Salesforce read, one Intacct
+//! lookup, the creates, one Salesforce write-back), and one deal at a time for latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use lf_domain::port::{RecordRead, SalesforcePort};
+use lf_domain::{
+    ChangeEnvelope, CorrelationId, Deadline, EventOrigin, Flow, RecordRef, SalesforceId,
+};
+use lf_embedded::SqliteQueue;
+use lf_flows::{
+    AccountOnboarding, BatchContext, Consumer, ConsumerOptions, FlowHandler, OpportunityWon,
+    Outcome, WorkItem,
+};
+use lf_mapping::SpecSet;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::rig::{BatchLog, Calls, Platform, PostLog, Rig, Timed};
+use crate::CliError;
+
+/// Attempts per record the flow asks to retry, with pauses of 0.1, 0.2 … 1.6 s between.
+const ATTEMPTS: u32 = 6;
+
+/// How long a deal run may go without one more deal synced before it is called stuck.
+const STALL: Duration = Duration::from_secs(120);
+
+/// What one run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(super) struct Run {
+    /// Records handed to the flow.
+    pub records: u64,
+    /// Records that ended synced (an Account with its customer id, a deal with its document
+    /// id, written back in Salesforce).
+    pub synced: u64,
+    /// Records parked or still failing after the retries.
+    pub failed: u64,
+    /// API calls as the sandboxes counted them.
+    pub calls: Calls,
+    /// The same, as the clients counted what they sent.
+    pub client_calls: Calls,
+    /// Flow batches handled.
+    pub batches: u64,
+    pub elapsed_secs: f64,
+}
+
+impl Run {
+    pub(super) fn per_record(&self) -> f64 {
+        self.calls.total() as f64 / self.records.max(1) as f64
+    }
+
+    pub(super) fn records_per_sec(&self) -> f64 {
+        self.records as f64 / self.elapsed_secs.max(f64::EPSILON)
+    }
+}
+
+/// Work items for records of `object` as an operator-started run makes them.
+fn items(flow: Flow, object: &str, ids: &[SalesforceId]) -> Vec<WorkItem> {
+    let correlation = CorrelationId::new_random();
+    let now = Utc::now();
+    ids.iter()
+        .map(|id| WorkItem {
+            message_id: format!("bench-{id}"),
+            receive_count: 1,
+            envelope: ChangeEnvelope {
+                v: ChangeEnvelope::VERSION,
+                flow,
+                record: RecordRef::salesforce(object, id),
+                origin: EventOrigin::Operator {
+                    reason: "bench".to_owned(),
+                },
+                modified_at: None,
+                correlation_id: correlation.clone(),
+                received_at: now,
+            },
+        })
+        .collect()
+}
+
+/// Hands `ids` to the flow as one batch, again for those it asks to retry; the last outcome
+/// of each.
+async fn handle<H: FlowHandler>(handler: &H, ids: &[SalesforceId]) -> Vec<Outcome> {
+    let mut open: Vec<(usize, WorkItem)> = items(handler.flow(), "Account", ids)
+        .into_iter()
+        .enumerate()
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
+    for attempt in 1..=ATTEMPTS {
+        let batch: Vec<WorkItem> = open.iter().map(|(_, w)| w.clone()).collect();
+        let context = BatchContext {
+            deadline: Some(Deadline::after(Duration::from_secs(60))),
+        };
+        let got = handler.handle_batch(&batch, &context).await;
+        let mut again = Vec::new();
+        for ((i, mut item), outcome) in open.into_iter().zip(got) {
+            if matches!(outcome, Outcome::Retry { .. }) && attempt < ATTEMPTS {
+                item.receive_count += 1;
+                again.push((i, item));
+            }
+            outcomes[i] = Some(outcome);
+        }
+        if again.is_empty() {
+            break;
+        }
+        open = again;
+        tokio::time::sleep(Duration::from_millis(100 << (attempt - 1))).await;
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::parked("not handled")))
+        .collect()
+}
+
+fn failed(outcomes: &[Outcome]) -> u64 {
+    outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Parked { .. } | Outcome::Retry { .. }))
+        .count() as u64
+}
+
+/// Seeds `n` qualifying Accounts in a fresh rig.
+async fn accounts_rig(platform: Platform, n: usize) -> Result<(Rig, Vec<SalesforceId>), CliError> {
+    let rig = Rig::start(platform, false).await?;
+    let ids = (0..n)
+        .map(|i| Ok(SalesforceId::parse(&rig.new_account(i)?)?))
+        .collect::<Result<Vec<_>, CliError>>()?;
+    // Salesforce stamps whole seconds and a read by watermark stops before the current one:
+    // the Accounts are readable once it has passed.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Ok((rig, ids))
+}
+
+/// The backfill of `n` Accounts: pages of `batch` read by `SystemModstamp` watermark, each
+/// handed to account-onboarding as one batch, up to `workers` pages in flight (as that many
+/// function instances would run), the Intacct client holding to the company's cap.
+pub(super) async fn backfill(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    n: usize,
+    batch: usize,
+    workers: usize,
+) -> Result<Run, CliError> {
+    let (rig, _) = accounts_rig(platform, n).await?;
+    let handler = Arc::new(AccountOnboarding::new(
+        rig.ports.clone(),
+        specs,
+        Default::default(),
+    )?);
+    let read = RecordRead::new("Account", &["SystemModstamp", "IsDeleted"]);
+    let before = rig.calls();
+    let client_before = rig.client_calls();
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(workers.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut cursor = None;
+    let mut records = 0;
+    let mut batches = 0;
+    loop {
+        let page = rig
+            .ports
+            .salesforce
+            .changes_since(&read, cursor.as_ref(), batch)
+            .await?;
+        let ids = page
+            .records
+            .iter()
+            .filter(|r| r.get("IsDeleted").and_then(|v| v.as_bool()) != Some(true))
+            .map(|r| {
+                r.get("Id")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| SalesforceId::parse(s).ok())
+                    .ok_or("a changed Account has no valid Id")
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !ids.is_empty() {
+            records += ids.len() as u64;
+            batches += 1;
+            let permit = permits.clone().acquire_owned().await?;
+            let handler = handler.clone();
+            tasks.spawn(async move {
+                let outcomes = handle(&*handler, &ids).await;
+                drop(permit);
+                outcomes
+            });
+        }
+        match (page.more, page.watermark) {
+            (true, Some(next)) => cursor = Some(next),
+            _ => break,
+        }
+    }
+    let mut failures = 0;
+    while let Some(done) = tasks.join_next().await {
+        failures += failed(&done?);
+    }
+    let run = Run {
+        records,
+        synced: rig.onboarded() as u64,
+        failed: failures,
+        calls: rig.calls().since(before),
+        client_calls: rig.client_calls().since(client_before),
+        batches,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    rig.shutdown().await;
+    Ok(run)
+}
+
+/// The naive integration on `n` Accounts: each Account its own batch of one, up to
+/// `workers` at once.
+pub(super) async fn naive_accounts(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    n: usize,
+    workers: usize,
+) -> Result<Run, CliError> {
+    let (rig, ids) = accounts_rig(platform, n).await?;
+    let handler = Arc::new(AccountOnboarding::new(
+        rig.ports.clone(),
+        specs,
+        Default::default(),
+    )?);
+    let before = rig.calls();
+    let client_before = rig.client_calls();
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(workers.max(1)));
+    let mut tasks = JoinSet::new();
+    for id in ids {
+        let permit = permits.clone().acquire_owned().await?;
+        let handler = handler.clone();
+        tasks.spawn(async move {
+            let outcomes = handle(&*handler, &[id]).await;
+            drop(permit);
+            outcomes
+        });
+    }
+    let mut failures = 0;
+    while let Some(done) = tasks.join_next().await {
+        failures += failed(&done?);
+    }
+    let run = Run {
+        records: n as u64,
+        synced: rig.onboarded() as u64,
+        failed: failures,
+        calls: rig.calls().since(before),
+        client_calls: rig.client_calls().since(client_before),
+        batches: n as u64,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    };
+    rig.shutdown().await;
+    Ok(run)
+}
+
+/// What a deal run measured besides its counts: each flow batch's size and time, and each
+/// webhook post's arrival and time to answer.
+#[derive(Debug, Default)]
+pub(super) struct DealTimes {
+    pub batches: Vec<(usize, Duration)>,
+    pub posts: Vec<(Instant, Duration)>,
+}
+
+/// Starts `consumers` opportunity-won consumers on `queue`, `batch` messages per receive.
+fn consumers(
+    rig: &Rig,
+    specs: &Arc<SpecSet>,
+    queue: &SqliteQueue,
+    consumers: usize,
+    batch: u32,
+    log: &BatchLog,
+    stop: &watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, CliError> {
+    let mut tasks = Vec::new();
+    for _ in 0..consumers.max(1) {
+        let handler = Timed {
+            inner: OpportunityWon::new(rig.ports.clone(), specs.clone(), Default::default())?,
+            log: log.clone(),
+        };
+        let consumer = Consumer::new(
+            queue.clone(),
+            handler,
+            rig.parked.clone(),
+            ConsumerOptions {
+                max_messages: batch,
+                wait: Duration::from_millis(20),
+                visibility: Duration::from_secs(120),
+                ..Default::default()
+            },
+        );
+        let mut stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            consumer
+                .run_until(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+    }
+    Ok(tasks)
+}
+
+/// `m` deals on new Accounts closed one after another as sales users would; each Outbound
+/// Message goes through the webhook to the queue, `consumers` opportunity-won consumers take
+/// `batch` at a time (SQS's and the template's 10 at most). Done when every deal carries its
+/// Intacct document id.
+pub(super) async fn deals(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    m: usize,
+    batch: u32,
+    workers: usize,
+) -> Result<(Run, DealTimes), CliError> {
+    let rig = Rig::start(platform, true).await?;
+    let (queue, posts) = rig.webhook().await?;
+    let mut deals = Vec::with_capacity(m);
+    for i in 0..m {
+        let account = rig.new_account(i)?;
+        deals.push(rig.new_deal(&account, i)?);
+    }
+    let log: BatchLog = Arc::default();
+    let (stop, stopped) = watch::channel(false);
+    let tasks = consumers(&rig, &specs, &queue, workers, batch, &log, &stopped)?;
+    let before = rig.calls();
+    let client_before = rig.client_calls();
+    let started = Instant::now();
+    for deal in &deals {
+        rig.close(deal)?;
+    }
+    let mut open: Vec<&String> = deals.iter().collect();
+    let mut progress = Instant::now();
+    while !open.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let left = open.len();
+        open.retain(|d| !rig.synced(d));
+        if open.len() < left {
+            progress = Instant::now();
+        } else if progress.elapsed() > STALL {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let batches = take(&log);
+    let run = Run {
+        records: m as u64,
+        synced: (m - open.len()) as u64,
+        failed: open.len() as u64,
+        calls: rig.calls().since(before),
+        client_calls: rig.client_calls().since(client_before),
+        batches: batches.len() as u64,
+        elapsed_secs: elapsed.as_secs_f64(),
+    };
+    let times = DealTimes {
+        batches,
+        posts: take_posts(&posts),
+    };
+    rig.shutdown().await;
+    Ok((run, times))
+}
+
+fn take(log: &BatchLog) -> Vec<(usize, Duration)> {
+    std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn take_posts(log: &PostLog) -> Vec<(Instant, Duration)> {
+    std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Webhook received → invoice created and its id written back on the Opportunity, one deal
+/// at a time, `samples` deals at zero sandbox latency and then `samples` at `platform`'s
+/// (after one unmeasured deal each, which signs in).
+pub(super) async fn latency(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    samples: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>), CliError> {
+    let rig = Rig::start(platform.without_latency(), true).await?;
+    let (queue, posts) = rig.webhook().await?;
+    let log: BatchLog = Arc::default();
+    let (stop, stopped) = watch::channel(false);
+    let tasks = consumers(&rig, &specs, &queue, 1, 10, &log, &stopped)?;
+    let mut n = 0;
+    let mut phases = Vec::new();
+    for phase in [platform.without_latency(), platform] {
+        rig.set_platform(phase);
+        let mut latencies = Vec::with_capacity(samples);
+        for k in 0..=samples {
+            let account = rig.new_account(n)?;
+            let deal = rig.new_deal(&account, n)?;
+            n += 1;
+            let seen = posts.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let started = Instant::now();
+            rig.close(&deal)?;
+            while !rig.synced(&deal) {
+                if started.elapsed() > STALL {
+                    return Err(format!("deal {deal} not synced in {STALL:?}").into());
+                }
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            let synced = Instant::now();
+            let received = posts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(seen)
+                .map(|(at, _)| *at)
+                .ok_or("the deal was synced without its Outbound Message arriving")?;
+            if k > 0 {
+                latencies.push(synced - received);
+            }
+        }
+        phases.push(latencies);
+    }
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    rig.shutdown().await;
+    let real = phases.pop().unwrap_or_default();
+    let zero = phases.pop().unwrap_or_default();
+    Ok((zero, real))
+}
