@@ -423,6 +423,8 @@ pub struct FunctionRun {
     pub answers: Vec<Answer>,
     /// Spawn to the first `GET /next`.
     pub init: Duration,
+    /// Spawn to the first event's answer (the init time when no event was sent).
+    pub first_answer: Duration,
     /// `VmHWM` after the last answer.
     pub peak_rss_kib: u64,
     /// Everything the process wrote to stdout: JSON logs and EMF lines.
@@ -459,8 +461,9 @@ pub const MEMORY_MB: u32 = 256;
 
 /// Starts `binary` as the function `name` with `env` against a fresh [`RuntimeApi`], invokes
 /// each of `events` in turn, reads the peak memory, stops it, and prints the footprint line
-/// (`footprint NAME: init … ms, peak RSS … MiB`). Panics with the process's output when it
-/// does not start or does not answer: the test then fails with the reason.
+/// (`footprint NAME: init … ms, first event answered … ms, peak RSS … MiB`). Panics with the
+/// process's output when it does not start or does not answer: the test then fails with the
+/// reason.
 pub async fn run_function(
     binary: &str,
     name: &str,
@@ -479,9 +482,13 @@ pub async fn run_function(
         panic!("{name} never asked for an event (init error: {init_error:?})\n{out}");
     };
     let mut answers = Vec::new();
+    let mut first_answer = None;
     for event in events {
         match process.invoke(&api, event, Duration::from_secs(60)).await {
-            Ok(answer) => answers.push(answer),
+            Ok(answer) => {
+                first_answer.get_or_insert_with(|| process.spawned.elapsed());
+                answers.push(answer);
+            }
             Err(why) => {
                 let err = process.stderr();
                 let out = process.stop().await;
@@ -491,14 +498,17 @@ pub async fn run_function(
     }
     let peak_rss_kib = process.peak_rss_kib().unwrap_or_default();
     let stdout = process.stop().await;
+    let first_answer = first_answer.unwrap_or(init);
     eprintln!(
-        "footprint {name}: init {:.1} ms, peak RSS {:.1} MiB",
+        "footprint {name}: init {:.1} ms, first event answered {:.1} ms, peak RSS {:.1} MiB",
         init.as_secs_f64() * 1000.0,
+        first_answer.as_secs_f64() * 1000.0,
         peak_rss_kib as f64 / 1024.0
     );
     FunctionRun {
         answers,
         init,
+        first_answer,
         peak_rss_kib,
         stdout,
     }
