@@ -11,10 +11,12 @@ use serde_json::{Map, Value, json};
 use crate::company::{Change, ChangeKind};
 
 /// Every topic ledgerforce defines.
-pub const ALL_TOPICS: [&str; 6] = [
+pub const ALL_TOPICS: [&str; 8] = [
     "customer.added",
     "customer.changed",
     "customer.onhold",
+    "contact.added",
+    "contact.changed",
     "arinvoice.added",
     "arinvoice.changed",
     "arpymt.added",
@@ -32,7 +34,7 @@ pub struct SmartEventConfig {
 }
 
 impl SmartEventConfig {
-    /// All six topics to `url`, retried from 1 s up to 1 minute for an hour.
+    /// All eight topics to `url`, retried from 1 s up to 1 minute for an hour.
     pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
         Self {
             delivery: PushConfig::new(url),
@@ -55,6 +57,8 @@ pub(crate) fn deliveries(change: &Change, config: &SmartEventConfig) -> Vec<Deli
         ("CUSTOMER", ChangeKind::Add) => vec!["customer.added"],
         ("CUSTOMER", ChangeKind::Set) if on_hold => vec!["customer.changed", "customer.onhold"],
         ("CUSTOMER", ChangeKind::Set) => vec!["customer.changed"],
+        ("CONTACT", ChangeKind::Add) => vec!["contact.added"],
+        ("CONTACT", ChangeKind::Set) => vec!["contact.changed"],
         ("ARINVOICE", ChangeKind::Add) => vec!["arinvoice.added"],
         ("ARINVOICE", ChangeKind::Set) => vec!["arinvoice.changed"],
         ("ARPYMT", ChangeKind::Add) => vec!["arpymt.added"],
@@ -76,8 +80,12 @@ pub(crate) fn deliveries(change: &Change, config: &SmartEventConfig) -> Vec<Deli
                     ChangeKind::Delete => "delete",
                 }),
             );
-            if change.object == "CUSTOMER" {
-                body.insert("key".into(), json!(r.value("CUSTOMERID")));
+            if let Some(key) = match change.object {
+                "CUSTOMER" => Some("CUSTOMERID"),
+                "CONTACT" => Some("CONTACTNAME"),
+                _ => None,
+            } {
+                body.insert("key".into(), json!(r.value(key)));
                 body.insert("recordno".into(), json!(r.value("RECORDNO")));
                 body.insert("entity".into(), json!(r.value("MEGAENTITYID")));
             } else {

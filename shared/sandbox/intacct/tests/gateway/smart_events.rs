@@ -69,9 +69,13 @@ async fn events_reach_the_webhook_at_least_once() {
          <paymentmethod>Cash</paymentmethod><arpaymentitem><invoicekey>{key}</invoicekey><amount>50</amount></arpaymentitem></create_arpayment>"
     ))
     .await;
+    us.one("<create><CONTACT><CONTACTNAME>Ada Lovelace</CONTACTNAME><PRINTAS>Ada Lovelace</PRINTAS></CONTACT></create>")
+        .await;
+    us.one("<update><CONTACT><CONTACTNAME>Ada Lovelace</CONTACTNAME><PHONE1>555-0100</PHONE1></CONTACT></update>")
+        .await;
     assert!(sb.wait_smart_events_idle(Duration::from_secs(20)).await);
     let stats = sb.smart_event_stats().unwrap();
-    assert_eq!(stats.delivered, 6);
+    assert_eq!(stats.delivered, 8);
     assert!(stats.failed_attempts >= 1, "{stats:?}");
     let got = seen.lock().unwrap().clone();
     let mut topics: Vec<&str> = got.iter().map(|v| v["topic"].as_str().unwrap()).collect();
@@ -82,6 +86,8 @@ async fn events_reach_the_webhook_at_least_once() {
             "arinvoice.added",
             "arinvoice.changed",
             "arpymt.added",
+            "contact.added",
+            "contact.changed",
             "customer.added",
             "customer.changed",
             "customer.onhold"
@@ -105,9 +111,19 @@ async fn events_reach_the_webhook_at_least_once() {
         .unwrap();
     assert_eq!(paid["key"], key.as_str());
     assert_eq!(paid["customer"], "E-1");
+    let changed = got
+        .iter()
+        .find(|v| v["topic"] == "contact.changed")
+        .unwrap();
+    assert_eq!(changed["object"], "CONTACT");
+    assert_eq!(changed["event"], "set");
+    assert_eq!(changed["key"], "Ada Lovelace");
+    assert_eq!(changed["entity"], "US");
+    assert!(changed["recordno"].as_str().unwrap().parse::<u64>().is_ok());
+    assert!(changed.get("customer").is_none(), "{changed}");
     assert_eq!(
         sb.usage().smart_events,
-        6,
+        8,
         "smart events are API transactions"
     );
     sb.shutdown().await;
