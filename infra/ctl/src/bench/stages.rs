@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use lf_domain::port::{RecordRead, SalesforcePort};
 use lf_domain::{
     ChangeEnvelope, CorrelationId, Deadline, EventOrigin, Flow, RecordRef, SalesforceId,
 };
@@ -22,6 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::rig::{BatchLog, Calls, Platform, PostLog, Rig, Timed};
 use crate::CliError;
+use crate::ops::backfill::{self, pages::Source};
 
 /// Attempts per record the flow asks to retry, with pauses of 0.1, 0.2 … 1.6 s between.
 const ATTEMPTS: u32 = 6;
@@ -150,31 +150,27 @@ pub(super) async fn backfill(
         specs,
         Default::default(),
     )?);
-    let read = RecordRead::new("Account", &["SystemModstamp", "IsDeleted"]);
     let before = rig.calls();
     let client_before = rig.client_calls();
     let started = Instant::now();
+    // The backfill's own page source: Accounts by (SystemModstamp, Id) up to the moment the
+    // run started, so the run's write-backs are not read again.
+    let mut source = backfill::pages::salesforce_accounts(&rig.ports.salesforce, Utc::now());
     let permits = Arc::new(Semaphore::new(workers.max(1)));
     let mut tasks = JoinSet::new();
     let mut cursor = None;
     let mut records = 0;
     let mut batches = 0;
+    let mut handed = std::collections::HashSet::new();
     loop {
-        let page = rig
-            .ports
-            .salesforce
-            .changes_since(&read, cursor.as_ref(), batch)
-            .await?;
+        let page = source.page(cursor.as_ref(), batch).await?;
+        // A write-back within the bound's own clock tick can be read again: hand each
+        // Account over once.
         let ids = page
             .records
             .iter()
-            .filter(|r| r.get("IsDeleted").and_then(|v| v.as_bool()) != Some(true))
-            .map(|r| {
-                r.get("Id")
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| SalesforceId::parse(s).ok())
-                    .ok_or("a changed Account has no valid Id")
-            })
+            .filter(|(r, _)| handed.insert(r.id.clone()))
+            .map(|(r, _)| SalesforceId::parse(&r.id).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         if !ids.is_empty() {
             records += ids.len() as u64;
@@ -187,9 +183,9 @@ pub(super) async fn backfill(
                 outcomes
             });
         }
-        match (page.more, page.watermark) {
-            (true, Some(next)) => cursor = Some(next),
-            _ => break,
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
     }
     let mut failures = 0;

@@ -136,9 +136,17 @@ impl Filter {
                 values,
                 negated,
             } => get(field).is_some_and(|v| {
-                let found = values
-                    .iter()
-                    .any(|x| compare(field.ty, &v, x, case_insensitive) == Some(Ordering::Equal));
+                let found = match field.ty {
+                    // Text: the stored value lowered once, not once per listed value.
+                    Ty::Text | Ty::Group if case_insensitive => {
+                        let v = v.to_lowercase();
+                        values.iter().any(|x| lowered_eq(x, &v))
+                    }
+                    Ty::Text | Ty::Group => values.contains(&v),
+                    ty => values
+                        .iter()
+                        .any(|x| compare(ty, &v, x, case_insensitive) == Some(Ordering::Equal)),
+                };
                 found != *negated
             }),
             Filter::Like {
@@ -202,6 +210,20 @@ pub(crate) fn compare(
             Some(stored.to_lowercase().cmp(&literal.to_lowercase()))
         }
         Ty::Text | Ty::Group => Some(stored.cmp(literal)),
+    }
+}
+
+/// Whether `text` lowered (as [`str::to_lowercase`] lowers it) is `lowered`, without
+/// allocating for the common ASCII case.
+fn lowered_eq(text: &str, lowered: &str) -> bool {
+    if text.is_ascii() {
+        text.len() == lowered.len()
+            && text
+                .bytes()
+                .zip(lowered.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        text.to_lowercase() == lowered
     }
 }
 
@@ -827,6 +849,20 @@ mod tests {
                 .unwrap()
                 .matches(&row(), false)
         );
+    }
+
+    #[test]
+    fn in_lists_compare_text_by_case_only_when_asked() {
+        let listed = |q: &str, ci: bool| parse(q).unwrap().matches(&row(), ci);
+        assert!(!listed("CUSTOMERID IN ('c-1000','c-1001')", false));
+        assert!(listed("CUSTOMERID IN ('c-1000','c-1001')", true));
+        assert!(listed("NAME IN ('JANE\\'S DELI')", true));
+        assert!(!listed("NAME IN ('Jane')", true));
+        assert!(!listed("CUSTOMERID NOT IN ('c-1001')", true));
+        assert!(listed("CUSTOMERID NOT IN ('c-1001')", false));
+        assert!(lowered_eq("ÄRGER", "ärger"));
+        assert!(!lowered_eq("ÄRGER", "arger"));
+        assert!(lowered_eq("Straße", "straße"));
     }
 
     #[test]

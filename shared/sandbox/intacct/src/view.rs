@@ -112,6 +112,9 @@ pub(crate) struct Reader<'a> {
     pub company: &'a Company,
     pub def: &'static ObjectDef,
     indexes: RefCell<HashMap<(&'static str, &'static str), KeyIndex>>,
+    /// Field names resolved once per read: a filter asks for the same few fields of every
+    /// record it scans.
+    resolved: RefCell<HashMap<String, Option<Resolved>>>,
 }
 
 impl<'a> Reader<'a> {
@@ -120,14 +123,26 @@ impl<'a> Reader<'a> {
             company,
             def,
             indexes: RefCell::new(HashMap::new()),
+            resolved: RefCell::new(HashMap::new()),
         }
+    }
+
+    fn resolved(&self, name: &str) -> Option<Resolved> {
+        if let Some(r) = self.resolved.borrow().get(name) {
+            return r.clone();
+        }
+        let r = resolve(self.def, name).ok();
+        self.resolved
+            .borrow_mut()
+            .insert(name.to_owned(), r.clone());
+        r
     }
 
     /// The value of `name` for `record`; empty when unset.
     pub fn value(&self, record: &Record, name: &str) -> String {
-        match resolve(self.def, name) {
-            Ok(Resolved::Own { path, .. }) => record.value(&path).to_owned(),
-            Ok(Resolved::Related { relation, path, .. }) => {
+        match self.resolved(name) {
+            Some(Resolved::Own { path, .. }) => record.value(&path).to_owned(),
+            Some(Resolved::Related { relation, path, .. }) => {
                 let key = record.value(relation.local);
                 if key.is_empty() {
                     return String::new();
@@ -147,7 +162,7 @@ impl<'a> Reader<'a> {
                     .map(|r| r.value(&path).to_owned())
                     .unwrap_or_default()
             }
-            Err(_) => record.value(name).to_owned(),
+            None => record.value(name).to_owned(),
         }
     }
 

@@ -11,7 +11,7 @@
 //! a page handled twice finds the links it made.
 
 mod objects;
-mod pages;
+pub(crate) mod pages;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

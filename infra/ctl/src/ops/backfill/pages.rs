@@ -19,7 +19,7 @@ use crate::CliError;
 
 /// One page read.
 #[derive(Debug, Default)]
-pub(super) struct Page {
+pub(crate) struct Page {
     /// The records to hand to the flow, with their modification time.
     pub records: Vec<(RecordRef, DateTime<Utc>)>,
     /// Records read (handed over or not).
@@ -33,7 +33,7 @@ pub(super) struct Page {
 }
 
 /// A side's records of one object, page by page.
-pub(super) trait Source {
+pub(crate) trait Source {
     /// The records' name for the progress bar (`Accounts`).
     fn noun(&self) -> &'static str;
     /// The sync-state stream the checkpoint is stored under.
@@ -45,7 +45,7 @@ pub(super) trait Source {
 }
 
 /// Salesforce records of one object by `SystemModstamp`.
-pub(super) struct SalesforcePages<'a> {
+pub(crate) struct SalesforcePages<'a> {
     client: &'a SalesforceClient,
     noun: &'static str,
     stream: &'static str,
@@ -56,7 +56,7 @@ pub(super) struct SalesforcePages<'a> {
 }
 
 /// Every Account.
-pub(super) fn salesforce_accounts(
+pub(crate) fn salesforce_accounts(
     client: &SalesforceClient,
     bound: DateTime<Utc>,
 ) -> SalesforcePages<'_> {
