@@ -163,7 +163,9 @@ pub(super) async fn backfill(
     let mut batches = 0;
     let mut handed = std::collections::HashSet::new();
     loop {
-        let page = source.page(cursor.as_ref(), batch).await?;
+        let page = source
+            .page(cursor.as_ref(), backfill::pages::READ_PAGE.max(batch))
+            .await?;
         // A write-back within the bound's own clock tick can be read again: hand each
         // Account over once.
         let ids = page
@@ -172,7 +174,8 @@ pub(super) async fn backfill(
             .filter(|(r, _)| handed.insert(r.id.clone()))
             .map(|(r, _)| SalesforceId::parse(&r.id).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
-        if !ids.is_empty() {
+        for ids in ids.chunks(batch) {
+            let ids = ids.to_vec();
             records += ids.len() as u64;
             batches += 1;
             let permit = permits.clone().acquire_owned().await?;

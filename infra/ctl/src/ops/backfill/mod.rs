@@ -33,7 +33,7 @@ use lf_salesforce::SalesforceClient;
 use serde_json::{Value, json};
 
 use self::objects::{Preview, Tally, Target};
-use self::pages::{Page, Source};
+use self::pages::{Page, READ_PAGE, Source};
 use super::config::Config;
 use super::systems::{self, ParkedStore, Resolver, StorePorts};
 use crate::CliError;
@@ -367,11 +367,12 @@ where
     };
     let batch = args.batch.max(1);
     loop {
-        let page: Page = source.page(cursor.as_ref(), batch).await?;
+        let page: Page = source.page(cursor.as_ref(), READ_PAGE.max(batch)).await?;
         summary.read += page.read;
         summary.skipped += page.skipped;
-        if !page.records.is_empty() {
-            let items = work_items(target.flow(), &page.records);
+        // The page goes to the flow a batch at a time, each batch's last record the checkpoint.
+        for (records, marks) in page.records.chunks(batch).zip(page.marks.chunks(batch)) {
+            let items = work_items(target.flow(), records);
             if args.dry_run {
                 let previews = target.preview(&items).await?;
                 for (item, p) in items.iter().zip(previews) {
@@ -414,14 +415,22 @@ where
                         None => summary.count(&id, target.tally(&outcome)),
                     }
                 }
+                if let Some(mark) = marks.last() {
+                    ports.state.advance_watermark(stream, mark).await?;
+                    summary.checkpoint = Some(mark.clone());
+                }
+            }
+            if let Some(bar) = &bar {
+                bar.inc(records.len() as u64);
             }
         }
+        // The records read and not handed over after the last batch.
         if let Some(mark) = page.last.filter(|_| !args.dry_run) {
             ports.state.advance_watermark(stream, &mark).await?;
             summary.checkpoint = Some(mark);
         }
         if let Some(bar) = &bar {
-            bar.inc(page.read);
+            bar.inc(page.skipped);
         }
         match page.next {
             Some(next) => cursor = Some(next),

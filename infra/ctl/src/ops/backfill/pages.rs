@@ -22,6 +22,9 @@ use crate::CliError;
 pub(crate) struct Page {
     /// The records to hand to the flow, with their modification time.
     pub records: Vec<(RecordRef, DateTime<Utc>)>,
+    /// Each handed record's place in the stream (one per record of `records`): the
+    /// checkpoint once it and those before it are handled.
+    pub marks: Vec<Watermark>,
     /// Records read (handed over or not).
     pub read: u64,
     /// Records read and not handed over (deleted, out of scope).
@@ -31,6 +34,11 @@ pub(crate) struct Page {
     /// Where the next page starts; `None` when this was the last.
     pub next: Option<Watermark>,
 }
+
+/// Records one page read asks for: a SOQL query answers up to 2,000 records per call and an
+/// Intacct `query` takes a `pagesize` of up to 2,000. The flow is handed them `--batch` at a
+/// time, so reading costs one call per 2,000 records, not one per batch.
+pub(crate) const READ_PAGE: usize = 2000;
 
 /// A side's records of one object, page by page.
 pub(crate) trait Source {
@@ -142,16 +150,18 @@ impl Source for SalesforcePages<'_> {
                 past_bound = true;
                 break;
             }
-            page.last = Some(Watermark {
+            let mark = Watermark {
                 modified_at: at,
                 last_id: id.as_str().to_owned(),
-            });
+            };
+            page.last = Some(mark.clone());
             page.read += 1;
             if r.get("IsDeleted").and_then(|v| v.as_bool()) == Some(true) || !(self.in_scope)(r) {
                 page.skipped += 1;
                 continue;
             }
             page.records.push((RecordRef::salesforce(object, &id), at));
+            page.marks.push(mark);
         }
         page.next = match (batch.more, batch.watermark) {
             (true, Some(next)) if !past_bound => Some(next),
@@ -297,10 +307,11 @@ impl Source for IntacctPages<'_> {
                 .and_then(|t| parse_datetime(t).ok())
                 .map(|t| t.to_utc())
                 .ok_or_else(|| format!("{object} {recno} has no readable WHENMODIFIED"))?;
-            page.last = Some(Watermark {
+            let mark = Watermark {
                 modified_at: at,
                 last_id: recno.clone(),
-            });
+            };
+            page.last = Some(mark.clone());
             if !self.seen.insert(recno) {
                 continue;
             }
@@ -313,6 +324,7 @@ impl Source for IntacctPages<'_> {
                 },
                 at,
             ));
+            page.marks.push(mark);
         }
         page.next = match (&page.last, data.remaining()) {
             (Some(last), left) if left > 0 => Some(last.clone()),
