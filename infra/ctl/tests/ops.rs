@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use chrono::Datelike;
 use lf_sandbox_intacct as intacct;
 use lf_sandbox_salesforce as salesforce;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Both sandboxes with the demo data.
 struct Sandboxes {
@@ -191,6 +191,132 @@ async fn doctor_passes_against_the_sandboxes() {
     assert!(text.status.success(), "{stdout}");
     assert!(stdout.contains(" 0 failed"), "{stdout}");
     assert!(!stdout.contains("sandbox-user-pw"), "no secret printed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_the_flow_path_once_a_ledgerforce_flow_is_active() {
+    let s = sandboxes().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &s, &mappings());
+    let status = |checks: &[Value]| {
+        let c = check(checks, "salesforce flow callouts").clone();
+        (c["status"].as_str().unwrap().to_owned(), c)
+    };
+
+    // Deployed as shipped: the Flows inactive, the Named Credential at its placeholder URL.
+    let mut flows = Vec::new();
+    for api in [
+        "Ledgerforce_Account_Changed",
+        "Ledgerforce_Contact_Changed",
+        "Ledgerforce_Opportunity_Closed_Won",
+    ] {
+        flows.push(
+            s.salesforce
+                .insert(
+                    "FlowDefinitionView",
+                    json!({"ApiName": api, "Label": api, "IsActive": false,
+                           "ProcessType": "AutoLaunchedFlow", "TriggerType": "RecordAfterSave"}),
+                )
+                .unwrap(),
+        );
+    }
+    let credential = s
+        .salesforce
+        .insert(
+            "NamedCredential",
+            json!({"DeveloperName": "Ledgerforce_Webhook", "MasterLabel": "Ledgerforce Webhook",
+                   "Endpoint": "https://ledgerforce.example.invalid/salesforce"}),
+        )
+        .unwrap();
+    let (_, checks) = doctor(&s, &config).await;
+    let (st, c) = status(&checks);
+    assert_eq!(st, "ok", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no Ledgerforce Flow is active (3 deployed)"),
+        "{c}"
+    );
+
+    // One Flow activated with the placeholder URL left: fails, naming the stack's URL.
+    s.salesforce
+        .update(&flows[2], json!({"IsActive": true}))
+        .unwrap();
+    let (out, checks) = doctor(&s, &config).await;
+    assert!(!out.status.success());
+    let (st, c) = status(&checks);
+    assert_eq!(st, "fail", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ledgerforce.example.invalid"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap()
+            .contains("https://hooks.example.com/salesforce"),
+        "{c}"
+    );
+
+    // The URL set, the key not yet: every callout would be refused.
+    s.salesforce
+        .update(
+            &credential,
+            json!({"Endpoint": "https://hooks.example.com/salesforce/"}),
+        )
+        .unwrap();
+    let (_, checks) = doctor(&s, &config).await;
+    let (st, c) = status(&checks);
+    assert_eq!(st, "fail", "{c}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("no signing key"),
+        "{c}"
+    );
+    assert!(
+        c["fix"].as_str().unwrap().contains("Ledgerforce Settings"),
+        "{c}"
+    );
+
+    // The key set in the org default: ok, and its value is not in the report.
+    let key = "k-3f9a0c5e1d7b";
+    s.salesforce
+        .insert(
+            "Ledgerforce_Settings__c",
+            json!({"Name": "default", "Signing_Key__c": key}),
+        )
+        .unwrap();
+    let (out, checks) = doctor(&s, &config).await;
+    let (st, c) = status(&checks);
+    assert_eq!(st, "ok", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Ledgerforce_Opportunity_Closed_Won"),
+        "{c}"
+    );
+    assert!(out.status.success(), "{checks:#?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(key),
+        "the key is never printed"
+    );
+
+    // The Named Credential gone: says to deploy it.
+    s.salesforce.delete(&credential).unwrap();
+    let (_, checks) = doctor(&s, &config).await;
+    let (st, c) = status(&checks);
+    assert_eq!(st, "fail", "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no Named Credential"),
+        "{c}"
+    );
 }
 
 /// Copies a spec folder.

@@ -13,7 +13,9 @@
 //!    declares and within its declared length: the specs compiled against the describes. Each
 //!    object's mapped fields are listed with their live type and length.
 //! 6. The Outbound Messages point at `webhooks.salesforce_url` (Tooling API
-//!    `WorkflowOutboundMessage`, where the org serves it); the Smart Events at
+//!    `WorkflowOutboundMessage`, where the org serves it); once a Ledgerforce Flow is active,
+//!    the Named Credential `Ledgerforce_Webhook` points there too and the signing key is set
+//!    (`FlowDefinitionView`, `NamedCredential`, `Ledgerforce_Settings__c`); the Smart Events at
 //!    `webhooks.intacct_url` (not readable through the Intacct Web Services API: reported as not
 //!    checkable, with what to look at).
 
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 use lf_domain::{EntityId, System};
 use lf_intacct::{Function, IntacctClient, Query};
 use lf_mapping::{MappingError, ObjectDescribe, SourceReads, SpecBundle, SpecSet};
-use lf_salesforce::{ApiRequest, HttpMethod, SalesforceClient};
+use lf_salesforce::{ApiRequest, HttpMethod, SalesforceClient, Soql};
 use serde_json::{Value, json};
 
 use super::config::{Config, ConfigError, env_var};
@@ -727,7 +729,10 @@ async fn webhooks(config: &Config, salesforce: Option<&SalesforceClient>, list: 
             "not checked: no Salesforce login",
             "fix the Salesforce login first",
         ),
-        (Some(url), Some(client)) => outbound_messages(client, url.as_str(), list).await,
+        (Some(url), Some(client)) => {
+            outbound_messages(client, url.as_str(), list).await;
+            flow_callouts(client, url.as_str(), list).await;
+        }
     }
     let name = "intacct smart events";
     match &config.intacct_webhook {
@@ -743,6 +748,108 @@ async fn webhooks(config: &Config, salesforce: Option<&SalesforceClient>, list: 
                 "in the company, open Customization Services > Smart Events and check each ledgerforce event (infra/intacct) posts to {url}"
             ),
         ),
+    }
+}
+
+/// The Flow path (infra/salesforce/flows): which Ledgerforce Flows are active and, when any
+/// is, that the Named Credential they post through points at the webhook and the signing key
+/// is set. Three queries of setup objects (the integration user needs View Setup and
+/// Configuration); the key's value is never read into the report.
+async fn flow_callouts(client: &SalesforceClient, url: &str, list: &mut Checklist) {
+    let name = "salesforce flow callouts";
+    let flows = Soql::from_static(
+        "SELECT ApiName, IsActive FROM FlowDefinitionView WHERE ApiName LIKE 'Ledgerforce%'",
+    );
+    let flows = match client.query(&flows).await {
+        Ok(records) => records,
+        Err(e) => {
+            list.fail(
+                name,
+                format!("the Flows could not be read: {e}"),
+                "give the integration user View Setup and Configuration, or check Setup > Flows by hand",
+            );
+            return;
+        }
+    };
+    let active: Vec<String> = flows
+        .iter()
+        .filter(|r| r.get("IsActive").and_then(Value::as_bool) == Some(true))
+        .filter_map(|r| r.text("ApiName"))
+        .collect();
+    if active.is_empty() {
+        list.ok(
+            name,
+            format!(
+                "no Ledgerforce Flow is active ({} deployed): changes come by Outbound Messages",
+                flows.len()
+            ),
+        );
+        return;
+    }
+    let credential = Soql::from_static(
+        "SELECT DeveloperName, Endpoint FROM NamedCredential WHERE DeveloperName = 'Ledgerforce_Webhook'",
+    );
+    let endpoint = match client.query(&credential).await {
+        Ok(records) => records
+            .first()
+            .map(|r| r.text("Endpoint").unwrap_or_default()),
+        Err(e) => {
+            list.fail(
+                name,
+                format!("the Named Credential could not be read: {e}"),
+                "give the integration user View Setup and Configuration, or check Setup > Named Credentials by hand",
+            );
+            return;
+        }
+    };
+    let Some(endpoint) = endpoint else {
+        list.fail(
+            name,
+            format!("{} active, but the org has no Named Credential Ledgerforce_Webhook", active.join(", ")),
+            "deploy infra/salesforce (`sf project deploy start`): it defines the Named Credential the Flows post through",
+        );
+        return;
+    };
+    let trimmed = |u: &str| u.trim().trim_end_matches('/').to_owned();
+    if trimmed(&endpoint) != trimmed(url) {
+        list.fail(
+            name,
+            format!("the Named Credential Ledgerforce_Webhook posts to {endpoint}, not {url}"),
+            format!(
+                "set its URL to {url} (the stack output SalesforceCalloutUrl; Setup > Named Credentials, or its Url parameter in infra/salesforce and deploy again)"
+            ),
+        );
+        return;
+    }
+    let key = Soql::from_static("SELECT Signing_Key__c FROM Ledgerforce_Settings__c");
+    let key_set = match client.query(&key).await {
+        Ok(records) => records.iter().any(|r| {
+            r.text("Signing_Key__c")
+                .is_some_and(|k| !k.trim().is_empty())
+        }),
+        Err(e) => {
+            list.fail(
+                name,
+                format!("the Ledgerforce Settings could not be read: {e}"),
+                "deploy infra/salesforce: it defines the Ledgerforce_Settings__c custom setting",
+            );
+            return;
+        }
+    };
+    if key_set {
+        list.ok(
+            name,
+            format!(
+                "{} active, posting through Ledgerforce_Webhook to {url}, the signing key set",
+                active.join(", ")
+            ),
+        );
+    } else {
+        list.fail(
+            name,
+            format!("{} active, but no signing key is set: every callout is refused", active.join(", ")),
+            "Setup > Custom Settings > Ledgerforce Settings > Manage > New (org default): Signing Key = the callout_key of the webhook secret",
+        );
     }
 }
 

@@ -917,6 +917,54 @@ fn specs() -> Vec<ObjectSpec> {
                 currency("Variance__c", 16, 2),
             ],
         },
+        // Setup objects `ledgerforce doctor` reads to check the Flow path: the Flows' active
+        // state, where the Named Credential points, and whether the signing key is set. Setup
+        // records are made by deploying metadata, not through the data API; tests and the
+        // local stack insert them as that deployment would leave them.
+        ObjectSpec {
+            name: "FlowDefinitionView",
+            label: "Flow Definition",
+            plural: "Flow Definitions",
+            prefix: "300",
+            owned: false,
+            currency: false,
+            auto_number: None,
+            fields: vec![
+                text("ApiName", 80).required().label("API Name"),
+                text("Label", 80).required(),
+                boolean("IsActive").label("Is Active"),
+                text("ProcessType", 40).label("Process Type"),
+                text("TriggerType", 40).label("Trigger Type"),
+            ],
+        },
+        ObjectSpec {
+            name: "NamedCredential",
+            label: "Named Credential",
+            plural: "Named Credentials",
+            prefix: "0XA",
+            owned: false,
+            currency: false,
+            auto_number: None,
+            fields: vec![
+                text("DeveloperName", 80).required().label("Name"),
+                text("MasterLabel", 80).required().label("Label"),
+                textarea("Endpoint", 1000).label("URL"),
+            ],
+        },
+        ObjectSpec {
+            name: "Ledgerforce_Settings__c",
+            label: "Ledgerforce Settings",
+            plural: "Ledgerforce Settings",
+            prefix: "a3L",
+            owned: false,
+            currency: false,
+            auto_number: None,
+            fields: vec![
+                text("Name", 38),
+                text("SetupOwnerId", 18).label("Location"),
+                text("Signing_Key__c", 255),
+            ],
+        },
     ]
 }
 

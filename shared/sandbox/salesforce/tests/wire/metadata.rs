@@ -63,11 +63,6 @@ fn custom_fields_match_the_sfdx_metadata() {
     for object_dir in std::fs::read_dir(metadata_root().join("objects")).unwrap() {
         let object_dir = object_dir.unwrap().path();
         let dir_name = object_dir.file_name().unwrap().to_str().unwrap().to_owned();
-        // A custom setting is configuration of the org's Apex, not data the sync reads or
-        // writes, so the emulator does not carry it (tests/wire/platform.rs checks it).
-        if is_custom_setting(&object_dir) {
-            continue;
-        }
         // Task and Event custom fields are defined on Activity.
         let object = if dir_name == "Activity" {
             "Task".to_owned()
