@@ -2,6 +2,7 @@
 //! audit fields. Everything here is plain data so a `transaction="true"` operation can work on
 //! a clone and either keep it or throw it away.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,6 +48,10 @@ impl Record {
 struct Table {
     rows: BTreeMap<u64, Record>,
     next: u64,
+    /// Lookups by field value ([`Company::find`]): per field, each value's first RECORDNO.
+    /// Built on first use, kept up to date by inserts, dropped when a record may have changed
+    /// (`get_mut`, `remove`), so a key lookup does not scan the table.
+    keys: RefCell<HashMap<String, HashMap<String, u64>>>,
 }
 
 /// Who is acting, where, and when: stamped on what they write and used to decide what they see.
@@ -127,7 +132,9 @@ impl Company {
     }
 
     pub fn get_mut(&mut self, object: &str, recordno: u64) -> Option<&mut Record> {
-        self.tables.get_mut(object)?.rows.get_mut(&recordno)
+        let table = self.tables.get_mut(object)?;
+        table.keys.get_mut().clear();
+        table.rows.get_mut(&recordno)
     }
 
     /// Records of `object` in RECORDNO order.
@@ -144,9 +151,16 @@ impl Company {
 
     /// The first record (any owner) whose `field` equals `value` exactly.
     pub fn find(&self, object: &str, field: &str, value: &str) -> Option<u64> {
-        self.rows(object)
-            .find(|(_, r)| r.value(field) == value)
-            .map(|(k, _)| k)
+        let table = self.tables.get(object)?;
+        let mut keys = table.keys.borrow_mut();
+        let index = keys.entry(field.to_owned()).or_insert_with(|| {
+            let mut index = HashMap::new();
+            for (no, r) in &table.rows {
+                index.entry(r.value(field).to_owned()).or_insert(*no);
+            }
+            index
+        });
+        index.get(value).copied()
     }
 
     /// Like [`Company::find`], among records `entity` can see (private records included for
@@ -201,6 +215,9 @@ impl Company {
             order_fields(&mut el, def);
         }
         let table = self.tables.entry(object).or_default();
+        for (field, index) in table.keys.get_mut().iter_mut() {
+            index.entry(el.value(field).to_owned()).or_insert(recordno);
+        }
         table.rows.insert(recordno, Record { owner, el });
         recordno
     }
@@ -214,7 +231,9 @@ impl Company {
     }
 
     pub fn remove(&mut self, object: &str, recordno: u64) -> Option<Record> {
-        self.tables.get_mut(object)?.rows.remove(&recordno)
+        let table = self.tables.get_mut(object)?;
+        table.keys.get_mut().clear();
+        table.rows.remove(&recordno)
     }
 
     /// A change of the record as it is now, for Smart Events.
@@ -238,4 +257,50 @@ fn order_fields(el: &mut Element, def: &ObjectDef) {
     }
     ordered.extend(children);
     el.children = ordered;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Ctx {
+        Ctx {
+            entity: None,
+            user: "test".to_owned(),
+            now: Utc::now(),
+        }
+    }
+
+    fn customer(id: &str, name: &str) -> Element {
+        Element::new("CUSTOMER")
+            .with_child(Element::leaf("CUSTOMERID", id))
+            .with_child(Element::leaf("NAME", name))
+    }
+
+    #[test]
+    fn find_by_field_follows_inserts_changes_and_removals() {
+        let mut c = Company::new(Vec::new(), "USD");
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-1"), None);
+        let one = c.insert("CUSTOMER", None, customer("C-1", "Same"), &ctx());
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-1"), Some(one));
+        // The index is built now; later inserts must show in it.
+        let two = c.insert("CUSTOMER", None, customer("C-2", "Same"), &ctx());
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-2"), Some(two));
+        assert_eq!(
+            c.find("CUSTOMER", "NAME", "Same"),
+            Some(one),
+            "the first record"
+        );
+        assert_eq!(c.find("CUSTOMER", "NAME", "same"), None, "exact match only");
+        // A record changed in place: the old value is gone, the new one found.
+        c.get_mut("CUSTOMER", one)
+            .unwrap()
+            .el
+            .set("CUSTOMERID", "C-9");
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-1"), None);
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-9"), Some(one));
+        c.remove("CUSTOMER", one);
+        assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-9"), None);
+        assert_eq!(c.find("CUSTOMER", "NAME", "Same"), Some(two));
+    }
 }
