@@ -3,12 +3,13 @@
 //! match-first dedup of each flow links what exists already and only the rest is created,
 //! with the flows' batched writes.
 //!
-//! One loop serves every object ([`drive`]): a page of the source side is read by its
-//! modification watermark ([`pages`]: Salesforce `SystemModstamp`, Intacct `WHENMODIFIED`),
-//! handed to the flow that owns the object as one queue batch would be ([`objects`]), what the
-//! flow cannot handle is parked for `replay`, and the page's last watermark is stored in the
-//! sync state (stream `backfill/<side>/<object>`). An interrupted run resumes from there, and
-//! a page handled twice finds the links it made.
+//! One loop serves every object ([`drive`]): a page of up to 2,000 records of the source side
+//! is read by its modification watermark ([`pages`]: Salesforce `SystemModstamp`, Intacct
+//! `WHENMODIFIED`) and handed to the flow that owns the object `--batch` records at a time, as
+//! queue batches would be ([`objects`]); what the flow cannot handle is parked for `replay`,
+//! and each batch's last watermark is stored in the sync state (stream
+//! `backfill/<side>/<object>`). An interrupted run resumes from there, and a batch handled
+//! twice finds the links it made.
 
 mod objects;
 pub(crate) mod pages;
@@ -72,7 +73,7 @@ pub(crate) struct Args {
     /// Default: all.
     #[arg(long, value_name = "DATE", value_parser = parse_since)]
     since: Option<DateTime<Utc>>,
-    /// Records read and handed to the flow per page.
+    /// Records handed to the flow at a time (pages of up to 2,000 are read).
     #[arg(long = "batch", default_value_t = 200, value_name = "N")]
     batch: usize,
     /// Start from --since (or the beginning) instead of the stored checkpoint.
