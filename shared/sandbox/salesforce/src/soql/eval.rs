@@ -547,9 +547,8 @@ impl Ctx<'_> {
             }
             BCond::In(fp, negated, values) => {
                 let stored = self.value_at(fp, rec).unwrap_or(&Value::Null);
-                let hit = values
-                    .iter()
-                    .any(|v| compare(fp.field, stored, CmpOp::Eq, v));
+                let key = sort_key(fp.field, Some(stored));
+                let hit = values.iter().any(|v| compare_key(&key, CmpOp::Eq, v));
                 hit != *negated
             }
             BCond::Like(fp, negated, pattern) => {
@@ -564,11 +563,21 @@ impl Ctx<'_> {
         if order.is_empty() {
             return;
         }
-        rows.sort_by(|a, b| {
-            for (fp, desc, nulls_last) in order {
-                let ka = sort_key(fp.field, self.value_at(fp, a));
-                let kb = sort_key(fp.field, self.value_at(fp, b));
-                let ord = match (&ka, &kb) {
+        // Each row's keys made once, not once per comparison (a change read sorts the whole
+        // table).
+        let mut keyed: Vec<(Vec<Key>, &Record)> = rows
+            .iter()
+            .map(|r| {
+                let keys = order
+                    .iter()
+                    .map(|(fp, _, _)| sort_key(fp.field, self.value_at(fp, r)))
+                    .collect();
+                (keys, *r)
+            })
+            .collect();
+        keyed.sort_by(|(a, _), (b, _)| {
+            for ((ka, kb), (_, desc, nulls_last)) in a.iter().zip(b).zip(order) {
+                let ord = match (ka, kb) {
                     (Key::Null, Key::Null) => Ordering::Equal,
                     (Key::Null, _) => {
                         if *nulls_last {
@@ -585,7 +594,7 @@ impl Ctx<'_> {
                         }
                     }
                     _ => {
-                        let o = ka.cmp_same(&kb);
+                        let o = ka.cmp_same(kb);
                         if *desc { o.reverse() } else { o }
                     }
                 };
@@ -595,6 +604,9 @@ impl Ctx<'_> {
             }
             Ordering::Equal
         });
+        for (slot, (_, r)) in rows.iter_mut().zip(keyed) {
+            *slot = r;
+        }
     }
 
     fn url(&self, object: &str, id: &str) -> String {
@@ -832,19 +844,23 @@ fn sort_key(field: &FieldDef, v: Option<&Value>) -> Key {
 }
 
 fn compare(field: &FieldDef, stored: &Value, op: CmpOp, lit: &BValue) -> bool {
-    let key = sort_key(field, Some(stored));
+    compare_key(&sort_key(field, Some(stored)), op, lit)
+}
+
+/// [`compare`] with the stored value's key made once (an IN list compares it with each value).
+fn compare_key(key: &Key, op: CmpOp, lit: &BValue) -> bool {
     if *lit == BValue::Null {
         return match op {
-            CmpOp::Eq => key == Key::Null,
-            CmpOp::Ne => key != Key::Null,
+            CmpOp::Eq => *key == Key::Null,
+            CmpOp::Ne => *key != Key::Null,
             _ => false,
         };
     }
-    if key == Key::Null {
+    if *key == Key::Null {
         return op == CmpOp::Ne;
     }
     if let BValue::Range(start, end) = lit {
-        let (lo, hi) = match &key {
+        let (lo, hi) = match key {
             Key::Date(d) => (d.cmp(start), d.cmp(end)),
             Key::DateTime(t) => {
                 let s = start.and_hms_opt(0, 0, 0).map(|n| n.and_utc());
@@ -866,6 +882,10 @@ fn compare(field: &FieldDef, stored: &Value, op: CmpOp, lit: &BValue) -> bool {
             CmpOp::Ge => lo != Ordering::Less,
         };
     }
+    // Text against text: compared in place, without a copy of the literal.
+    if let (Key::Text(k), BValue::Text(s) | BValue::Id(s)) = (key, lit) {
+        return cmp_result(op, k.as_str().cmp(s.as_str()));
+    }
     let lit_key = match lit {
         BValue::Bool(b) => Key::Bool(*b),
         BValue::Num(n) => Key::Num(*n),
@@ -875,10 +895,14 @@ fn compare(field: &FieldDef, stored: &Value, op: CmpOp, lit: &BValue) -> bool {
         BValue::Null | BValue::Range(..) => return false,
     };
     let ord = key.cmp_same(&lit_key);
-    let same_kind = std::mem::discriminant(&key) == std::mem::discriminant(&lit_key);
+    let same_kind = std::mem::discriminant(key) == std::mem::discriminant(&lit_key);
     if !same_kind {
         return op == CmpOp::Ne;
     }
+    cmp_result(op, ord)
+}
+
+fn cmp_result(op: CmpOp, ord: Ordering) -> bool {
     match op {
         CmpOp::Eq => ord == Ordering::Equal,
         CmpOp::Ne => ord != Ordering::Equal,
