@@ -2,7 +2,7 @@
 //! over the store.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use lf_domain::SalesforceId;
@@ -128,7 +128,8 @@ enum BCond {
     Or(Vec<BCond>),
     Not(Box<BCond>),
     Cmp(FieldPath, CmpOp, BValue),
-    In(FieldPath, bool, Vec<BValue>),
+    /// The values, and their text as a set when every value is text (a key lookup then).
+    In(FieldPath, bool, Vec<BValue>, Option<HashSet<String>>),
     Like(FieldPath, bool, Vec<LikePart>),
 }
 
@@ -349,7 +350,14 @@ impl Ctx<'_> {
                         .collect::<Result<Vec<_>, _>>()?,
                     InSource::Query(sub) => self.semi_join(fp.field, sub)?,
                 };
-                BCond::In(fp, *negated, list)
+                let texts = list
+                    .iter()
+                    .map(|v| match v {
+                        BValue::Text(s) | BValue::Id(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<HashSet<String>>>();
+                BCond::In(fp, *negated, list, texts)
             }
             Cond::Like {
                 path,
@@ -545,10 +553,15 @@ impl Ctx<'_> {
                 let stored = self.value_at(fp, rec).unwrap_or(&Value::Null);
                 compare(fp.field, stored, *op, v)
             }
-            BCond::In(fp, negated, values) => {
+            BCond::In(fp, negated, values, texts) => {
                 let stored = self.value_at(fp, rec).unwrap_or(&Value::Null);
                 let key = sort_key(fp.field, Some(stored));
-                let hit = values.iter().any(|v| compare_key(&key, CmpOp::Eq, v));
+                let hit = match (texts, &key) {
+                    // Text keys equal text values exactly ([`compare_key`]); nothing else does.
+                    (Some(set), Key::Text(k)) => set.contains(k),
+                    (Some(_), _) => false,
+                    (None, _) => values.iter().any(|v| compare_key(&key, CmpOp::Eq, v)),
+                };
                 hit != *negated
             }
             BCond::Like(fp, negated, pattern) => {
