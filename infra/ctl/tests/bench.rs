@@ -177,3 +177,55 @@ fn a_cap_of_zero_is_refused_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--intacct-cap"), "{stderr}");
 }
+
+#[test]
+fn the_configured_latency_is_in_every_synced_deal() {
+    // Per deal at least 2 Salesforce calls (read, write-back) and 3 Intacct requests (read,
+    // create the customer, create the invoice) one after the other: the delays are a floor
+    // under the measured time, whatever the machine's speed.
+    let (sf, intacct) = (5.0, 20.0);
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerforce"))
+        .args([
+            "bench",
+            "--accounts",
+            "10",
+            "--deals",
+            "5",
+            "--naive-sample",
+            "2",
+            "--latency-samples",
+            "3",
+            "--batch",
+            "10",
+            "--workers",
+            "2",
+            "--sf-latency-ms",
+            "5",
+            "--intacct-latency-ms",
+            "20",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let floor = 2.0 * sf + 3.0 * intacct;
+    let p50 = number(&report, "latency_configured.p50_ms");
+    assert!(
+        p50 >= floor,
+        "p50 {p50} ms with {sf} ms per Salesforce call and {intacct} ms per Intacct request"
+    );
+    for name in ["accounts", "deals"] {
+        let w = &report[name];
+        let bound = number(w, "bound_records_per_sec");
+        let expected = 2.0 * number(w, "records_per_intacct_request") / (intacct / 1000.0);
+        assert!(
+            (bound - expected).abs() < 1e-6,
+            "{name}: cap bound {bound}, expected {expected}"
+        );
+    }
+}

@@ -378,7 +378,8 @@ pub(super) async fn latency(
     specs: Arc<SpecSet>,
     samples: usize,
 ) -> Result<(Vec<Duration>, Vec<Duration>), CliError> {
-    let rig = Rig::start(platform.without_latency(), true).await?;
+    // Started with the configured delays; each phase turns them off or on.
+    let rig = Rig::start(platform, true).await?;
     let (queue, posts) = rig.webhook().await?;
     let log: BatchLog = Arc::default();
     let (stop, stopped) = watch::channel(false);
