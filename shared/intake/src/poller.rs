@@ -626,7 +626,9 @@ fn intacct_change(
         Change {
             record: RecordRef::intacct(object, &IntacctRef::new(entity, key)),
             at,
-            last_id: recno.to_string(),
+            // Zero-padded, so the stored cursor orders by bytes as it does by number: a
+            // watermark moving from 9999 to 10000 within one second must move.
+            last_id: format!("{recno:020}"),
         },
         recno,
     ))

@@ -248,7 +248,7 @@ impl<'a> IntacctPages<'a> {
                         Filter::gt("WHENMODIFIED", at.clone()),
                         Filter::and([
                             Filter::eq("WHENMODIFIED", at),
-                            Filter::gt("RECORDNO", w.last_id.clone()),
+                            Filter::gt("RECORDNO", recordno_of(&w.last_id)),
                         ]),
                     ])
                 };
@@ -309,7 +309,7 @@ impl Source for IntacctPages<'_> {
                 .ok_or_else(|| format!("{object} {recno} has no readable WHENMODIFIED"))?;
             let mark = Watermark {
                 modified_at: at,
-                last_id: recno.clone(),
+                last_id: padded_recordno(&recno),
             };
             page.last = Some(mark.clone());
             if !self.seen.insert(recno) {
@@ -331,5 +331,40 @@ impl Source for IntacctPages<'_> {
             _ => None,
         };
         Ok(page)
+    }
+}
+
+/// A RECORDNO as a checkpoint's `last_id`: zero-padded to 20 digits, so the sync state, which
+/// orders cursors by their bytes, orders them by number (9800 before 10000), as the poller's
+/// Intacct cursors are.
+fn padded_recordno(recno: &str) -> String {
+    match recno.parse::<u64>() {
+        Ok(n) => format!("{n:020}"),
+        Err(_) => recno.to_owned(),
+    }
+}
+
+/// The RECORDNO a checkpoint names, padded or not (checkpoints stored before the padding).
+fn recordno_of(last_id: &str) -> String {
+    last_id
+        .parse::<u64>()
+        .map_or_else(|_| last_id.to_owned(), |n| n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recordno_cursors_order_by_number_and_read_back() {
+        let (a, b) = (padded_recordno("9800"), padded_recordno("10000"));
+        assert!(a < b, "{a} < {b}");
+        assert_eq!(recordno_of(&b), "10000");
+        assert_eq!(
+            recordno_of("9800"),
+            "9800",
+            "an unpadded checkpoint still reads"
+        );
+        assert_eq!(padded_recordno("X-1"), "X-1");
     }
 }
