@@ -633,3 +633,30 @@ fn intacct_change(
         recno,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(recno: &str) -> IntacctRecord {
+        let mut fields = serde_json::Map::new();
+        fields.insert("RECORDNO".into(), recno.into());
+        fields.insert("CUSTOMERID".into(), format!("C-{recno}").into());
+        fields.insert("WHENMODIFIED".into(), "12/04/2026 03:00:00".into());
+        IntacctRecord {
+            record_no: Some(recno.to_owned()),
+            id: None,
+            fields,
+        }
+    }
+
+    #[test]
+    fn intacct_cursors_in_one_second_order_by_record_number() {
+        let (a, _) = intacct_change("CUSTOMER", "CUSTOMERID", &row("9999")).unwrap();
+        let (b, n) = intacct_change("CUSTOMER", "CUSTOMERID", &row("10000")).unwrap();
+        assert_eq!(a.at, b.at);
+        // The sync state compares cursors as stored: 10000 must come after 9999.
+        assert!(a.mark() < b.mark(), "{:?} < {:?}", a.mark(), b.mark());
+        assert_eq!(b.mark().last_id.parse::<u64>().unwrap(), n);
+    }
+}
