@@ -7,14 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use lf_domain::{
-    ChangeEnvelope, CorrelationId, Deadline, EventOrigin, Flow, RecordRef, SalesforceId,
-};
+use lf_domain::Flow;
 use lf_embedded::SqliteQueue;
-use lf_flows::{
-    AccountOnboarding, BatchContext, Consumer, ConsumerOptions, FlowHandler, OpportunityWon,
-    Outcome, WorkItem,
-};
+use lf_flows::{AccountOnboarding, Consumer, ConsumerOptions, OpportunityWon, Outcome, WorkItem};
 use lf_mapping::SpecSet;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -22,9 +17,6 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::rig::{BatchLog, Calls, Platform, PostLog, Rig, Timed};
 use crate::CliError;
 use crate::ops::backfill::{self, pages::Source};
-
-/// Attempts per record the flow asks to retry, with pauses of 0.1, 0.2 … 1.6 s between.
-const ATTEMPTS: u32 = 6;
 
 /// How long a deal run may go without one more deal synced before it is called stuck.
 const STALL: Duration = Duration::from_secs(120);
@@ -58,85 +50,29 @@ impl Run {
     }
 }
 
-/// Work items for records of `object` as an operator-started run makes them.
-fn items(flow: Flow, object: &str, ids: &[SalesforceId]) -> Vec<WorkItem> {
-    let correlation = CorrelationId::new_random();
-    let now = Utc::now();
-    ids.iter()
-        .map(|id| WorkItem {
-            message_id: format!("bench-{id}"),
-            receive_count: 1,
-            envelope: ChangeEnvelope {
-                v: ChangeEnvelope::VERSION,
-                flow,
-                record: RecordRef::salesforce(object, id),
-                origin: EventOrigin::Operator {
-                    reason: "bench".to_owned(),
-                },
-                modified_at: None,
-                correlation_id: correlation.clone(),
-                received_at: now,
-            },
-        })
-        .collect()
-}
-
-/// Hands `ids` to the flow as one batch, again for those it asks to retry; the last outcome
-/// of each.
-async fn handle<H: FlowHandler>(handler: &H, ids: &[SalesforceId]) -> Vec<Outcome> {
-    let mut open: Vec<(usize, WorkItem)> = items(handler.flow(), "Account", ids)
-        .into_iter()
-        .enumerate()
-        .collect();
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; ids.len()];
-    for attempt in 1..=ATTEMPTS {
-        let batch: Vec<WorkItem> = open.iter().map(|(_, w)| w.clone()).collect();
-        let context = BatchContext {
-            deadline: Some(Deadline::after(Duration::from_secs(60))),
-        };
-        let got = handler.handle_batch(&batch, &context).await;
-        let mut again = Vec::new();
-        for ((i, mut item), outcome) in open.into_iter().zip(got) {
-            if matches!(outcome, Outcome::Retry { .. }) && attempt < ATTEMPTS {
-                item.receive_count += 1;
-                again.push((i, item));
-            }
-            outcomes[i] = Some(outcome);
-        }
-        if again.is_empty() {
-            break;
-        }
-        open = again;
-        tokio::time::sleep(Duration::from_millis(100 << (attempt - 1))).await;
-    }
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| Outcome::parked("not handled")))
-        .collect()
-}
-
-fn failed(outcomes: &[Outcome]) -> u64 {
+fn failed(outcomes: &[(WorkItem, Outcome)]) -> u64 {
     outcomes
         .iter()
-        .filter(|o| matches!(o, Outcome::Parked { .. } | Outcome::Retry { .. }))
+        .filter(|(_, o)| matches!(o, Outcome::Parked { .. } | Outcome::Retry { .. }))
         .count() as u64
 }
 
 /// Seeds `n` qualifying Accounts in a fresh rig.
-async fn accounts_rig(platform: Platform, n: usize) -> Result<(Rig, Vec<SalesforceId>), CliError> {
+async fn accounts_rig(platform: Platform, n: usize) -> Result<Rig, CliError> {
     let rig = Rig::start(platform, false).await?;
-    let ids = (0..n)
-        .map(|i| Ok(SalesforceId::parse(&rig.new_account(i)?)?))
-        .collect::<Result<Vec<_>, CliError>>()?;
+    for i in 0..n {
+        rig.new_account(i)?;
+    }
     // Salesforce stamps whole seconds and a read by watermark stops before the current one:
     // the Accounts are readable once it has passed.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    Ok((rig, ids))
+    Ok(rig)
 }
 
-/// The backfill of `n` Accounts: pages of `batch` read by `SystemModstamp` watermark, each
-/// handed to account-onboarding as one batch, up to `workers` pages in flight (as that many
-/// function instances would run), the Intacct client holding to the company's cap.
+/// The backfill of `n` Accounts, as `ledgerforce backfill accounts` runs it: pages read
+/// through its page source and handed to account-onboarding `batch` at a time, up to
+/// `workers` batches in flight (as that many function instances would run), the Intacct
+/// client holding to the company's cap.
 pub(super) async fn backfill(
     platform: Platform,
     specs: Arc<SpecSet>,
@@ -144,7 +80,30 @@ pub(super) async fn backfill(
     batch: usize,
     workers: usize,
 ) -> Result<Run, CliError> {
-    let (rig, _) = accounts_rig(platform, n).await?;
+    onboard(platform, specs, n, batch, workers).await
+}
+
+/// The naive integration on `n` Accounts: the same, each Account its own batch of one.
+pub(super) async fn naive_accounts(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    n: usize,
+    workers: usize,
+) -> Result<Run, CliError> {
+    onboard(platform, specs, n, 1, workers).await
+}
+
+/// Seeds `n` Accounts and onboards them `batch` at a time through the backfill's own page
+/// source (bounded at the run's start, so the run's write-backs are not read again) and its
+/// retrying hand-over.
+async fn onboard(
+    platform: Platform,
+    specs: Arc<SpecSet>,
+    n: usize,
+    batch: usize,
+    workers: usize,
+) -> Result<Run, CliError> {
+    let rig = accounts_rig(platform, n).await?;
     let handler = Arc::new(AccountOnboarding::new(
         rig.ports.clone(),
         specs,
@@ -153,35 +112,32 @@ pub(super) async fn backfill(
     let before = rig.calls();
     let client_before = rig.client_calls();
     let started = Instant::now();
-    // The backfill's own page source: Accounts by (SystemModstamp, Id) up to the moment the
-    // run started, so the run's write-backs are not read again.
     let mut source = backfill::pages::salesforce_accounts(&rig.ports.salesforce, Utc::now());
     let permits = Arc::new(Semaphore::new(workers.max(1)));
     let mut tasks = JoinSet::new();
     let mut cursor = None;
     let mut records = 0;
     let mut batches = 0;
+    // A write-back within the bound's own clock tick can be read again: hand each Account
+    // over once.
     let mut handed = std::collections::HashSet::new();
     loop {
         let page = source
             .page(cursor.as_ref(), backfill::pages::READ_PAGE.max(batch))
             .await?;
-        // A write-back within the bound's own clock tick can be read again: hand each
-        // Account over once.
-        let ids = page
+        let fresh: Vec<_> = page
             .records
-            .iter()
+            .into_iter()
             .filter(|(r, _)| handed.insert(r.id.clone()))
-            .map(|(r, _)| SalesforceId::parse(&r.id).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        for ids in ids.chunks(batch) {
-            let ids = ids.to_vec();
-            records += ids.len() as u64;
+            .collect();
+        for chunk in fresh.chunks(batch.max(1)) {
+            let items = backfill::work_items(Flow::AccountOnboarding, chunk);
+            records += items.len() as u64;
             batches += 1;
             let permit = permits.clone().acquire_owned().await?;
             let handler = handler.clone();
             tasks.spawn(async move {
-                let outcomes = handle(&*handler, &ids).await;
+                let outcomes = backfill::handle(&*handler, items).await;
                 drop(permit);
                 outcomes
             });
@@ -202,51 +158,6 @@ pub(super) async fn backfill(
         calls: rig.calls().since(before),
         client_calls: rig.client_calls().since(client_before),
         batches,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-    };
-    rig.shutdown().await;
-    Ok(run)
-}
-
-/// The naive integration on `n` Accounts: each Account its own batch of one, up to
-/// `workers` at once.
-pub(super) async fn naive_accounts(
-    platform: Platform,
-    specs: Arc<SpecSet>,
-    n: usize,
-    workers: usize,
-) -> Result<Run, CliError> {
-    let (rig, ids) = accounts_rig(platform, n).await?;
-    let handler = Arc::new(AccountOnboarding::new(
-        rig.ports.clone(),
-        specs,
-        Default::default(),
-    )?);
-    let before = rig.calls();
-    let client_before = rig.client_calls();
-    let started = Instant::now();
-    let permits = Arc::new(Semaphore::new(workers.max(1)));
-    let mut tasks = JoinSet::new();
-    for id in ids {
-        let permit = permits.clone().acquire_owned().await?;
-        let handler = handler.clone();
-        tasks.spawn(async move {
-            let outcomes = handle(&*handler, &[id]).await;
-            drop(permit);
-            outcomes
-        });
-    }
-    let mut failures = 0;
-    while let Some(done) = tasks.join_next().await {
-        failures += failed(&done?);
-    }
-    let run = Run {
-        records: n as u64,
-        synced: rig.onboarded() as u64,
-        failed: failures,
-        calls: rig.calls().since(before),
-        client_calls: rig.client_calls().since(client_before),
-        batches: n as u64,
         elapsed_secs: started.elapsed().as_secs_f64(),
     };
     rig.shutdown().await;

@@ -425,8 +425,12 @@ where
                 bar.inc(records.len() as u64);
             }
         }
-        // The records read and not handed over after the last batch.
-        if let Some(mark) = page.last.filter(|_| !args.dry_run) {
+        // The records read and not handed over after the last batch (none when the last
+        // batch ended the page: its checkpoint is stored already).
+        if let Some(mark) = page
+            .last
+            .filter(|m| !args.dry_run && summary.checkpoint.as_ref() != Some(m))
+        {
             ports.state.advance_watermark(stream, &mark).await?;
             summary.checkpoint = Some(mark);
         }
@@ -448,7 +452,10 @@ where
 }
 
 /// A page's records as the work items of one queue batch of `flow`.
-fn work_items(flow: lf_domain::Flow, records: &[(RecordRef, DateTime<Utc>)]) -> Vec<WorkItem> {
+pub(crate) fn work_items(
+    flow: lf_domain::Flow,
+    records: &[(RecordRef, DateTime<Utc>)],
+) -> Vec<WorkItem> {
     let correlation = CorrelationId::new_random();
     let now = Utc::now();
     records
@@ -474,7 +481,10 @@ fn work_items(flow: lf_domain::Flow, records: &[(RecordRef, DateTime<Utc>)]) -> 
 /// Hands one page to the flow as the consumer would a queue batch, again for the records it
 /// asks to retry (with a growing pause), and returns each record's work item and last
 /// outcome.
-async fn handle<H: FlowHandler>(handler: &H, items: Vec<WorkItem>) -> Vec<(WorkItem, Outcome)> {
+pub(crate) async fn handle<H: FlowHandler>(
+    handler: &H,
+    items: Vec<WorkItem>,
+) -> Vec<(WorkItem, Outcome)> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
     let mut open: Vec<(usize, WorkItem)> = items.iter().cloned().enumerate().collect();
     for attempt in 1..=ATTEMPTS {
