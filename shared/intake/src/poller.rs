@@ -312,7 +312,7 @@ where
     ) -> Result<(), String> {
         let today = now.date_naive();
         let (from, after) = match &stored {
-            Some(w) => (w.modified_at.date_naive(), w.last_id.parse::<u64>().ok()),
+            Some(w) => (w.modified_at.date_naive(), w.record_number()),
             None => (self.first_run_start(now).date_naive(), None),
         };
         if from < today {
@@ -394,10 +394,9 @@ where
             let Some((on, recno, _)) = page.last() else {
                 continue;
             };
-            // Zero-padded, so the stored cursor orders by bytes as it does by number.
             let to = Watermark {
                 modified_at: on.and_time(NaiveTime::MIN).and_utc(),
-                last_id: format!("{recno:020}"),
+                last_id: Watermark::record_number_id(*recno),
             };
             self.take_page(stream, &changes, now, to, report).await?;
         }
@@ -531,7 +530,7 @@ where
             .query(stream.entity.as_ref(), &query)
             .await
             .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
-        let after = (start.modified_at, start.last_id.parse::<u64>().ok());
+        let after = (start.modified_at, start.record_number());
         let mut changes = Vec::with_capacity(rows.len());
         for row in &rows {
             let (change, recno) = intacct_change(&stream.object, key_field, row)?;
@@ -626,9 +625,7 @@ fn intacct_change(
         Change {
             record: RecordRef::intacct(object, &IntacctRef::new(entity, key)),
             at,
-            // Zero-padded, so the stored cursor orders by bytes as it does by number: a
-            // watermark moving from 9999 to 10000 within one second must move.
-            last_id: format!("{recno:020}"),
+            last_id: Watermark::record_number_id(recno),
         },
         recno,
     ))
@@ -657,6 +654,6 @@ mod tests {
         assert_eq!(a.at, b.at);
         // The sync state compares cursors as stored: 10000 must come after 9999.
         assert!(a.mark() < b.mark(), "{:?} < {:?}", a.mark(), b.mark());
-        assert_eq!(b.mark().last_id.parse::<u64>().unwrap(), n);
+        assert_eq!(b.mark().record_number(), Some(n));
     }
 }

@@ -18,6 +18,20 @@ pub struct Watermark {
     pub last_id: String,
 }
 
+impl Watermark {
+    /// The `last_id` of a cursor at an Intacct record: its RECORDNO zero-padded to 20
+    /// digits, because watermarks compare (and the stores compare them) by `last_id`'s
+    /// bytes, and 10000 must come after 9999 within one second.
+    pub fn record_number_id(recordno: u64) -> String {
+        format!("{recordno:020}")
+    }
+
+    /// The RECORDNO a cursor at an Intacct record names, padded or not.
+    pub fn record_number(&self) -> Option<u64> {
+        self.last_id.parse().ok()
+    }
+}
+
 /// Sync state.
 ///
 /// Guarantees:

@@ -248,7 +248,7 @@ impl<'a> IntacctPages<'a> {
                         Filter::gt("WHENMODIFIED", at.clone()),
                         Filter::and([
                             Filter::eq("WHENMODIFIED", at),
-                            Filter::gt("RECORDNO", recordno_of(&w.last_id)),
+                            Filter::gt("RECORDNO", recordno_of(w)),
                         ]),
                     ])
                 };
@@ -334,21 +334,18 @@ impl Source for IntacctPages<'_> {
     }
 }
 
-/// A RECORDNO as a checkpoint's `last_id`: zero-padded to 20 digits, so the sync state, which
-/// orders cursors by their bytes, orders them by number (9800 before 10000), as the poller's
-/// Intacct cursors are.
+/// A RECORDNO as a checkpoint's `last_id` ([`Watermark::record_number_id`]: ordered by
+/// number as the poller's Intacct cursors are).
 fn padded_recordno(recno: &str) -> String {
-    match recno.parse::<u64>() {
-        Ok(n) => format!("{n:020}"),
-        Err(_) => recno.to_owned(),
-    }
+    recno
+        .parse()
+        .map_or_else(|_| recno.to_owned(), Watermark::record_number_id)
 }
 
 /// The RECORDNO a checkpoint names, padded or not (checkpoints stored before the padding).
-fn recordno_of(last_id: &str) -> String {
-    last_id
-        .parse::<u64>()
-        .map_or_else(|_| last_id.to_owned(), |n| n.to_string())
+fn recordno_of(w: &Watermark) -> String {
+    w.record_number()
+        .map_or_else(|| w.last_id.clone(), |n| n.to_string())
 }
 
 #[cfg(test)]
@@ -357,11 +354,20 @@ mod tests {
 
     #[test]
     fn recordno_cursors_order_by_number_and_read_back() {
-        let (a, b) = (padded_recordno("9800"), padded_recordno("10000"));
-        assert!(a < b, "{a} < {b}");
+        let at = Utc::now();
+        let mark = |recno: &str| Watermark {
+            modified_at: at,
+            last_id: padded_recordno(recno),
+        };
+        let (a, b) = (mark("9800"), mark("10000"));
+        assert!(a < b, "{a:?} < {b:?}");
         assert_eq!(recordno_of(&b), "10000");
+        let old = Watermark {
+            modified_at: at,
+            last_id: "9800".into(),
+        };
         assert_eq!(
-            recordno_of("9800"),
+            recordno_of(&old),
             "9800",
             "an unpadded checkpoint still reads"
         );
