@@ -1,6 +1,6 @@
 //! The account-onboarding binary under the Lambda Runtime API (the emulator of `lf-testkit`),
-//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch with a new customer
-//! Account to onboard, one another delivery is working on, and a body that is no change
+//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch of 10 with new
+//! customer Accounts to onboard, one another delivery is working on, and a body that is no change
 //! envelope.
 //!
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
@@ -9,7 +9,7 @@
 use lf_domain::{Flow, RecordRef, SalesforceId};
 use lf_sandbox_salesforce as sf;
 use lf_testkit::deployment::{sandboxes_with, stamp, wired};
-use lf_testkit::lambda::run_idempotent_flow_batch;
+use lf_testkit::lambda::{FLOW_BATCH, run_idempotent_flow_batch};
 use serde_json::{Map, Value, json};
 
 const FLOW: Flow = Flow::AccountOnboarding;
@@ -43,6 +43,10 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     };
     let onboarded = new_account("Thames Analytics Ltd", "United Kingdom");
     let busy = new_account("Lakeshore Foods Inc", "United States");
+    // The rest of the batch of 10.
+    let more: Vec<String> = (0..FLOW_BATCH - 3)
+        .map(|n| new_account(&format!("Runtime Batch {n} Inc"), "United States"))
+        .collect();
     let customers = |id: &str| intacct.count_where("CUSTOMER", "SFDC_ACCOUNT_ID", id);
 
     // Another delivery of the second Account's change is in progress.
@@ -52,11 +56,17 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
         &d,
         env!("CARGO_BIN_EXE_account-onboarding"),
         FLOW,
-        account(&onboarded),
+        std::iter::once(&onboarded)
+            .chain(&more)
+            .map(|id| account(id))
+            .collect(),
         account(&busy),
     )
     .await;
     assert_eq!(customers(&onboarded), 1);
+    for id in &more {
+        assert_eq!(customers(id), 1, "{id}");
+    }
     assert_eq!(customers(&busy), 0, "left to the delivery holding it");
     let after = salesforce.record(&onboarded).unwrap();
     assert_eq!(text(&after, "Intacct_Entity__c"), "UK");

@@ -1,7 +1,8 @@
 //! The account-sync binary under the Lambda Runtime API (the emulator of `lf-testkit`),
-//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch with two customer
-//! changes whose Accounts must be corrected, a Salesforce row lock on the first Account write
-//! (`UNABLE_TO_LOCK_ROW`, as a concurrent edit causes), and a body that is no change envelope.
+//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch of 10: every linked
+//! customer's change, whose Accounts must be corrected, with a Salesforce row lock on the
+//! first Account write (`UNABLE_TO_LOCK_ROW`, as a concurrent edit causes), two contact
+//! changes, and a body that is no change envelope.
 //!
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,7 +11,7 @@ use lf_domain::port::ParkedFailures;
 use lf_domain::{Flow, IntacctKey, IntacctRef, RecordRef};
 use lf_sandbox_salesforce as sf;
 use lf_testkit::deployment::{change_body, sandboxes_with, wired};
-use lf_testkit::lambda::{Answer, events, run_function};
+use lf_testkit::lambda::{Answer, FLOW_BATCH, events, run_function};
 use serde_json::{Value, json};
 
 const FLOW: Flow = Flow::AccountSync;
@@ -22,6 +23,13 @@ fn customer(id: &str) -> RecordRef {
     )
 }
 
+fn contact(name: &str) -> RecordRef {
+    RecordRef::intacct(
+        "CONTACT",
+        &IntacctRef::new(None, IntacctKey::parse(name).unwrap()),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     let (salesforce, intacct) = sandboxes_with(sf::DataSet::Demo).await;
@@ -29,7 +37,24 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     d.queue(FLOW).await;
     // Two linked customers whose Account shows a credit limit Intacct does not have; Intacct
     // owns the field, so the flow writes both Accounts back (one collection call).
-    let ids = ["C-1001", "C-1002"];
+    // Every linked Demo customer, and two contact changes make the batch of 10.
+    let ids: Vec<String> = intacct
+        .records("CUSTOMER")
+        .into_iter()
+        .filter(|c| c.get("SFDC_ACCOUNT_ID").is_some_and(|id| !id.is_empty()))
+        .map(|c| c["CUSTOMERID"].clone())
+        .collect();
+    let contacts: Vec<String> = intacct
+        .records("CONTACT")
+        .into_iter()
+        .map(|c| c["CONTACTNAME"].clone())
+        .take(FLOW_BATCH - 1 - ids.len())
+        .collect();
+    assert_eq!(
+        ids.len() + contacts.len() + 1,
+        FLOW_BATCH,
+        "{ids:?} {contacts:?}"
+    );
     let accounts: Vec<String> = ids
         .iter()
         .map(|id| intacct.find("CUSTOMER", "CUSTOMERID", id)[0]["SFDC_ACCOUNT_ID"].clone())
@@ -51,11 +76,27 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
         .faults()
         .inject_next(sf::SalesforceFault::LockRow, 1);
     let queue = format!("{}-{}", d.prefix, FLOW.as_str());
-    let batch = events::sqs_batch(vec![
-        events::sqs_record(&queue, "m-C-1001", &change_body(FLOW, customer(ids[0])), 1),
-        events::sqs_record(&queue, "m-C-1002", &change_body(FLOW, customer(ids[1])), 1),
-        events::sqs_record(&queue, "m-unreadable", "[]", 1),
-    ]);
+    let mut records: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            events::sqs_record(
+                &queue,
+                &format!("m-{id}"),
+                &change_body(FLOW, customer(id)),
+                1,
+            )
+        })
+        .chain(contacts.iter().enumerate().map(|(i, name)| {
+            events::sqs_record(
+                &queue,
+                &format!("m-contact-{i}"),
+                &change_body(FLOW, contact(name)),
+                1,
+            )
+        }))
+        .collect();
+    records.push(events::sqs_record(&queue, "m-unreadable", "[]", 1));
+    let batch = events::sqs_batch(records);
     let run = run_function(
         env!("CARGO_BIN_EXE_account-sync"),
         FLOW.as_str(),
@@ -98,6 +139,6 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
         .expect("the batch's EMF document");
     assert_eq!(
         (&flow["RecordsSynced"], &flow["Parked"], &flow["Failed"]),
-        (&json!(1), &json!(1), &json!(1))
+        (&json!(FLOW_BATCH - 2), &json!(1), &json!(1))
     );
 }

@@ -1,6 +1,6 @@
 //! The credit-alerts binary under the Lambda Runtime API (the emulator of `lf-testkit`),
-//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch with the change of
-//! an invoice overdue, one another delivery is working on, and a body that is no change
+//! against DynamoDB and SQS on moto and both Demo sandboxes: an SQS batch of 10 with the change
+//! of an invoice overdue and other receivables, one another delivery is working on, and a body that is no change
 //! envelope.
 //!
 //! Needs `LEDGERFORCE_MOTO_ENDPOINT` (`tests/run` starts moto).
@@ -10,8 +10,8 @@ use chrono::{NaiveTime, Utc};
 use lf_domain::{Flow, IntacctKey, IntacctRef, RecordRef};
 use lf_sandbox_intacct as ia;
 use lf_sandbox_salesforce as sf;
-use lf_testkit::deployment::{sandboxes_with, stamp, wired};
-use lf_testkit::lambda::run_idempotent_flow_batch;
+use lf_testkit::deployment::{linked_receivables, sandboxes_with, stamp, wired};
+use lf_testkit::lambda::{FLOW_BATCH, run_idempotent_flow_batch};
 use serde_json::{Value, json};
 
 const FLOW: Flow = Flow::CreditAlerts;
@@ -65,7 +65,10 @@ async fn an_sqs_batch_is_answered_with_exactly_the_message_to_redeliver() {
     // its WHENMODIFIED, but no earlier than the start of the day (overdue is as of today).
     let day = Utc::now().date_naive().and_time(NaiveTime::MIN).and_utc();
     d.hold_change(FLOW, &busy, stamp(&modified).max(day)).await;
-    run_idempotent_flow_batch(&d, env!("CARGO_BIN_EXE_credit-alerts"), FLOW, overdue, busy).await;
+    // The rest of the batch of 10: the other receivables of linked customers.
+    let mut good = linked_receivables(&intacct, &[&overdue, &busy], FLOW_BATCH - 3);
+    good.insert(0, overdue);
+    run_idempotent_flow_batch(&d, env!("CARGO_BIN_EXE_credit-alerts"), FLOW, good, busy).await;
     assert_eq!(status(&account), json!("Overdue"));
     assert_eq!(tasks(&account), tasks_before + 1, "one Task for the owner");
     assert_eq!(

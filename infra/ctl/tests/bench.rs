@@ -134,17 +134,18 @@ fn a_tiny_bench_at_zero_latency_reports_consistent_counts() {
     // create per page in Intacct.
     assert_eq!(number(&report, "accounts.floor.salesforce"), 6.0);
     assert_eq!(number(&report, "accounts.floor.intacct"), 6.0);
-    // Deals at the queue's batch of 10: 3 batches' worth of floor.
-    assert_eq!(number(&report, "deals.floor.salesforce"), 6.0);
-    assert_eq!(number(&report, "deals.floor.intacct"), 9.0);
+    // Deals at the template's batch of 50: one batch's worth of floor.
+    assert_eq!(number(&report, "deals.batch"), 50.0);
+    assert_eq!(number(&report, "deals.floor.salesforce"), 2.0);
+    assert_eq!(number(&report, "deals.floor.intacct"), 3.0);
     let deal_batches = number(&report, "deals.ours.batches");
     assert!(
-        (3.0..=23.0).contains(&deal_batches),
-        "23 deals at 10 per receive: {deal_batches} batches"
+        (1.0..=23.0).contains(&deal_batches),
+        "23 deals in batches of up to 50: {deal_batches} batches"
     );
     assert_eq!(number(&report, "deals.naive.batches"), 7.0);
 
-    for phase in ["latency_zero", "latency_configured"] {
+    for phase in ["latency_zero", "latency_configured", "latency_batched"] {
         let p = &report[phase];
         assert_eq!(number(p, "samples"), 3.0, "{phase}");
         let (p50, p99, max) = (
@@ -218,6 +219,14 @@ fn the_configured_latency_is_in_every_synced_deal() {
     assert!(
         p50 >= floor,
         "p50 {p50} ms with {sf} ms per Salesforce call and {intacct} ms per Intacct request"
+    );
+    // With the template's batching a lone deal also waits out the window.
+    let window_ms = 1000.0 * number(&report, "batching_window_secs");
+    assert!(window_ms >= 1000.0, "{report}");
+    let batched = number(&report, "latency_batched.p50_ms");
+    assert!(
+        batched >= floor + window_ms,
+        "p50 {batched} ms with the batching window of {window_ms} ms"
     );
     for name in ["accounts", "deals"] {
         let w = &report[name];

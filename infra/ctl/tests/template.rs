@@ -417,6 +417,25 @@ fn queue_problems(t: &Template<'_>) -> Vec<String> {
         if responses != ["ReportBatchItemFailures"] {
             problems.push(format!("{function}: FunctionResponseTypes {responses:?}"));
         }
+        // The batch `ledgerforce local` assembles too; SQS takes more than 10 only with a
+        // batching window.
+        let size = integer(&event["BatchSize"], "BatchSize");
+        let window = get(event, "MaximumBatchingWindowInSeconds")
+            .map_or(0, |w| integer(w, "MaximumBatchingWindowInSeconds"));
+        if size != i64::from(lf_flows::DEPLOYED_BATCH_SIZE)
+            || window != lf_flows::DEPLOYED_BATCHING_WINDOW.as_secs() as i64
+        {
+            problems.push(format!(
+                "{function}: BatchSize {size}, window {window} s, not lf_flows::DEPLOYED_BATCH_SIZE {} within {:?}",
+                lf_flows::DEPLOYED_BATCH_SIZE,
+                lf_flows::DEPLOYED_BATCHING_WINDOW
+            ));
+        }
+        if size > 10 && window < 1 {
+            problems.push(format!(
+                "{function}: BatchSize {size} needs a batching window of at least 1 s"
+            ));
+        }
         if get(event, "ScalingConfig")
             .and_then(|c| get(c, "MaximumConcurrency"))
             .is_none()
@@ -465,6 +484,11 @@ fn every_flow_queue_has_a_dead_letter_queue_and_room_for_its_consumer() {
         ),
         ("- sqs:ChangeMessageVisibility", "- sqs:ListQueues"),
         ("Timeout: 60\n", "Timeout: 61\n"),
+        ("BatchSize: 50\n", "BatchSize: 10\n"),
+        (
+            "MaximumBatchingWindowInSeconds: 1\n",
+            "MaximumBatchingWindowInSeconds: 0\n",
+        ),
     ] {
         assert!(
             TEMPLATE.contains(from),

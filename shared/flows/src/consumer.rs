@@ -1,7 +1,9 @@
 //! The local consumer: what the SQS event source mapping does for a Lambda, done in-process
 //! over any [`Queue`] (the embedded durable queue in `ledgerforce local`, the demo and tests).
 //!
-//! Each turn receives up to [`ConsumerOptions::max_messages`] messages (long polling), runs
+//! Each turn receives a batch as the event source mapping assembles one: a first receive (long
+//! polling), then, within [`ConsumerOptions::batching_window`], further receives of up to 10
+//! messages (SQS's limit per receive) until [`ConsumerOptions::batch_size`] are in hand. It runs
 //! them through [`run_batch`], deletes the acknowledged ones and hands the retried ones back
 //! to the queue with a visibility timeout that grows with their receive count, so a failing
 //! item backs off instead of spinning; after the queue's `max_receives` its dead-letter queue
@@ -13,19 +15,38 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures::future::join_all;
-use lf_domain::port::queue::MAX_VISIBILITY;
+use lf_domain::port::queue::{MAX_BATCH, MAX_VISIBILITY};
 use lf_domain::port::{ParkedFailures, Queue, ReceivedMessage};
 use lf_domain::{Deadline, ErrorClass, PortError, RetryDecision, RetryPolicy};
+use tokio::time::Instant;
 
 use crate::batch::{BatchContext, FlowHandler};
 use crate::metrics::Metrics;
 use crate::runner::{BatchCounts, BatchReport, run_batch};
 
+/// The batch the flow functions' SQS event source mappings assemble (template.yaml's
+/// `BatchSize`; the template test holds them equal), and `ledgerforce local` with them. A batch
+/// costs the same few calls whatever its size (one read per object, one write per lane), so
+/// calls per record fall as batches grow; 50 keeps every call of a batch within the platforms'
+/// limits (the write-back of 50 deals and their Accounts is 100 of sObject Collections' 200,
+/// Intacct reads take 100 keys) and its run within seconds.
+pub const DEPLOYED_BATCH_SIZE: u32 = 50;
+
+/// How long the mappings gather a batch (`MaximumBatchingWindowInSeconds`, which SQS requires
+/// to be at least 1 s above 10 messages): under load batches fill at once; a lone event waits
+/// at most this long before its batch runs.
+pub const DEPLOYED_BATCHING_WINDOW: Duration = Duration::from_secs(1);
+
 /// How a [`Consumer`] receives and backs off.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
-    /// Messages per receive, 1 to 10 (SQS's limit). Default 10.
-    pub max_messages: u32,
+    /// Messages per batch, as the event source mapping's `BatchSize` (received 10 at a time,
+    /// SQS's limit per receive). Default 10.
+    pub batch_size: u32,
+    /// How long after the first message of a batch further ones are gathered while fewer than
+    /// `batch_size` are in hand, as the mapping's `MaximumBatchingWindowInSeconds`. Zero (the
+    /// default) runs whatever the first receive brought.
+    pub batching_window: Duration,
     /// How long received messages stay hidden while the batch runs; also the batch's
     /// deadline, so remote retries stop before the messages would be handed out again.
     /// Default 60 s.
@@ -47,7 +68,8 @@ pub struct ConsumerOptions {
 impl Default for ConsumerOptions {
     fn default() -> Self {
         Self {
-            max_messages: 10,
+            batch_size: 10,
+            batching_window: Duration::ZERO,
             visibility: Duration::from_secs(60),
             wait: Duration::from_secs(20),
             backoff: RetryPolicy {
@@ -96,8 +118,10 @@ impl<Q: Queue, H: FlowHandler, P: ParkedFailures> Consumer<Q, H, P> {
     /// visibility change is logged, and the message then simply comes back (items are
     /// idempotent).
     pub async fn run_once(&self) -> Result<BatchReport, PortError> {
-        let messages = self.receive().await?;
-        Ok(self.settle_batch(&messages).await)
+        let mut messages = self.receive().await?;
+        let started = Instant::now();
+        self.fill(&mut messages).await;
+        Ok(self.settle_batch(&messages, started).await)
     }
 
     /// Runs turns until `shutdown` completes. Shutdown is checked while waiting for messages;
@@ -113,8 +137,18 @@ impl<Q: Queue, H: FlowHandler, P: ParkedFailures> Consumer<Q, H, P> {
                 received = self.receive() => received,
             };
             match received {
-                Ok(messages) => {
-                    self.settle_batch(&messages).await;
+                Ok(mut messages) => {
+                    let started = Instant::now();
+                    // Shutdown ends the gathering, not the batch: what is in hand is run.
+                    let stopping = tokio::select! {
+                        biased;
+                        () = &mut shutdown => true,
+                        () = self.fill(&mut messages) => false,
+                    };
+                    self.settle_batch(&messages, started).await;
+                    if stopping {
+                        return;
+                    }
                 }
                 Err(error) => {
                     tracing::error!(flow = %flow, %error, "receive failed; trying again");
@@ -128,17 +162,50 @@ impl<Q: Queue, H: FlowHandler, P: ParkedFailures> Consumer<Q, H, P> {
         }
     }
 
+    /// The first receive of a batch: up to `batch_size` (at most 10), waiting up to `wait`.
     async fn receive(&self) -> Result<Vec<ReceivedMessage>, PortError> {
         self.queue
             .receive(
-                self.options.max_messages,
+                self.options.batch_size.clamp(1, MAX_BATCH),
                 self.options.visibility,
                 self.options.wait,
             )
             .await
     }
 
-    async fn settle_batch(&self, messages: &[ReceivedMessage]) -> BatchReport {
+    /// Gathers more into a batch that has begun, while it is short of `batch_size` and the
+    /// batching window since now lasts. A failed receive ends the gathering (the batch runs
+    /// with what it has; the next turn's receive reports the failure if it persists).
+    async fn fill(&self, messages: &mut Vec<ReceivedMessage>) {
+        let size = self.options.batch_size.max(1) as usize;
+        let window = self.options.batching_window;
+        if messages.is_empty() || window.is_zero() {
+            return;
+        }
+        let until = Instant::now() + window;
+        while messages.len() < size {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let want = (size - messages.len()).min(MAX_BATCH as usize) as u32;
+            match self
+                .queue
+                .receive(want, self.options.visibility, left)
+                .await
+            {
+                Ok(more) => messages.extend(more),
+                Err(error) => {
+                    tracing::warn!(flow = %self.handler.flow(), %error,
+                        "receive failed while gathering a batch; running the batch in hand");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs `messages` (the first of them received at `started`) and settles each.
+    async fn settle_batch(&self, messages: &[ReceivedMessage], started: Instant) -> BatchReport {
         let flow = self.handler.flow();
         if messages.is_empty() {
             return BatchReport {
@@ -149,7 +216,10 @@ impl<Q: Queue, H: FlowHandler, P: ParkedFailures> Consumer<Q, H, P> {
             };
         }
         let context = BatchContext {
-            deadline: Some(Deadline::after(self.options.visibility)),
+            // The first messages' visibility ran while the batch was gathered.
+            deadline: Some(Deadline::after(
+                self.options.visibility.saturating_sub(started.elapsed()),
+            )),
         };
         let report = run_batch(&self.handler, &self.parked, messages, &context).await;
 
@@ -513,6 +583,114 @@ mod tests {
         assert_eq!(metrics.flow(Flow::OpportunityWon).done, 1);
         stop.notify_one();
         running.await.unwrap();
+        assert_eq!(s.queue.depth().await.unwrap(), QueueDepth::default());
+    }
+
+    async fn send_each(queue: &SqliteQueue, ids: &[String]) {
+        for chunk in ids.chunks(10) {
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            send(queue, &chunk).await;
+        }
+    }
+
+    fn ids(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i:03}")).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_gathered_ten_at_a_time_up_to_its_size() {
+        let s = setup();
+        send_each(&s.queue, &ids("006", 57)).await;
+        let consumer = Consumer::new(
+            s.queue.clone(),
+            ScriptedHandler::default(),
+            s.parked.clone(),
+            ConsumerOptions {
+                batch_size: 50,
+                batching_window: Duration::from_secs(30),
+                ..options()
+            },
+        );
+        // Full at 50 long before the window ends; the rest is the next batch.
+        assert_eq!(consumer.run_once().await.unwrap().counts.done, 50);
+        assert_eq!(consumer.handler().calls.load(Ordering::SeqCst), 1);
+        assert_eq!(s.queue.depth().await.unwrap().visible, 7);
+
+        // Without a window a batch is what one receive brings (10 at most).
+        let single = Consumer::new(
+            s.queue.clone(),
+            ScriptedHandler::default(),
+            s.parked.clone(),
+            ConsumerOptions {
+                batch_size: 50,
+                ..options()
+            },
+        );
+        send_each(&s.queue, &ids("007", 10)).await;
+        assert_eq!(single.run_once().await.unwrap().counts.done, 10);
+        assert_eq!(s.queue.depth().await.unwrap().visible, 7);
+    }
+
+    #[tokio::test]
+    async fn messages_arriving_within_the_window_join_the_batch() {
+        let s = setup();
+        send(&s.queue, &["006A", "006B"]).await;
+        let consumer = Consumer::new(
+            s.queue.clone(),
+            ScriptedHandler::default(),
+            s.parked.clone(),
+            ConsumerOptions {
+                batch_size: 5,
+                batching_window: Duration::from_secs(60),
+                ..options()
+            },
+        );
+        let late = tokio::spawn({
+            let queue = s.queue.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                send(&queue, &["006C", "006D", "006E", "006F"]).await;
+            }
+        });
+        let report = consumer.run_once().await.unwrap();
+        late.await.unwrap();
+        assert_eq!(report.counts.done, 5);
+        assert_eq!(consumer.handler().calls.load(Ordering::SeqCst), 1);
+        assert_eq!(s.queue.depth().await.unwrap().visible, 1);
+    }
+
+    #[tokio::test]
+    async fn shutdown_while_gathering_runs_the_batch_in_hand() {
+        let s = setup();
+        send(&s.queue, &["006A", "006B"]).await;
+        let consumer = Consumer::new(
+            s.queue.clone(),
+            ScriptedHandler::default(),
+            s.parked.clone(),
+            ConsumerOptions {
+                batch_size: 50,
+                batching_window: Duration::from_secs(600),
+                ..options()
+            },
+        );
+        let metrics = consumer.metrics().clone();
+        let stop = Arc::new(Notify::new());
+        let running = tokio::spawn({
+            let stop = stop.clone();
+            async move { consumer.run_until(stop.notified()).await }
+        });
+        // Received and held while the window lasts.
+        for _ in 0..2_000 {
+            if s.queue.depth().await.unwrap().in_flight == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(s.queue.depth().await.unwrap().in_flight, 2);
+        assert_eq!(metrics.flow(Flow::OpportunityWon).done, 0);
+        stop.notify_one();
+        running.await.unwrap();
+        assert_eq!(metrics.flow(Flow::OpportunityWon).done, 2);
         assert_eq!(s.queue.depth().await.unwrap(), QueueDepth::default());
     }
 }

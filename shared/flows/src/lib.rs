@@ -35,7 +35,7 @@ mod writeback;
 pub use account_onboarding::{AccountOnboarding, AccountOnboardingOptions};
 pub use account_sync::{AccountSync, AccountSyncOptions, SyncPreview};
 pub use batch::{BatchContext, FlowHandler, Outcome, WorkItem};
-pub use consumer::{Consumer, ConsumerOptions};
+pub use consumer::{Consumer, ConsumerOptions, DEPLOYED_BATCH_SIZE, DEPLOYED_BATCHING_WINDOW};
 pub use credit_alerts::{CreditAlerts, CreditAlertsOptions};
 pub use customer::CustomerPreview;
 pub use drift::{DriftOptions, DriftReport};

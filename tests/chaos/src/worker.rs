@@ -49,6 +49,9 @@ fn spawn_consumer<H: FlowHandler + 'static>(
         handler,
         parked,
         ConsumerOptions {
+            // As the deployed functions' event source mappings batch.
+            batch_size: lf_flows::DEPLOYED_BATCH_SIZE,
+            batching_window: lf_flows::DEPLOYED_BATCHING_WINDOW,
             visibility: VISIBILITY,
             wait: Duration::from_millis(200),
             backoff: RetryPolicy {
@@ -58,7 +61,6 @@ fn spawn_consumer<H: FlowHandler + 'static>(
             },
             receive_error_pause: Duration::from_millis(200),
             metrics: metrics.clone(),
-            ..Default::default()
         },
     );
     tokio::spawn(async move {

@@ -222,6 +222,39 @@ pub fn change_body(flow: Flow, record: RecordRef) -> String {
     .unwrap()
 }
 
+/// Changes of receivables in `company` whose customer is linked to a Salesforce Account (the
+/// invoices, then the payments), `count` of them leaving out `except`: the rest of a flow
+/// batch for the flows that sum receivables up onto the Account.
+pub fn linked_receivables(
+    company: &ia::Sandbox,
+    except: &[&RecordRef],
+    count: usize,
+) -> Vec<RecordRef> {
+    let linked = |customer: &str| {
+        company
+            .find("CUSTOMER", "CUSTOMERID", customer)
+            .first()
+            .is_some_and(|c| c.get("SFDC_ACCOUNT_ID").is_some_and(|id| !id.is_empty()))
+    };
+    let found: Vec<RecordRef> = ["ARINVOICE", "ARPYMT"]
+        .into_iter()
+        .flat_map(|object| {
+            company
+                .records(object)
+                .into_iter()
+                .filter(|r| r.get("CUSTOMERID").is_some_and(|c| linked(c)))
+                .map(move |r| {
+                    let key = lf_domain::IntacctKey::parse(&r["RECORDNO"]).unwrap();
+                    RecordRef::intacct(object, &lf_domain::IntacctRef::new(None, key))
+                })
+        })
+        .filter(|r| !except.contains(&r))
+        .take(count)
+        .collect();
+    assert_eq!(found.len(), count, "{count} linked receivables: {found:?}");
+    found
+}
+
 /// `text` as a time of the sandboxes' formats (`SystemModstamp`, `WHENMODIFIED`).
 pub fn stamp(text: &str) -> DateTime<Utc> {
     lf_domain::datetime::parse_datetime(text)

@@ -605,28 +605,48 @@ pub mod events {
     }
 }
 
-/// The runtime test every idempotent SQS flow shares: `binary` gets one batch of the change
-/// of `good` (`m-good`), the change of `busy` (`m-busy`, whose idempotency key another
-/// delivery holds: call [`crate::deployment::Deployment::hold_change`] first) and a body that
-/// is no change envelope (`m-unreadable`). Checks what every such flow answers: exactly
-/// `m-busy` to redeliver; the unreadable body parked, so acknowledged; the batch's EMF
-/// document in the `Ledgerforce` namespace with 1 synced, 1 parked, 1 failed, no echo, and API calls
-/// on both sides. Returns the run for the flow's own checks.
+/// Messages in the batch of [`run_idempotent_flow_batch`]: the footprint benchmark's batch of
+/// 10, and SQS's most per receive.
+pub const FLOW_BATCH: usize = 10;
+
+/// The runtime test every idempotent SQS flow shares: `binary` gets one batch of
+/// [`FLOW_BATCH`] messages, the changes of `good` (`m-good-0` …, `FLOW_BATCH - 2` of them),
+/// the change of `busy` (`m-busy`, whose idempotency key another delivery holds: call
+/// [`crate::deployment::Deployment::hold_change`] first) and a body that is no change
+/// envelope (`m-unreadable`). Checks what every such flow answers: exactly `m-busy` to
+/// redeliver; the unreadable body parked, so acknowledged; the batch's EMF document in the
+/// `Ledgerforce` namespace with every good change synced, 1 parked, 1 failed, no echo, and
+/// API calls on both sides. Returns the run for the flow's own checks.
 pub async fn run_idempotent_flow_batch(
     d: &crate::deployment::Deployment,
     binary: &str,
     flow: lf_domain::Flow,
-    good: lf_domain::RecordRef,
+    good: Vec<lf_domain::RecordRef>,
     busy: lf_domain::RecordRef,
 ) -> FunctionRun {
     use crate::deployment::change_body;
     use lf_domain::port::ParkedFailures;
+    assert_eq!(
+        good.len() + 2,
+        FLOW_BATCH,
+        "a flow batch of {FLOW_BATCH} needs {} good changes",
+        FLOW_BATCH - 2
+    );
     let queue = format!("{}-{}", d.prefix, flow.as_str());
-    let batch = events::sqs_batch(vec![
-        events::sqs_record(&queue, "m-good", &change_body(flow, good), 1),
-        events::sqs_record(&queue, "m-busy", &change_body(flow, busy), 1),
-        events::sqs_record(&queue, "m-unreadable", "{\"v\":1,", 1),
-    ]);
+    let synced = good.len();
+    let mut records: Vec<Value> = good
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| events::sqs_record(&queue, &format!("m-good-{i}"), &change_body(flow, r), 1))
+        .collect();
+    records.push(events::sqs_record(
+        &queue,
+        "m-busy",
+        &change_body(flow, busy),
+        1,
+    ));
+    records.push(events::sqs_record(&queue, "m-unreadable", "{\"v\":1,", 1));
+    let batch = events::sqs_batch(records);
     let run = run_function(binary, flow.as_str(), d.process_env(), vec![batch]).await;
     let Answer::Response(response) = &run.answers[0] else {
         panic!(
@@ -656,7 +676,7 @@ pub async fn run_idempotent_flow_batch(
             &metrics["Failed"],
             &metrics["EchoesSkipped"]
         ),
-        (&json!(1), &json!(1), &json!(1), &json!(0)),
+        (&json!(synced), &json!(1), &json!(1), &json!(0)),
         "{metrics}"
     );
     for side in ["salesforce", "intacct"] {

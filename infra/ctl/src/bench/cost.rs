@@ -66,6 +66,14 @@ pub(super) fn per_events(events: u64, run: &Run, times: &DealTimes) -> Cost {
     let posts = times.posts.len() as f64 * scale;
     let webhook_seconds = billed_seconds(times.posts.iter().map(|(_, d)| *d)) * scale;
     let batches = times.batches.len() as f64 * scale;
+    // SQS hands out and deletes at most 10 messages per request: a batch of n costs
+    // ceil(n / 10) receives and as many batch deletes.
+    let sqs_per_batches = times
+        .batches
+        .iter()
+        .map(|(n, _)| 2.0 * n.div_ceil(10).max(1) as f64)
+        .sum::<f64>()
+        * scale;
     let flow_seconds = billed_seconds(times.batches.iter().map(|(_, d)| *d)) * scale;
     let intacct_requests = run.calls.intacct as f64 * scale;
     let events_f = events as f64;
@@ -95,12 +103,12 @@ pub(super) fn per_events(events: u64, run: &Run, times: &DealTimes) -> Cost {
             usd: flow_seconds * FLOW_MB / 1024.0 * price::LAMBDA_ARM_GB_SECOND,
         },
         Line {
-            // One send per post (a batch send of its notifications), one receive and one
-            // batch delete per flow batch.
-            item: "SQS requests (send per post, receive + delete per batch)".into(),
-            quantity: posts + 2.0 * batches,
+            // One send per post (a batch send of its notifications); per flow batch a
+            // receive and a batch delete per 10 messages.
+            item: "SQS requests (send per post, receive + delete per 10 of a batch)".into(),
+            quantity: posts + sqs_per_batches,
             unit: "requests",
-            usd: (posts + 2.0 * batches) * price::SQS_REQUEST,
+            usd: (posts + sqs_per_batches) * price::SQS_REQUEST,
         },
     ];
     let writes =

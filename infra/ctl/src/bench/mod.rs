@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rig::{Calls, Platform};
-use stages::Run;
+use stages::{Batching, Run};
 
 use crate::CliError;
 
@@ -52,9 +52,6 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
 }
-
-/// SQS's (and the template's) batch size of the flow functions.
-const QUEUE_BATCH: u32 = 10;
 
 /// Events the cost table is computed for.
 const COST_EVENTS: u64 = 100_000;
@@ -102,6 +99,10 @@ struct Report {
     deals: Efficiency,
     latency_zero: Percentiles,
     latency_configured: Percentiles,
+    /// At the configured latency with the template's batching window, which a lone deal
+    /// waits out.
+    latency_batched: Percentiles,
+    batching_window_secs: u64,
     cost: cost::Cost,
 }
 
@@ -193,22 +194,24 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         platform,
         specs.clone(),
         args.deals,
-        QUEUE_BATCH,
+        Batching::DEPLOYED,
         args.workers,
     )
     .await?;
     let sample = args.naive_sample.clamp(1, args.deals);
     say(&format!("naive integration on {sample} deals"));
-    let (naive, _) = stages::deals(platform, specs.clone(), sample, 1, args.workers).await?;
+    let (naive, _) =
+        stages::deals(platform, specs.clone(), sample, Batching::ONE, args.workers).await?;
     let cost = cost::per_events(COST_EVENTS, &ours, &times);
     // Per batch: one read request, one create of the new customers, one of the invoices.
-    let deals = efficiency(ours, naive, u64::from(QUEUE_BATCH), 3, platform);
+    let deals = efficiency(ours, naive, u64::from(Batching::DEPLOYED.size), 3, platform);
 
     say(&format!(
-        "latency, {} deals one at a time at zero and at the configured latency",
+        "latency, {} deals one at a time at zero and at the configured latency, then with the \
+         template's batching window",
         args.latency_samples
     ));
-    let (zero, configured) =
+    let [zero, configured, batched] =
         stages::latency(platform, specs.clone(), args.latency_samples.max(1)).await?;
 
     let report = Report {
@@ -220,6 +223,8 @@ pub(crate) async fn run(args: Args) -> Result<ExitCode, CliError> {
         deals,
         latency_zero: percentiles(zero),
         latency_configured: percentiles(configured),
+        latency_batched: percentiles(batched),
+        batching_window_secs: Batching::DEPLOYED.window.as_secs(),
         cost,
     };
     if args.json {
@@ -282,7 +287,8 @@ fn render(r: &Report) -> String {
         "\nwebhook received -> invoice created and id written back, one deal at a time:\n\
          | sandbox latency | deals | p50 | p99 | max |\n|---|---|---|---|---|\n\
          | zero | {} | {:.1} ms | {:.1} ms | {:.1} ms |\n\
-         | {} ms / {} ms | {} | {:.1} ms | {:.1} ms | {:.1} ms |\n",
+         | {} ms / {} ms | {} | {:.1} ms | {:.1} ms | {:.1} ms |\n\
+         | {} ms / {} ms, batching window {} s | {} | {:.1} ms | {:.1} ms | {:.1} ms |\n",
         r.latency_zero.samples,
         r.latency_zero.p50_ms,
         r.latency_zero.p99_ms,
@@ -293,6 +299,13 @@ fn render(r: &Report) -> String {
         r.latency_configured.p50_ms,
         r.latency_configured.p99_ms,
         r.latency_configured.max_ms,
+        r.salesforce_latency_ms,
+        r.intacct_latency_ms,
+        r.batching_window_secs,
+        r.latency_batched.samples,
+        r.latency_batched.p50_ms,
+        r.latency_batched.p99_ms,
+        r.latency_batched.max_ms,
     ));
     out.push_str(&format!(
         "\nAWS cost per {} Closed Won events (us-east-1 list prices, free tiers left out):\n\

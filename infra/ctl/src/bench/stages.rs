@@ -172,13 +172,41 @@ pub(super) struct DealTimes {
     pub posts: Vec<(Instant, Duration)>,
 }
 
-/// Starts `consumers` opportunity-won consumers on `queue`, `batch` messages per receive.
+/// How the consumers assemble their batches: up to `size` messages, gathered for at most
+/// `window` after the first (the event source mapping's `BatchSize` and batching window).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Batching {
+    pub size: u32,
+    pub window: Duration,
+}
+
+impl Batching {
+    /// The template's.
+    pub(super) const DEPLOYED: Self = Self {
+        size: lf_flows::DEPLOYED_BATCH_SIZE,
+        window: lf_flows::DEPLOYED_BATCHING_WINDOW,
+    };
+
+    /// One message per batch, at once: the naive integration.
+    pub(super) const ONE: Self = Self {
+        size: 1,
+        window: Duration::ZERO,
+    };
+
+    /// Whatever one receive brings, at once: a lone deal's own path.
+    pub(super) const UNGATHERED: Self = Self {
+        size: 10,
+        window: Duration::ZERO,
+    };
+}
+
+/// Starts `consumers` opportunity-won consumers on `queue`, batching as `batching` says.
 fn consumers(
     rig: &Rig,
     specs: &Arc<SpecSet>,
     queue: &SqliteQueue,
     consumers: usize,
-    batch: u32,
+    batching: Batching,
     log: &BatchLog,
     stop: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, CliError> {
@@ -193,7 +221,8 @@ fn consumers(
             handler,
             rig.parked.clone(),
             ConsumerOptions {
-                max_messages: batch,
+                batch_size: batching.size,
+                batching_window: batching.window,
                 wait: Duration::from_millis(20),
                 visibility: Duration::from_secs(120),
                 ..Default::default()
@@ -212,14 +241,13 @@ fn consumers(
 }
 
 /// `m` deals on new Accounts closed one after another as sales users would; each Outbound
-/// Message goes through the webhook to the queue, `consumers` opportunity-won consumers take
-/// `batch` at a time (SQS's and the template's 10 at most). Done when every deal carries its
-/// Intacct document id.
+/// Message goes through the webhook to the queue, `workers` opportunity-won consumers take
+/// batches as `batching` assembles them. Done when every deal carries its Intacct document id.
 pub(super) async fn deals(
     platform: Platform,
     specs: Arc<SpecSet>,
     m: usize,
-    batch: u32,
+    batching: Batching,
     workers: usize,
 ) -> Result<(Run, DealTimes), CliError> {
     let rig = Rig::start(platform, true).await?;
@@ -231,7 +259,7 @@ pub(super) async fn deals(
     }
     let log: BatchLog = Arc::default();
     let (stop, stopped) = watch::channel(false);
-    let tasks = consumers(&rig, &specs, &queue, workers, batch, &log, &stopped)?;
+    let tasks = consumers(&rig, &specs, &queue, workers, batching, &log, &stopped)?;
     let before = rig.calls();
     let client_before = rig.client_calls();
     let started = Instant::now();
@@ -282,23 +310,28 @@ fn take_posts(log: &PostLog) -> Vec<(Instant, Duration)> {
 }
 
 /// Webhook received → invoice created and its id written back on the Opportunity, one deal
-/// at a time, `samples` deals at zero sandbox latency and then `samples` at `platform`'s
-/// (after one unmeasured deal each, which signs in).
+/// at a time, `samples` deals per phase (after one unmeasured deal each, which signs in):
+/// at zero sandbox latency and at `platform`'s, each batch run as soon as its message is
+/// received (the flow's own path), then at `platform`'s with the template's batching, where a
+/// lone deal also waits out the batching window.
 pub(super) async fn latency(
     platform: Platform,
     specs: Arc<SpecSet>,
     samples: usize,
-) -> Result<(Vec<Duration>, Vec<Duration>), CliError> {
-    // Started with the configured delays; each phase turns them off or on.
+) -> Result<[Vec<Duration>; 3], CliError> {
     let rig = Rig::start(platform, true).await?;
     let (queue, posts) = rig.webhook().await?;
-    let log: BatchLog = Arc::default();
-    let (stop, stopped) = watch::channel(false);
-    let tasks = consumers(&rig, &specs, &queue, 1, 10, &log, &stopped)?;
     let mut n = 0;
     let mut phases = Vec::new();
-    for phase in [platform.without_latency(), platform] {
+    for (phase, batching) in [
+        (platform.without_latency(), Batching::UNGATHERED),
+        (platform, Batching::UNGATHERED),
+        (platform, Batching::DEPLOYED),
+    ] {
         rig.set_platform(phase);
+        let log: BatchLog = Arc::default();
+        let (stop, stopped) = watch::channel(false);
+        let tasks = consumers(&rig, &specs, &queue, 1, batching, &log, &stopped)?;
         let mut latencies = Vec::with_capacity(samples);
         for k in 0..=samples {
             let account = rig.new_account(n)?;
@@ -324,14 +357,14 @@ pub(super) async fn latency(
                 latencies.push(synced - received);
             }
         }
+        let _ = stop.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
         phases.push(latencies);
     }
-    let _ = stop.send(true);
-    for task in tasks {
-        let _ = task.await;
-    }
     rig.shutdown().await;
-    let real = phases.pop().unwrap_or_default();
-    let zero = phases.pop().unwrap_or_default();
-    Ok((zero, real))
+    Ok(phases
+        .try_into()
+        .map_err(|_| "the latency run lost a phase")?)
 }

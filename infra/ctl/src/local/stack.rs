@@ -188,6 +188,9 @@ fn spawn_consumer<H: FlowHandler + 'static>(
         handler,
         parked,
         ConsumerOptions {
+            // As the deployed functions' event source mappings batch.
+            batch_size: lf_flows::DEPLOYED_BATCH_SIZE,
+            batching_window: lf_flows::DEPLOYED_BATCHING_WINDOW,
             wait: Duration::from_millis(200),
             backoff: RetryPolicy {
                 base: Duration::from_millis(500),
