@@ -390,6 +390,14 @@ fn queue_problems(t: &Template<'_>) -> Vec<String> {
         if receives < MIN_RECEIVES {
             problems.push(format!("{id}: maxReceiveCount {receives} < {MIN_RECEIVES}"));
         }
+        // The functions park a change still failing on this last delivery (with its error)
+        // rather than let it be dead-lettered without one.
+        if receives != i64::from(lf_aws::schema::MAX_RECEIVES) {
+            problems.push(format!(
+                "{id}: maxReceiveCount {receives}, not lf_aws::schema::MAX_RECEIVES {}",
+                lf_aws::schema::MAX_RECEIVES
+            ));
+        }
         let (dlq, _) = get_att(&redrive["deadLetterTargetArn"]);
         if t.resource(&dlq)["Type"].as_str() != Some("AWS::SQS::Queue") {
             problems.push(format!("{id}: dead-letter target {dlq} is not a queue"));
@@ -477,6 +485,7 @@ fn every_flow_queue_has_a_dead_letter_queue_and_room_for_its_consumer() {
     // Each rule fails on a template that breaks it.
     for (from, to) in [
         ("maxReceiveCount: 5", "maxReceiveCount: 4"),
+        ("maxReceiveCount: 5", "maxReceiveCount: 6"),
         ("VisibilityTimeout: 720", "VisibilityTimeout: 700"),
         (
             "FunctionResponseTypes: [ReportBatchItemFailures]",

@@ -25,7 +25,9 @@ pub(crate) const IDEMPOTENCY_KEY: &str = "id";
 /// Epoch seconds after which DynamoDB's TTL sweeper may delete an idempotency record.
 pub(crate) const EXPIRATION: &str = "expiration";
 
-/// How many receives a message gets before SQS moves it to the dead-letter queue.
+/// How many receives a message gets before SQS moves it to the dead-letter queue (the
+/// template's `maxReceiveCount`; its test holds them equal). The flow functions park a change
+/// still failing on its last delivery, with its error (`BatchContext::max_receives`).
 pub const MAX_RECEIVES: u32 = 5;
 /// How long a flow queue keeps a message (the SQS default, stated so the DLQ outlives it).
 pub const QUEUE_RETENTION: Duration = Duration::from_secs(4 * 24 * 3600);

@@ -72,6 +72,11 @@ impl Outcome {
 pub struct BatchContext {
     /// When the caller will be stopped (a Lambda's deadline); remote retries end before it.
     pub deadline: Option<Deadline>,
+    /// The queue's `maxReceiveCount`, when the batch came from a queue with a dead-letter
+    /// queue: a message on its last delivery whose flow asks for a retry is parked instead,
+    /// with its last error, because the queue would otherwise move it to the dead-letter queue
+    /// on the next receive with no reason attached.
+    pub max_receives: Option<u32>,
 }
 
 /// A flow that consumes a queue.

@@ -53,6 +53,10 @@ pub struct ConsumerOptions {
     pub visibility: Duration,
     /// Long-poll wait of each receive. Default 20 s (SQS's longest).
     pub wait: Duration,
+    /// The queue's receives before its dead-letter queue takes a message: a change still
+    /// failing on its last delivery is parked with its error instead (see
+    /// [`BatchContext::max_receives`]). Default `None`: retried until the queue moves it.
+    pub max_receives: Option<u32>,
     /// Backoff of retried messages by receive count: the visibility a retried message gets is
     /// the policy's delay for attempt = its receive count (full jitter; a throttled item waits
     /// at least what the other side asked). `max_attempts` is ignored: the queue's dead-letter
@@ -70,6 +74,7 @@ impl Default for ConsumerOptions {
         Self {
             batch_size: 10,
             batching_window: Duration::ZERO,
+            max_receives: None,
             visibility: Duration::from_secs(60),
             wait: Duration::from_secs(20),
             backoff: RetryPolicy {
@@ -220,6 +225,7 @@ impl<Q: Queue, H: FlowHandler, P: ParkedFailures> Consumer<Q, H, P> {
             deadline: Some(Deadline::after(
                 self.options.visibility.saturating_sub(started.elapsed()),
             )),
+            max_receives: self.options.max_receives,
         };
         let report = run_batch(&self.handler, &self.parked, messages, &context).await;
 
@@ -552,6 +558,51 @@ mod tests {
         }
         assert_eq!(consumer.run_once().await.unwrap().processed(), 0);
         assert_eq!(s.dead_letter.depth().await.unwrap().visible, 1);
+    }
+
+    #[tokio::test]
+    async fn an_item_still_failing_on_its_last_receive_is_parked_not_dead_lettered() {
+        let s = setup();
+        send(&s.queue, &["retry-forever"]).await;
+        #[derive(Debug)]
+        struct AlwaysRetry;
+        impl FlowHandler for AlwaysRetry {
+            fn flow(&self) -> Flow {
+                Flow::OpportunityWon
+            }
+            async fn handle_batch(&self, items: &[WorkItem], _: &BatchContext) -> Vec<Outcome> {
+                items
+                    .iter()
+                    .map(|_| Outcome::retry(ErrorClass::Transient, "Intacct answered 503"))
+                    .collect()
+            }
+        }
+        let consumer = Consumer::new(
+            s.queue.clone(),
+            AlwaysRetry,
+            s.parked.clone(),
+            ConsumerOptions {
+                max_receives: Some(3),
+                ..options()
+            },
+        );
+        for _ in 0..2 {
+            assert_eq!(consumer.run_once().await.unwrap().retry.len(), 1);
+            s.clock.advance(Duration::from_secs(11));
+        }
+        assert_eq!(consumer.run_once().await.unwrap().counts.parked, 1);
+        let stored = s
+            .parked
+            .get(&record("retry-forever"), Flow::OpportunityWon)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.reason,
+            "still failing after 3 deliveries: Intacct answered 503"
+        );
+        assert_eq!(s.queue.depth().await.unwrap(), QueueDepth::default());
+        assert_eq!(s.dead_letter.depth().await.unwrap(), QueueDepth::default());
     }
 
     #[tokio::test]

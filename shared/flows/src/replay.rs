@@ -320,9 +320,12 @@ async fn replay_dead_letters<Q: Queue>(
                     source: ReplaySource::DeadLetter,
                     flow: q.flow,
                     record,
+                    // A change still failing on its last delivery is parked with its error;
+                    // what reaches the dead-letter queue got no answer on that delivery.
                     last_error: format!(
-                        "moved to the {} dead-letter queue after repeated transient failures \
-                         (the last error is in that consumer's log)",
+                        "moved to the {} dead-letter queue: its last delivery got no answer \
+                         (the consumer crashed or timed out, or could not park it); that \
+                         consumer's log has the error",
                         q.flow
                     ),
                     attempts: message.receive_count,

@@ -150,7 +150,7 @@ async fn run(
         let outcomes = handler.handle_batch(&items, context).await;
         if outcomes.len() == items.len() {
             for ((item, outcome), &at) in items.iter().zip(outcomes).zip(&positions) {
-                decisions[at] = Some(decide(flow, item, outcome));
+                decisions[at] = Some(decide(flow, item, outcome, context.max_receives));
             }
         } else {
             tracing::error!(
@@ -270,13 +270,32 @@ async fn run(
     report
 }
 
-fn decide(flow: Flow, item: &WorkItem, outcome: Outcome) -> Decision {
+fn decide(flow: Flow, item: &WorkItem, outcome: Outcome, max_receives: Option<u32>) -> Decision {
     match outcome {
         Outcome::Done { detail } => Decision::Done {
             detail,
             echo: false,
         },
         Outcome::Echo { detail } => Decision::Done { detail, echo: true },
+        // The last delivery the queue allows: parked with its error, where a person sees it and
+        // `replay` shows it, rather than dead-lettered without one.
+        Outcome::Retry { class, reason }
+            if class.is_retryable() && max_receives.is_some_and(|m| item.receive_count >= m) =>
+        {
+            let mut request = park_request(
+                flow,
+                item,
+                format!(
+                    "still failing after {} deliveries: {reason}",
+                    item.receive_count
+                ),
+            );
+            request.error_class = class.name().to_owned();
+            Decision::Park {
+                request,
+                rejected: false,
+            }
+        }
         Outcome::Retry { class, reason } if class.is_retryable() => {
             Decision::Retry { class, reason }
         }
@@ -611,6 +630,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(fatal.reason, "customer is inactive");
+    }
+
+    #[tokio::test]
+    async fn a_retry_on_the_last_delivery_is_parked_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let parked = parked_store(&dir);
+        let at = |id: &str, receive_count: u32| ReceivedMessage {
+            receive_count,
+            ..message(id, envelope_json(Flow::OpportunityWon, id))
+        };
+        let messages = vec![at("retry-006A", 4), at("retry-006B", 5), at("006C", 5)];
+        let context = BatchContext {
+            max_receives: Some(5),
+            ..BatchContext::default()
+        };
+        let report = run_batch(&Scripted::default(), &parked, &messages, &context).await;
+        // The fourth delivery may still succeed; the fifth is the queue's last.
+        assert_eq!(
+            ids(&report),
+            (vec!["retry-006B", "006C"], vec!["retry-006A"])
+        );
+        assert_eq!((report.counts.parked, report.counts.retried), (1, 1));
+        let stored = parked
+            .get(&record("retry-006B"), Flow::OpportunityWon)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.reason, "still failing after 5 deliveries: 429");
+        assert_eq!(stored.error_class, "throttled");
+        let replay: ChangeEnvelope = serde_json::from_value(stored.payload).unwrap();
+        assert_eq!(replay.record, record("retry-006B"));
+        assert!(
+            parked
+                .get(&record("retry-006A"), Flow::OpportunityWon)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Without a known limit the queue decides: retried whatever the count.
+        let report = run_batch(
+            &Scripted::default(),
+            &parked,
+            &[at("retry-006D", 50)],
+            &BatchContext::default(),
+        )
+        .await;
+        assert_eq!(ids(&report), (vec![], vec!["retry-006D"]));
     }
 
     fn record_of_message(id: &str) -> RecordRef {

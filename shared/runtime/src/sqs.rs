@@ -59,6 +59,7 @@ pub async fn sqs_batch(
     }
     let context = BatchContext {
         deadline: Some(deadline),
+        max_receives: Some(lf_aws::schema::MAX_RECEIVES),
     };
     let report = run_batch(handler, parked, &messages, &context).await;
     batch_metrics(

@@ -52,6 +52,7 @@ fn spawn_consumer<H: FlowHandler + 'static>(
             // As the deployed functions' event source mappings batch.
             batch_size: lf_flows::DEPLOYED_BATCH_SIZE,
             batching_window: lf_flows::DEPLOYED_BATCHING_WINDOW,
+            max_receives: Some(crate::wiring::MAX_RECEIVES),
             visibility: VISIBILITY,
             wait: Duration::from_millis(200),
             backoff: RetryPolicy {

@@ -191,6 +191,7 @@ fn spawn_consumer<H: FlowHandler + 'static>(
             // As the deployed functions' event source mappings batch.
             batch_size: lf_flows::DEPLOYED_BATCH_SIZE,
             batching_window: lf_flows::DEPLOYED_BATCHING_WINDOW,
+            max_receives: Some(MAX_RECEIVES),
             wait: Duration::from_millis(200),
             backoff: RetryPolicy {
                 base: Duration::from_millis(500),

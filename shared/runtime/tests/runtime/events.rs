@@ -27,7 +27,6 @@ impl FlowHandler for Handler {
             .map(|i| {
                 let id = &i.envelope.record.id;
                 if id.contains("Retry") {
-                    assert_eq!(i.receive_count, 3);
                     Outcome::retry(ErrorClass::Transient, "Intacct 503")
                 } else if id.contains("Parkd") {
                     Outcome::parked("unknown product code")
@@ -76,6 +75,47 @@ async fn an_sqs_event_names_exactly_the_retried_messages() {
         parked.count_by_flow().await.unwrap()[&Flow::OpportunityWon],
         2
     );
+}
+
+#[tokio::test]
+async fn a_retry_on_the_queues_last_receive_is_parked_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("lf.db"), Arc::new(SystemClock)).unwrap();
+    let parked = db.parked_failures();
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/sqs-event.json")).unwrap();
+    let retried = event["Records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["body"].as_str().unwrap().contains("Retry"))
+        .unwrap();
+    // The template's maxReceiveCount: SQS would dead-letter it on the next receive.
+    retried["attributes"]["ApproximateReceiveCount"] =
+        lf_aws::schema::MAX_RECEIVES.to_string().into();
+    let event: SqsEvent = serde_json::from_value(event).unwrap();
+    let response = sqs_batch(
+        &Handler,
+        &parked,
+        event,
+        Deadline::after(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let failures = parked.list(Some(Flow::OpportunityWon), 10).await.unwrap();
+    let gave_up = failures
+        .iter()
+        .find(|f| f.record.id.contains("Retry"))
+        .expect("the retried change parked");
+    assert_eq!(
+        gave_up.reason,
+        format!(
+            "still failing after {} deliveries: Intacct 503",
+            lf_aws::schema::MAX_RECEIVES
+        )
+    );
+    assert_eq!(gave_up.error_class, "transient");
 }
 
 #[tokio::test]

@@ -491,6 +491,7 @@ pub(crate) async fn handle<H: FlowHandler>(
         let batch: Vec<WorkItem> = open.iter().map(|(_, w)| w.clone()).collect();
         let context = BatchContext {
             deadline: Some(Deadline::after(PAGE_BUDGET)),
+            max_receives: None,
         };
         let got = handler.handle_batch(&batch, &context).await;
         let mut again = Vec::new();
