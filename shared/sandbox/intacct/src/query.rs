@@ -6,6 +6,7 @@
 //! `caseinsensitive` is set, and numbers, dates and booleans compare by value.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::NaiveDateTime;
@@ -13,6 +14,25 @@ use rust_decimal::Decimal;
 
 use crate::element::Element;
 use crate::schema::Ty;
+
+/// The values of an `IN` list, with their sets for text comparisons (as given, and lowered
+/// for case-insensitive queries), so a row costs one lookup rather than a pass over the list.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InList {
+    values: Vec<String>,
+    exact: HashSet<String>,
+    lowered: HashSet<String>,
+}
+
+impl From<Vec<String>> for InList {
+    fn from(values: Vec<String>) -> Self {
+        Self {
+            exact: values.iter().cloned().collect(),
+            lowered: values.iter().map(|v| v.to_lowercase()).collect(),
+            values,
+        }
+    }
+}
 
 /// A filter over one object's records.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +48,7 @@ pub(crate) enum Filter {
     },
     In {
         field: FieldRef,
-        values: Vec<String>,
+        values: InList,
         negated: bool,
     },
     Like {
@@ -103,7 +123,10 @@ impl Filter {
             }
             Filter::In { field, values, .. } => {
                 bind_field(field, resolve)?;
-                values.iter().try_for_each(|v| check_literal(field, v))
+                values
+                    .values
+                    .iter()
+                    .try_for_each(|v| check_literal(field, v))
             }
             Filter::Like { field, .. } | Filter::Null { field, .. } => bind_field(field, resolve),
             Filter::Between { field, low, high } => {
@@ -137,13 +160,12 @@ impl Filter {
                 negated,
             } => get(field).is_some_and(|v| {
                 let found = match field.ty {
-                    // Text: the stored value lowered once, not once per listed value.
                     Ty::Text | Ty::Group if case_insensitive => {
-                        let v = v.to_lowercase();
-                        values.iter().any(|x| lowered_eq(x, &v))
+                        values.lowered.contains(&v.to_lowercase())
                     }
-                    Ty::Text | Ty::Group => values.contains(&v),
+                    Ty::Text | Ty::Group => values.exact.contains(&*v),
                     ty => values
+                        .values
                         .iter()
                         .any(|x| compare(ty, &v, x, case_insensitive) == Some(Ordering::Equal)),
                 };
@@ -210,20 +232,6 @@ pub(crate) fn compare(
             Some(stored.to_lowercase().cmp(&literal.to_lowercase()))
         }
         Ty::Text | Ty::Group => Some(stored.cmp(literal)),
-    }
-}
-
-/// Whether `text` lowered (as [`str::to_lowercase`] lowers it) is `lowered`, without
-/// allocating for the common ASCII case.
-fn lowered_eq(text: &str, lowered: &str) -> bool {
-    if text.is_ascii() {
-        text.len() == lowered.len()
-            && text
-                .bytes()
-                .zip(lowered.bytes())
-                .all(|(a, b)| a.to_ascii_lowercase() == b)
-    } else {
-        text.to_lowercase() == lowered
     }
 }
 
@@ -563,7 +571,7 @@ impl Parser {
             }),
             Some(Tok::In) => Ok(Filter::In {
                 field,
-                values: self.list()?,
+                values: self.list()?.into(),
                 negated: false,
             }),
             Some(Tok::Not) => match self.next() {
@@ -574,7 +582,7 @@ impl Parser {
                 }),
                 Some(Tok::In) => Ok(Filter::In {
                     field,
-                    values: self.list()?,
+                    values: self.list()?.into(),
                     negated: true,
                 }),
                 _ => {
@@ -744,7 +752,7 @@ fn parse_filter_node(el: &Element) -> Result<Filter, FilterError> {
             }
             Ok(Filter::In {
                 field: field()?,
-                values,
+                values: values.into(),
                 negated: el.name == "notin",
             })
         }
@@ -860,9 +868,9 @@ mod tests {
         assert!(!listed("NAME IN ('Jane')", true));
         assert!(!listed("CUSTOMERID NOT IN ('c-1001')", true));
         assert!(listed("CUSTOMERID NOT IN ('c-1001')", false));
-        assert!(lowered_eq("ÄRGER", "ärger"));
-        assert!(!lowered_eq("ÄRGER", "arger"));
-        assert!(lowered_eq("Straße", "straße"));
+        let list = InList::from(vec!["ÄRGER".to_owned(), "Straße".to_owned()]);
+        assert!(list.lowered.contains("ärger") && list.lowered.contains("straße"));
+        assert!(!list.lowered.contains("arger") && !list.exact.contains("ärger"));
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub struct FieldDef {
     pub defaulted: bool,
     pub reference_to: Vec<&'static str>,
     pub relationship_name: Option<&'static str>,
+    /// The field of a child relationship (`OpportunityLineItem.OpportunityId`): the store
+    /// indexes it, so a parent-to-child subquery finds each parent's children without a scan.
+    pub child_key: bool,
     /// Computed by the org (formula, roll-up, system field): never writable.
     pub calculated: bool,
     pub auto_number: bool,
@@ -148,6 +151,7 @@ impl FieldDef {
             defaulted: kind == FieldType::Boolean,
             reference_to: Vec::new(),
             relationship_name: None,
+            child_key: false,
             calculated: false,
             auto_number: false,
         }
@@ -1034,6 +1038,15 @@ fn build() -> Schema {
             }
         })
         .collect();
+    for &(child, field, _, _) in CHILD_NAMES {
+        if let Some(f) = objects
+            .iter_mut()
+            .find(|o| o.name == child)
+            .and_then(|o| o.fields.iter_mut().find(|f| f.name == field))
+        {
+            f.child_key = true;
+        }
+    }
     for &(child, field, name, cascade) in CHILD_NAMES {
         let parents: Vec<&'static str> = objects
             .iter()

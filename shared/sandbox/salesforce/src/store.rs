@@ -50,8 +50,8 @@ pub enum UpsertOutcome {
 /// Checked field values by field name, and the names the client gave.
 type CheckedInput = (BTreeMap<&'static str, Value>, HashSet<&'static str>);
 
-/// Live records by (object, external id or unique field) and normalised value, so that
-/// upserts and uniqueness checks do not scan a table.
+/// Live records by (object, external id, unique or child relationship field) and normalised
+/// value, so that upserts, uniqueness checks and child subqueries do not scan a table.
 type KeyIndex = HashMap<(&'static str, &'static str), HashMap<String, Vec<String>>>;
 
 /// Rolling back a transaction restores this.
@@ -212,6 +212,11 @@ impl Store {
             .map(|r| (object, r))
     }
 
+    /// The record of `object` stored under `id` as stored (18 characters), deleted or not.
+    pub fn row(&self, object: &ObjectDef, id: &str) -> Option<&Record> {
+        self.tables.get(object.name)?.get(id)
+    }
+
     /// A live (not deleted) record of `object`.
     pub fn get(&self, object: &ObjectDef, id: &str) -> Option<&Record> {
         let id = SalesforceId::parse(id).ok()?;
@@ -250,6 +255,20 @@ impl Store {
                     .is_some_and(|k| k == wanted)
             })
             .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned))
+            .collect()
+    }
+
+    /// The live records of `child` whose `field` (a child relationship's) holds `parent_id`,
+    /// in id order, as a scan of the table would give them.
+    pub fn children(&self, child: &ObjectDef, field: &FieldDef, parent_id: &str) -> Vec<&Record> {
+        let Some(table) = self.tables.get(child.name) else {
+            return Vec::new();
+        };
+        let mut ids = self.find_by_field(child, field, parent_id);
+        ids.sort();
+        ids.iter()
+            .filter_map(|id| table.get(id.as_str()))
+            .filter(|r| !is_deleted(r))
             .collect()
     }
 
@@ -948,9 +967,9 @@ impl Store {
     }
 }
 
-/// Fields the key index covers: external ids and unique fields.
+/// Fields the key index covers: external ids, unique fields and child relationship fields.
 fn is_keyed(field: &FieldDef) -> bool {
-    field.external_id || field.unique
+    field.external_id || field.unique || field.child_key
 }
 
 impl Store {
@@ -1320,6 +1339,47 @@ mod tests {
         s.restore(snap);
         assert_eq!(s.find_by_field(acct, ext, "K-1"), vec![id.clone()]);
         assert!(s.find_by_field(acct, ext, "K-2").is_empty());
+    }
+
+    #[test]
+    fn children_are_found_by_the_indexed_relationship_field() {
+        let mut s = store();
+        let (acct, contact) = (obj("Account"), obj("Contact"));
+        let field = contact.field("AccountId").unwrap();
+        assert!(field.child_key);
+        let a = s
+            .create(acct, &map(json!({"Name": "A"})), Writer::Api)
+            .unwrap();
+        let b = s
+            .create(acct, &map(json!({"Name": "B"})), Writer::Api)
+            .unwrap();
+        let new_contact = |s: &mut Store, name: &str, account: &str| {
+            s.create(
+                contact,
+                &map(json!({"LastName": name, "AccountId": account})),
+                Writer::Api,
+            )
+            .unwrap()
+        };
+        let c1 = new_contact(&mut s, "One", &a);
+        let c2 = new_contact(&mut s, "Two", &a);
+        let c3 = new_contact(&mut s, "Three", &b);
+        let ids = |s: &Store, parent: &str| -> Vec<String> {
+            s.children(contact, field, parent)
+                .into_iter()
+                .map(|r| r["Id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&s, &a), vec![c1.clone(), c2.clone()]);
+        // Moved to another parent, deleted: the index follows, and the order stays the ids'.
+        s.update(contact, &c1, &map(json!({"AccountId": b})), Writer::Api)
+            .unwrap();
+        assert_eq!(ids(&s, &a), vec![c2.clone()]);
+        assert_eq!(ids(&s, &b), vec![c1.clone(), c3.clone()]);
+        s.delete(&c3).unwrap();
+        assert_eq!(ids(&s, &b), vec![c1]);
+        // The 15-character form of the parent's id finds the same children.
+        assert_eq!(ids(&s, &a[..15]), vec![c2]);
     }
 
     #[test]

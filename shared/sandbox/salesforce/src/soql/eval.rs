@@ -54,8 +54,19 @@ pub fn execute(store: &Store, soql: &str, opts: &QueryOptions) -> Result<QueryOu
         ));
     }
     let bound = ctx.bind_query(object, &q, false)?;
-    let mut rows: Vec<&Record> = store
-        .rows(object.name)
+    // `Id = …` or `Id IN (…)` among the filter's conjuncts: those rows are looked up rather
+    // than the table scanned (in id order, as the scan gives them); the whole filter still
+    // decides.
+    let candidates: Box<dyn Iterator<Item = &Record>> =
+        match bound.filter.as_ref().and_then(id_candidates) {
+            Some(mut ids) => {
+                ids.sort_unstable();
+                ids.dedup();
+                Box::new(ids.into_iter().filter_map(|id| store.row(object, id)))
+            }
+            None => Box::new(store.rows(object.name)),
+        };
+    let mut rows: Vec<&Record> = candidates
         .filter(|r| include_deleted || !is_deleted(r))
         .filter(|r| bound.filter.as_ref().is_none_or(|c| ctx.test(c, r)))
         .collect();
@@ -79,6 +90,25 @@ pub fn execute(store: &Store, soql: &str, opts: &QueryOptions) -> Result<QueryOu
             .map(|r| ctx.render(object, r, &bound.items))
             .collect(),
     ))
+}
+
+/// The ids a filter limits its rows to, when one of its conjuncts is `Id = …` or `Id IN (…)`.
+fn id_candidates(c: &BCond) -> Option<Vec<&str>> {
+    let is_id = |fp: &FieldPath| fp.hops.is_empty() && fp.field.name == "Id";
+    match c {
+        BCond::In(fp, false, values, _) if is_id(fp) => Some(
+            values
+                .iter()
+                .filter_map(|v| match v {
+                    BValue::Id(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        BCond::Cmp(fp, CmpOp::Eq, BValue::Id(s)) if is_id(fp) => Some(vec![s.as_str()]),
+        BCond::And(parts) => parts.iter().find_map(id_candidates),
+        _ => None,
+    }
 }
 
 fn page<T>(items: Vec<T>, offset: Option<u64>, limit: Option<u64>) -> Vec<T> {
@@ -647,13 +677,20 @@ impl Ctx<'_> {
                     query,
                 } => {
                     let parent_id = rec.get("Id").and_then(Value::as_str).unwrap_or("");
-                    let mut kids: Vec<&Record> = self
-                        .store
-                        .rows(child.name)
-                        .filter(|r| !is_deleted(r))
-                        .filter(|r| r.get(*parent_field).and_then(Value::as_str) == Some(parent_id))
-                        .filter(|r| query.filter.as_ref().is_none_or(|c| self.test(c, r)))
-                        .collect();
+                    let mut kids: Vec<&Record> = match child.field(parent_field) {
+                        Some(field) if field.child_key => {
+                            self.store.children(child, field, parent_id)
+                        }
+                        _ => self
+                            .store
+                            .rows(child.name)
+                            .filter(|r| !is_deleted(r))
+                            .filter(|r| {
+                                r.get(*parent_field).and_then(Value::as_str) == Some(parent_id)
+                            })
+                            .collect(),
+                    };
+                    kids.retain(|r| query.filter.as_ref().is_none_or(|c| self.test(c, r)));
                     self.sort(&mut kids, &query.order);
                     let kids = page(kids, query.offset, query.limit);
                     let value = if kids.is_empty() {
@@ -1048,6 +1085,37 @@ mod tests {
             .iter()
             .map(|r| r["Name"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn an_id_filter_looks_its_rows_up_and_keeps_the_scans_answer() {
+        let (mut s, ids) = fixture();
+        let (a1, a2, a3) = (&ids[0], &ids[1], &ids[2]);
+        // Repeated, out of order, one in its 15-character form: each row once, in id order.
+        let q = format!(
+            "SELECT Name FROM Account WHERE Id IN ('{a3}', '{a1}', '{}', '{a3}')",
+            &a1[..15]
+        );
+        assert_eq!(names(&s, &q), ["Acme GmbH", "acme inc"]);
+        // The rest of the filter still applies, and a conjunct anywhere in it counts.
+        let q = format!(
+            "SELECT Name FROM Account WHERE BillingCountry = 'Germany' AND Id IN ('{a1}', '{a2}')"
+        );
+        assert_eq!(names(&s, &q), ["Acme GmbH"]);
+        let q = format!("SELECT Name FROM Account WHERE Id = '{a2}'");
+        assert_eq!(names(&s, &q), ["Beta Ltd"]);
+        // An id of another object, or a deleted row, is not found.
+        let q = format!(
+            "SELECT Name FROM Account WHERE Id IN ('{}', '{a2}')",
+            ids[3]
+        );
+        assert_eq!(names(&s, &q), ["Beta Ltd"]);
+        s.delete(a2).unwrap();
+        let q = format!("SELECT Name FROM Account WHERE Id = '{a2}'");
+        assert!(names(&s, &q).is_empty());
+        // Under OR the ids do not limit the rows.
+        let q = format!("SELECT Name FROM Account WHERE Id = '{a1}' OR Name = 'acme inc'");
+        assert_eq!(names(&s, &q), ["Acme GmbH", "acme inc"]);
     }
 
     #[test]
