@@ -52,6 +52,9 @@ struct Table {
     /// Built on first use, kept up to date by inserts, dropped when a record may have changed
     /// (`get_mut`, `remove`), so a key lookup does not scan the table.
     keys: RefCell<HashMap<String, HashMap<String, u64>>>,
+    /// Lookups by lowered field value ([`Company::recordnos_lowered`]): per field path, the
+    /// RECORDNOs of each lowered value in order. Kept like `keys`.
+    lowered: RefCell<HashMap<String, HashMap<String, Vec<u64>>>>,
 }
 
 /// Who is acting, where, and when: stamped on what they write and used to decide what they see.
@@ -134,6 +137,7 @@ impl Company {
     pub fn get_mut(&mut self, object: &str, recordno: u64) -> Option<&mut Record> {
         let table = self.tables.get_mut(object)?;
         table.keys.get_mut().clear();
+        table.lowered.get_mut().clear();
         table.rows.get_mut(&recordno)
     }
 
@@ -161,6 +165,39 @@ impl Company {
             index
         });
         index.get(value).copied()
+    }
+
+    /// The RECORDNOs (any owner, in order) of the records whose value at `path` lowered is one
+    /// of `lowered`: the candidates of a text `=` or `IN` filter, which still decides.
+    pub fn recordnos_lowered<'v>(
+        &self,
+        object: &str,
+        path: &str,
+        lowered: impl IntoIterator<Item = &'v str>,
+    ) -> Vec<u64> {
+        let Some(table) = self.tables.get(object) else {
+            return Vec::new();
+        };
+        let mut indexes = table.lowered.borrow_mut();
+        let index = indexes.entry(path.to_owned()).or_insert_with(|| {
+            let mut index: HashMap<String, Vec<u64>> = HashMap::new();
+            for (no, r) in &table.rows {
+                index
+                    .entry(r.value(path).to_lowercase())
+                    .or_default()
+                    .push(*no);
+            }
+            index
+        });
+        let mut out: Vec<u64> = lowered
+            .into_iter()
+            .filter_map(|v| index.get(v))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Like [`Company::find`], among records `entity` can see (private records included for
@@ -218,6 +255,12 @@ impl Company {
         for (field, index) in table.keys.get_mut().iter_mut() {
             index.entry(el.value(field).to_owned()).or_insert(recordno);
         }
+        for (path, index) in table.lowered.get_mut().iter_mut() {
+            index
+                .entry(el.value(path).to_lowercase())
+                .or_default()
+                .push(recordno);
+        }
         table.rows.insert(recordno, Record { owner, el });
         recordno
     }
@@ -233,6 +276,7 @@ impl Company {
     pub fn remove(&mut self, object: &str, recordno: u64) -> Option<Record> {
         let table = self.tables.get_mut(object)?;
         table.keys.get_mut().clear();
+        table.lowered.get_mut().clear();
         table.rows.remove(&recordno)
     }
 
@@ -302,5 +346,32 @@ mod tests {
         c.remove("CUSTOMER", one);
         assert_eq!(c.find("CUSTOMER", "CUSTOMERID", "C-9"), None);
         assert_eq!(c.find("CUSTOMER", "NAME", "Same"), Some(two));
+    }
+
+    #[test]
+    fn lowered_lookups_follow_inserts_changes_and_removals() {
+        let mut c = Company::new(Vec::new(), "USD");
+        let names = |c: &Company, wanted: &[&str]| {
+            c.recordnos_lowered("CUSTOMER", "NAME", wanted.iter().copied())
+        };
+        let one = c.insert("CUSTOMER", None, customer("C-1", "Acme GmbH"), &ctx());
+        assert_eq!(names(&c, &["acme gmbh"]), vec![one]);
+        // Built now; later inserts show, every record with the value, in RECORDNO order.
+        let two = c.insert("CUSTOMER", None, customer("C-2", "ACME GMBH"), &ctx());
+        let three = c.insert("CUSTOMER", None, customer("C-3", "Beta"), &ctx());
+        assert_eq!(
+            names(&c, &["beta", "acme gmbh", "beta"]),
+            vec![one, two, three]
+        );
+        assert!(
+            names(&c, &["Acme GmbH"]).is_empty(),
+            "the values given lowered"
+        );
+        c.get_mut("CUSTOMER", one).unwrap().el.set("NAME", "Gamma");
+        assert_eq!(names(&c, &["acme gmbh"]), vec![two]);
+        assert_eq!(names(&c, &["gamma"]), vec![one]);
+        c.remove("CUSTOMER", two);
+        assert!(names(&c, &["acme gmbh"]).is_empty());
+        assert!(c.recordnos_lowered("NOSUCH", "NAME", ["x"]).is_empty());
     }
 }

@@ -137,6 +137,34 @@ impl Filter {
         }
     }
 
+    /// Text values a row must hold for the filter to match it: alternatives of a field and
+    /// its values (lowered), at least one of which a matching row has, however the query
+    /// compares case. `None` when the filter does not narrow that way (then every row is
+    /// tested). From a text `=` or `IN`, the first narrowing part of an `AND`, or every part
+    /// of an `OR` when each narrows.
+    pub fn key_alternatives(&self) -> Option<Vec<(&FieldRef, Vec<String>)>> {
+        let text = |f: &FieldRef| matches!(f.ty, Ty::Text | Ty::Group);
+        match self {
+            Filter::In {
+                field,
+                values,
+                negated: false,
+            } if text(field) => Some(vec![(field, values.lowered.iter().cloned().collect())]),
+            Filter::Compare {
+                field,
+                op: CmpOp::Eq,
+                value,
+            } if text(field) => Some(vec![(field, vec![value.to_lowercase()])]),
+            Filter::And(parts) => parts.iter().find_map(Filter::key_alternatives),
+            Filter::Or(parts) => parts
+                .iter()
+                .map(Filter::key_alternatives)
+                .collect::<Option<Vec<_>>>()
+                .map(|alts| alts.into_iter().flatten().collect()),
+            _ => None,
+        }
+    }
+
     pub fn matches(&self, row: &dyn Row, case_insensitive: bool) -> bool {
         let get = |f: &FieldRef| row.get(&f.name).filter(|v| !v.is_empty());
         match self {
@@ -857,6 +885,41 @@ mod tests {
                 .unwrap()
                 .matches(&row(), false)
         );
+    }
+
+    #[test]
+    fn text_keys_narrow_only_where_every_match_must_hold_one() {
+        let alternatives = |q: &str| {
+            parse(q).unwrap().key_alternatives().map(|alts| {
+                alts.into_iter()
+                    .map(|(f, mut v)| {
+                        v.sort();
+                        (f.name.clone(), v)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let one = |f: &str, v: &[&str]| (f.to_owned(), v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            alternatives("NAME IN ('Acme','beta')"),
+            Some(vec![one("NAME", &["acme", "beta"])])
+        );
+        assert_eq!(
+            alternatives("RECORDNO > 3 AND CUSTOMERID = 'C-1'"),
+            Some(vec![one("CUSTOMERID", &["c-1"])])
+        );
+        assert_eq!(
+            alternatives("NAME IN ('A') OR SFDC_ACCOUNT_ID = '001X'"),
+            Some(vec![one("NAME", &["a"]), one("SFDC_ACCOUNT_ID", &["001x"])])
+        );
+        for scans in [
+            "NAME IN ('A') OR RECORDNO > 3",
+            "NAME NOT IN ('A')",
+            "RECORDNO IN (1, 2)",
+            "NAME LIKE 'A%'",
+        ] {
+            assert_eq!(alternatives(scans), None, "{scans}");
+        }
     }
 
     #[test]

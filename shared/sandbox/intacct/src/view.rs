@@ -139,6 +139,16 @@ impl<'a> Reader<'a> {
     }
 
     /// The value of `name` for `record`; empty when unset.
+    /// Where `name` is read on the record itself (its path, `name` when unresolved, as
+    /// [`Reader::value`] reads it); `None` for a field of a related record.
+    pub fn own_path(&self, name: &str) -> Option<String> {
+        match self.resolved(name) {
+            Some(Resolved::Own { path, .. }) => Some(path),
+            Some(Resolved::Related { .. }) => None,
+            None => Some(name.to_owned()),
+        }
+    }
+
     pub fn value(&self, record: &Record, name: &str) -> String {
         match self.resolved(name) {
             Some(Resolved::Own { path, .. }) => record.value(&path).to_owned(),

@@ -113,10 +113,30 @@ fn select<'c>(
     filter: &Filter,
     case_insensitive: bool,
 ) -> Vec<(u64, &'c Record)> {
-    reader
-        .company
-        .rows(reader.def.name)
-        .filter(|(_, r)| Company::visible(r, entity, show_private))
+    // A text `=` / `IN` narrows the rows to those an index finds (in RECORDNO order, as the
+    // scan gives them); the whole filter still decides.
+    let narrowed = filter.key_alternatives().and_then(|alternatives| {
+        let mut nos = Vec::new();
+        for (field, values) in alternatives {
+            let path = reader.own_path(&field.name)?;
+            nos.extend(reader.company.recordnos_lowered(
+                reader.def.name,
+                &path,
+                values.iter().map(String::as_str),
+            ));
+        }
+        nos.sort_unstable();
+        nos.dedup();
+        Some(nos)
+    });
+    let rows: Box<dyn Iterator<Item = (u64, &'c Record)>> = match narrowed {
+        Some(nos) => Box::new(
+            nos.into_iter()
+                .filter_map(|no| reader.company.get(reader.def.name, no).map(|r| (no, r))),
+        ),
+        None => Box::new(reader.company.rows(reader.def.name)),
+    };
+    rows.filter(|(_, r)| Company::visible(r, entity, show_private))
         .filter(|(_, r)| docparid.is_none_or(|d| r.value("DOCPARID") == d))
         .filter(|(_, r)| filter.matches(&reader.row(r), case_insensitive))
         .collect()
