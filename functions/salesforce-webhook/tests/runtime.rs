@@ -130,7 +130,9 @@ async fn a_start_without_its_configuration_exits_naming_the_variable() {
         "a function that cannot start asks for no event"
     );
     assert!(
-        !process.running(),
+        process
+            .exited_within(std::time::Duration::from_secs(30))
+            .await,
         "it exits (the service reports Runtime.ExitError)"
     );
     assert_eq!(api.next_calls(), 0);

@@ -377,6 +377,29 @@ impl FunctionProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Whether the process exits within `limit` (a function reports its init error to the
+    /// Runtime API first and exits after); when it does, its output has been read.
+    pub async fn exited_within(&mut self, limit: Duration) -> bool {
+        if tokio::time::timeout(limit, self.child.wait())
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.output_read().await;
+        true
+    }
+
+    /// Waits (briefly) for the output readers to reach EOF once the process is gone.
+    async fn output_read(&self) {
+        for _ in 0..100 {
+            if Arc::strong_count(&self.stdout) == 1 && Arc::strong_count(&self.stderr) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// The process's peak resident set size in KiB (`VmHWM` of `/proc/<pid>/status`).
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
@@ -406,12 +429,7 @@ impl FunctionProcess {
     pub async fn stop(mut self) -> String {
         let _ = self.child.kill().await;
         // The readers end at EOF, right after the process is gone.
-        for _ in 0..100 {
-            if Arc::strong_count(&self.stdout) == 1 && Arc::strong_count(&self.stderr) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.output_read().await;
         self.stdout()
     }
 }
