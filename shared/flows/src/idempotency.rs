@@ -84,6 +84,10 @@ pub fn replayed(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Done { detail } if detail.starts_with(ALREADY_DONE))
 }
 
+/// How long after a hold's end a busy item is retried: room for the clocks of the processes
+/// sharing the store to differ.
+const BUSY_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What an item may do, from its key's record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Gate {
@@ -110,8 +114,16 @@ impl Gate {
                 Value::String(s) => format!("{ALREADY_DONE}{s}"),
                 other => format!("{ALREADY_DONE}{other}"),
             })),
+            // Not before the hold ends: by then the holder has finished (the next delivery
+            // is answered from its result) or died (the next delivery takes the key). A
+            // consumer that backs off by class waits that long, so a duplicate does not spend
+            // its queue's receives while a long batch or a dead one holds the key.
             Gate::Busy { until } => Some(Outcome::retry(
-                ErrorClass::Transient,
+                ErrorClass::Throttled {
+                    retry_after: Some(
+                        (*until - Utc::now()).to_std().unwrap_or_default() + BUSY_MARGIN,
+                    ),
+                },
                 format!(
                     "another delivery of this change is in progress (until {})",
                     until.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -304,9 +316,37 @@ mod tests {
         assert!(matches!(
             second[2].outcome(),
             Some(Outcome::Retry {
-                class: ErrorClass::Transient,
+                class: ErrorClass::Throttled {
+                    retry_after: Some(_)
+                },
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn a_busy_item_is_retried_no_sooner_than_its_hold_ends() {
+        let until = Utc::now() + chrono::Duration::seconds(40);
+        let Some(Outcome::Retry {
+            class: ErrorClass::Throttled {
+                retry_after: Some(after),
+            },
+            reason,
+        }) = (Gate::Busy { until }).outcome()
+        else {
+            panic!("a busy item is retried after a wait");
+        };
+        assert!(after >= Duration::from_secs(39) + BUSY_MARGIN, "{after:?}");
+        assert!(after <= Duration::from_secs(40) + BUSY_MARGIN, "{after:?}");
+        assert!(reason.contains("in progress"), "{reason}");
+        // A hold already over: the margin only.
+        let past = Utc::now() - chrono::Duration::seconds(5);
+        assert!(matches!(
+            (Gate::Busy { until: past }).outcome(),
+            Some(Outcome::Retry {
+                class: ErrorClass::Throttled { retry_after: Some(d) },
+                ..
+            }) if d == BUSY_MARGIN
         ));
     }
 
