@@ -48,9 +48,9 @@ impl StoreArgs {
     }
 }
 
-/// The store the configuration's `[store]` names.
+/// The store the configuration's `[store]` names (the rest of the file is not needed here).
 async fn open_configured(config: Option<&Path>) -> Result<Store, CliError> {
-    match crate::ops::load_config(config)?.store {
+    match crate::ops::load_store_config(config)? {
         StoreConfig::Embedded { data_dir } => Store::open(&data_dir).await,
         StoreConfig::Aws(runtime) => Store::open_deployment(&runtime).await,
     }

@@ -299,7 +299,33 @@ pub(crate) fn load(
     file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let (path, text) = match file {
+    let (path, text) = read_file(file)?;
+    let mut config = parse(&text, env).map_err(|mut e| {
+        e.source = describe_source(path.as_deref());
+        e
+    })?;
+    config.file = path;
+    Ok(config)
+}
+
+/// Reads only what the commands over the sync's state need (`status`, `audit`, `replay`,
+/// `console`): the `[store]` section, from the same file and variables as [`load`]. The
+/// systems' sections need not be there; a key the file has is still checked to be known.
+pub(crate) fn load_store(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StoreConfig, ConfigError> {
+    let (path, text) = read_file(file)?;
+    parse_store(&text, env).map_err(|mut e| {
+        e.source = describe_source(path.as_deref());
+        e
+    })
+}
+
+/// The configuration file's path and text: `file`, or `ledgerforce.toml` when it exists, or
+/// none (the variables alone).
+fn read_file(file: Option<&Path>) -> Result<(Option<PathBuf>, String), ConfigError> {
+    Ok(match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 source: path.display().to_string(),
@@ -324,13 +350,7 @@ pub(crate) fn load(
             (Some(path), text)
         }
         None => (None, String::new()),
-    };
-    let mut config = parse(&text, env).map_err(|mut e| {
-        e.source = describe_source(path.as_deref());
-        e
-    })?;
-    config.file = path;
-    Ok(config)
+    })
 }
 
 fn describe_source(path: Option<&Path>) -> String {
@@ -345,10 +365,34 @@ pub(crate) fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let fail = |problems: Vec<Problem>| ConfigError {
+    let (mut r, queues) = read(text, env)?;
+    let config = r.build(queues);
+    r.finish(config)
+}
+
+/// The `[store]` section of a configuration (see [`load_store`]).
+pub(crate) fn parse_store(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StoreConfig, ConfigError> {
+    let (mut r, queues) = read(text, env)?;
+    let (store, _) = r.store_and_reconciliation(queues);
+    r.finish(store)
+}
+
+fn fail(problems: Vec<Problem>) -> ConfigError {
+    ConfigError {
         source: "the config file and LEDGERFORCE_* variables".into(),
         problems,
-    };
+    }
+}
+
+/// Every value of the file and the variables, by key, with the problems found in reading them
+/// (unknown keys, values of the wrong kind); the flows' queue URLs apart.
+fn read(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Reader, BTreeMap<Flow, Entry>), ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let message = e.message().to_owned();
         let at = e
@@ -455,13 +499,7 @@ pub(crate) fn parse(
         }
     }
 
-    let mut r = Reader { values, problems };
-    let config = r.build(queues);
-    if r.problems.is_empty() {
-        config.ok_or_else(|| fail(Vec::new()))
-    } else {
-        Err(fail(r.problems))
-    }
+    Ok((Reader { values, problems }, queues))
 }
 
 fn unknown<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Problem {
@@ -556,6 +594,17 @@ fn read_queues(
 struct Reader {
     values: BTreeMap<(String, String), Entry>,
     problems: Vec<Problem>,
+}
+
+impl Reader {
+    /// What was built, if nothing was wrong on the way.
+    fn finish<T>(self, built: Option<T>) -> Result<T, ConfigError> {
+        if self.problems.is_empty() {
+            built.ok_or_else(|| fail(Vec::new()))
+        } else {
+            Err(fail(self.problems))
+        }
+    }
 }
 
 impl Reader {
@@ -1274,6 +1323,53 @@ data_dir = "/tmp/lf"
         assert_eq!(
             s,
             "reconciliation.revenue_basis: `ledger` is neither `schedule` nor `gl:ACCOUNT,...`"
+        );
+    }
+
+    #[test]
+    fn the_state_commands_need_only_the_store() {
+        let text = "[store]\nkind = \"aws\"\nregion = \"eu-west-1\"\n\
+                    table_prefix = \"ledgerforce-prod\"\n\
+                    [store.queue_urls]\naccount-sync = \"https://sqs.eu-west-1.amazonaws.com/1/as\"\n";
+        let StoreConfig::Aws(r) = parse_store(text, &no_env).unwrap() else {
+            panic!("an aws store")
+        };
+        assert_eq!(r.tables.parked, "ledgerforce-prod-parked");
+        assert_eq!(
+            r.queue_url(Flow::AccountSync).unwrap(),
+            "https://sqs.eu-west-1.amazonaws.com/1/as"
+        );
+        // The same file is not enough for the commands that talk to the systems.
+        let all = problems(text, &no_env);
+        assert!(
+            all.iter().any(|p| p.key == "salesforce.login_url"),
+            "{all:?}"
+        );
+        assert!(all.iter().all(|p| !p.key.starts_with("store.")), "{all:?}");
+        // Nothing at all: the embedded store of the default data folder.
+        assert_eq!(
+            parse_store("", &no_env).unwrap(),
+            StoreConfig::Embedded {
+                data_dir: PathBuf::from(".ledgerforce")
+            }
+        );
+        // What the file does say is still checked, in every section.
+        let err =
+            parse_store(&format!("{text}[salesforce]\nlogin_ulr = \"x\"\n"), &no_env).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(
+            err.problems[0]
+                .to_string()
+                .contains("did you mean `salesforce.login_url`"),
+            "{err}"
+        );
+        let err = parse_store("[store]\nkind = \"aws\"\n", &no_env).unwrap_err();
+        assert_eq!(err.problems[0].key, "store.table_prefix", "{err}");
+        assert!(
+            parse_store("", &|v: &str| (v == "LEDGERFORCE_STORE_KIND")
+                .then(|| "aws".into()))
+            .is_err(),
+            "the variables count as they do for every command"
         );
     }
 

@@ -17,3 +17,11 @@ pub(crate) use config::Config;
 pub(crate) fn load_config(file: Option<&Path>) -> Result<Config, config::ConfigError> {
     config::load(file, &|var| std::env::var(var).ok())
 }
+
+/// The `[store]` of the configuration (`file`, or ./ledgerforce.toml) and the environment:
+/// all the commands over the sync's state need.
+pub(crate) fn load_store_config(
+    file: Option<&Path>,
+) -> Result<config::StoreConfig, config::ConfigError> {
+    config::load_store(file, &|var| std::env::var(var).ok())
+}
