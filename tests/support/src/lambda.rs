@@ -307,10 +307,47 @@ pub fn lambda_env(api: &RuntimeApi, function_name: &str, memory_mb: u32) -> Vec<
     .collect()
 }
 
+/// Names a folder of function binaries built for another target (the arm64 build the template
+/// deploys) to run instead of the test's own: the binary of the same file name from there.
+pub const BINARY_DIR_VAR: &str = "LEDGERFORCE_FUNCTION_BINARY_DIR";
+
+/// With [`BINARY_DIR_VAR`]: the program (and its arguments, split at spaces) that runs those
+/// binaries, e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`.
+pub const RUNNER_VAR: &str = "LEDGERFORCE_FUNCTION_RUNNER";
+
+/// The command that starts `binary`: itself, or (with [`BINARY_DIR_VAR`]) its namesake of that
+/// folder through [`RUNNER_VAR`]. A missing namesake is an error, not a fallback.
+fn function_command(binary: &str) -> std::io::Result<tokio::process::Command> {
+    let Some(dir) = std::env::var_os(BINARY_DIR_VAR).filter(|d| !d.is_empty()) else {
+        return Ok(tokio::process::Command::new(binary));
+    };
+    let name = std::path::Path::new(binary)
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no binary name"))?;
+    let other = std::path::Path::new(&dir).join(name);
+    if !other.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{BINARY_DIR_VAR}: {} does not exist", other.display()),
+        ));
+    }
+    let runner = std::env::var(RUNNER_VAR).unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    Ok(match words.next() {
+        Some(program) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(words).arg(other);
+            command
+        }
+        None => tokio::process::Command::new(other),
+    })
+}
+
 impl FunctionProcess {
-    /// Starts `binary` with exactly `env` (nothing inherited from the test process).
+    /// Starts `binary` with exactly `env` (nothing inherited from the test process); see
+    /// [`BINARY_DIR_VAR`] for running another target's build of it.
     pub fn spawn(binary: &str, env: &[(String, String)]) -> std::io::Result<Self> {
-        let mut command = tokio::process::Command::new(binary);
+        let mut command = function_command(binary)?;
         command
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -517,8 +554,19 @@ pub async fn run_function(
     let peak_rss_kib = process.peak_rss_kib().unwrap_or_default();
     let stdout = process.stop().await;
     let first_answer = first_answer.unwrap_or(init);
+    let build = match std::env::var(BINARY_DIR_VAR) {
+        Ok(dir) if !dir.is_empty() => format!(
+            " (the build in {dir}{})",
+            std::env::var(RUNNER_VAR)
+                .ok()
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| format!(", run by {r}"))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
     eprintln!(
-        "footprint {name}: init {:.1} ms, first event answered {:.1} ms, peak RSS {:.1} MiB",
+        "footprint {name}: init {:.1} ms, first event answered {:.1} ms, peak RSS {:.1} MiB{build}",
         init.as_secs_f64() * 1000.0,
         first_answer.as_secs_f64() * 1000.0,
         peak_rss_kib as f64 / 1024.0
