@@ -34,6 +34,23 @@ const ACCOUNT_FIELDS: [&str; 5] = [
     "Intacct_Sync_Error__c",
 ];
 
+/// How a done outcome says the flow made the Account's customer: `created customer <id>`.
+const CREATED: &str = "created customer ";
+/// How a done outcome says the flow linked an existing one: `customer <id> already exists; linked`.
+const LINKED: &str = " already exists; linked";
+
+/// What a done outcome of this flow says it did with the Account's customer in this handling:
+/// `Some(true)` created it, `Some(false)` linked an existing one; `None` for anything else
+/// (nothing to do, not done, or the stored result of a change done before).
+pub fn customer_made(outcome: &Outcome) -> Option<bool> {
+    match outcome {
+        _ if crate::idempotency::replayed(outcome) => None,
+        Outcome::Done { detail } if detail.starts_with(CREATED) => Some(true),
+        Outcome::Done { detail } if detail.ends_with(LINKED) => Some(false),
+        _ => None,
+    }
+}
+
 /// How the flow is set up. Everything it decides is in its mapping today (the qualifying
 /// `when`, routing, matching); the type keeps the handlers' constructors alike.
 #[derive(Debug, Clone, Default)]
@@ -299,8 +316,8 @@ impl<P: Ports> AccountOnboarding<P> {
         let mut outcomes = Vec::with_capacity(accounts.len());
         for a in &mut accounts {
             let outcome = a.outcome.clone().unwrap_or_else(|| match &a.customer {
-                Some((c, true)) => Outcome::done(format!("created customer {c}")),
-                Some((c, false)) => Outcome::done(format!("customer {c} already exists; linked")),
+                Some((c, true)) => Outcome::done(format!("{CREATED}{c}")),
+                Some((c, false)) => Outcome::done(format!("customer {c}{LINKED}")),
                 None => Outcome::done("nothing to do"),
             });
             let action = match (&outcome, &a.customer) {
@@ -339,5 +356,36 @@ impl<P: Ports> AccountOnboarding<P> {
             outcomes.push(outcome);
         }
         outcomes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lf_domain::ErrorClass;
+
+    use super::*;
+
+    #[test]
+    fn the_outcomes_say_what_was_done_with_the_customer() {
+        let created = Outcome::done(format!("{CREATED}C-1001"));
+        let linked = Outcome::done(format!("customer C-1002{LINKED}"));
+        assert_eq!(customer_made(&created), Some(true));
+        assert_eq!(customer_made(&linked), Some(false));
+        assert_eq!(customer_made(&Outcome::done("nothing to do")), None);
+        assert_eq!(customer_made(&Outcome::parked("no routing rule")), None);
+        assert_eq!(
+            customer_made(&Outcome::retry(ErrorClass::Transient, "503")),
+            None
+        );
+        // A later delivery answered from the stored result did nothing now.
+        for earlier in [created, linked] {
+            let Outcome::Done { detail } = earlier else {
+                unreachable!()
+            };
+            let replayed = crate::idempotency::Gate::AlreadyDone(Value::String(detail))
+                .outcome()
+                .unwrap();
+            assert_eq!(customer_made(&replayed), None, "{replayed:?}");
+        }
     }
 }

@@ -5,7 +5,8 @@ use lf_domain::port::{AuditLog, IdempotencyStore, SyncState, XrefStore};
 use lf_domain::{Flow, SalesforceId};
 use lf_flows::{
     AccountOnboarding, AccountSync, AccountSyncOptions, CustomerPreview, FlowHandler,
-    InvoiceStatus, Outcome, StatusPreview, SyncPreview, WorkItem, account_sync, invoice_status,
+    InvoiceStatus, Outcome, StatusPreview, SyncPreview, WorkItem, account_onboarding, account_sync,
+    invoice_status,
 };
 use lf_mapping::SpecSet;
 use std::sync::Arc;
@@ -101,10 +102,10 @@ where
     }
 
     fn tally(&self, outcome: &Outcome) -> Tally {
-        match outcome {
-            Outcome::Done { detail } if detail.starts_with("created customer") => Tally::Created,
-            Outcome::Done { detail } if detail.ends_with("already exists; linked") => Tally::Linked,
-            _ => Tally::Skipped,
+        match account_onboarding::customer_made(outcome) {
+            Some(true) => Tally::Created,
+            Some(false) => Tally::Linked,
+            None => Tally::Skipped,
         }
     }
 
