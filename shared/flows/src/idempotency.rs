@@ -108,6 +108,11 @@ impl Gate {
     /// `AlreadyDone` is done (with the stored result as its detail), `Busy` and a retryable
     /// failure are retried, a permanent failure is parked.
     pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome_at(Utc::now())
+    }
+
+    /// [`Gate::outcome`] as of `now` (what a `Busy` item waits is counted from it).
+    pub fn outcome_at(&self, now: DateTime<Utc>) -> Option<Outcome> {
         match self {
             Gate::Run { .. } => None,
             Gate::AlreadyDone(result) => Some(Outcome::done(match result {
@@ -120,9 +125,7 @@ impl Gate {
             // its queue's receives while a long batch or a dead one holds the key.
             Gate::Busy { until } => Some(Outcome::retry(
                 ErrorClass::Throttled {
-                    retry_after: Some(
-                        (*until - Utc::now()).to_std().unwrap_or_default() + BUSY_MARGIN,
-                    ),
+                    retry_after: Some((*until - now).to_std().unwrap_or_default() + BUSY_MARGIN),
                 },
                 format!(
                     "another delivery of this change is in progress (until {})",
@@ -326,23 +329,25 @@ mod tests {
 
     #[test]
     fn a_busy_item_is_retried_no_sooner_than_its_hold_ends() {
-        let until = Utc::now() + chrono::Duration::seconds(40);
+        let now = at("2026-03-01T09:00:00Z");
+        let until = at("2026-03-01T09:00:40Z");
         let Some(Outcome::Retry {
             class: ErrorClass::Throttled {
                 retry_after: Some(after),
             },
             reason,
-        }) = (Gate::Busy { until }).outcome()
+        }) = (Gate::Busy { until }).outcome_at(now)
         else {
             panic!("a busy item is retried after a wait");
         };
-        assert!(after >= Duration::from_secs(39) + BUSY_MARGIN, "{after:?}");
-        assert!(after <= Duration::from_secs(40) + BUSY_MARGIN, "{after:?}");
-        assert!(reason.contains("in progress"), "{reason}");
+        assert_eq!(after, Duration::from_secs(40) + BUSY_MARGIN);
+        assert_eq!(
+            reason,
+            "another delivery of this change is in progress (until 2026-03-01T09:00:40Z)"
+        );
         // A hold already over: the margin only.
-        let past = Utc::now() - chrono::Duration::seconds(5);
         assert!(matches!(
-            (Gate::Busy { until: past }).outcome(),
+            (Gate::Busy { until }).outcome_at(at("2026-03-01T09:00:45Z")),
             Some(Outcome::Retry {
                 class: ErrorClass::Throttled { retry_after: Some(d) },
                 ..

@@ -283,6 +283,9 @@ pub struct FunctionProcess {
     spawned: Instant,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// Another target's build it runs (see [`BINARY_DIR_VAR`]), in words; `None` for the
+    /// test's own binary.
+    build: Option<String>,
 }
 
 /// The Lambda service's own variables, as it sets them for a function with `memory_mb`.
@@ -316,10 +319,11 @@ pub const BINARY_DIR_VAR: &str = "LEDGERFORCE_FUNCTION_BINARY_DIR";
 pub const RUNNER_VAR: &str = "LEDGERFORCE_FUNCTION_RUNNER";
 
 /// The command that starts `binary`: itself, or (with [`BINARY_DIR_VAR`]) its namesake of that
-/// folder through [`RUNNER_VAR`]. A missing namesake is an error, not a fallback.
-fn function_command(binary: &str) -> std::io::Result<tokio::process::Command> {
+/// folder through [`RUNNER_VAR`], said in words for the footprint line. A missing namesake is
+/// an error, not a fallback.
+fn function_command(binary: &str) -> std::io::Result<(tokio::process::Command, Option<String>)> {
     let Some(dir) = std::env::var_os(BINARY_DIR_VAR).filter(|d| !d.is_empty()) else {
-        return Ok(tokio::process::Command::new(binary));
+        return Ok((tokio::process::Command::new(binary), None));
     };
     let name = std::path::Path::new(binary)
         .file_name()
@@ -332,22 +336,25 @@ fn function_command(binary: &str) -> std::io::Result<tokio::process::Command> {
         ));
     }
     let runner = std::env::var(RUNNER_VAR).unwrap_or_default();
+    let mut build = format!("the build in {}", std::path::Path::new(&dir).display());
     let mut words = runner.split_whitespace();
-    Ok(match words.next() {
+    let command = match words.next() {
         Some(program) => {
+            build = format!("{build}, run by {}", runner.trim());
             let mut command = tokio::process::Command::new(program);
             command.args(words).arg(other);
             command
         }
         None => tokio::process::Command::new(other),
-    })
+    };
+    Ok((command, Some(build)))
 }
 
 impl FunctionProcess {
     /// Starts `binary` with exactly `env` (nothing inherited from the test process); see
     /// [`BINARY_DIR_VAR`] for running another target's build of it.
     pub fn spawn(binary: &str, env: &[(String, String)]) -> std::io::Result<Self> {
-        let mut command = function_command(binary)?;
+        let (mut command, build) = function_command(binary)?;
         command
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -367,6 +374,7 @@ impl FunctionProcess {
             tokio::spawn(collect(pipe, Arc::clone(&stderr)));
         }
         Ok(Self {
+            build,
             child,
             pid,
             spawned,
@@ -552,19 +560,13 @@ pub async fn run_function(
         }
     }
     let peak_rss_kib = process.peak_rss_kib().unwrap_or_default();
+    let build = process
+        .build
+        .as_ref()
+        .map(|b| format!(" ({b})"))
+        .unwrap_or_default();
     let stdout = process.stop().await;
     let first_answer = first_answer.unwrap_or(init);
-    let build = match std::env::var(BINARY_DIR_VAR) {
-        Ok(dir) if !dir.is_empty() => format!(
-            " (the build in {dir}{})",
-            std::env::var(RUNNER_VAR)
-                .ok()
-                .filter(|r| !r.trim().is_empty())
-                .map(|r| format!(", run by {r}"))
-                .unwrap_or_default()
-        ),
-        _ => String::new(),
-    };
     eprintln!(
         "footprint {name}: init {:.1} ms, first event answered {:.1} ms, peak RSS {:.1} MiB{build}",
         init.as_secs_f64() * 1000.0,

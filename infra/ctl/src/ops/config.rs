@@ -300,10 +300,7 @@ pub(crate) fn load(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
     let (path, text) = read_file(file)?;
-    let mut config = parse(&text, env).map_err(|mut e| {
-        e.source = describe_source(path.as_deref());
-        e
-    })?;
+    let mut config = sourced(parse(&text, env), path.as_deref())?;
     config.file = path;
     Ok(config)
 }
@@ -316,8 +313,13 @@ pub(crate) fn load_store(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<StoreConfig, ConfigError> {
     let (path, text) = read_file(file)?;
-    parse_store(&text, env).map_err(|mut e| {
-        e.source = describe_source(path.as_deref());
+    sourced(parse_store(&text, env), path.as_deref())
+}
+
+/// A parse's error, said to come from `path` and the variables.
+fn sourced<T>(parsed: Result<T, ConfigError>, path: Option<&Path>) -> Result<T, ConfigError> {
+    parsed.map_err(|mut e| {
+        e.source = describe_source(path);
         e
     })
 }
@@ -605,9 +607,7 @@ impl Reader {
             Err(fail(self.problems))
         }
     }
-}
 
-impl Reader {
     fn problem(&mut self, section: &str, key: &str, entry: Option<&Entry>, message: String) {
         self.problems.push(Problem {
             key: format!("{section}.{key}"),
